@@ -1,0 +1,1 @@
+"""clm: churn and lifecycle-stage models for mobile operators."""

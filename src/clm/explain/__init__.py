@@ -1,0 +1,1 @@
+"""Explanations in the operator's own churn-reason language: taxonomy, reasons, report."""

@@ -1,0 +1,123 @@
+"""The generator keeps the raw contract, its own truth apart, and its seed's promise."""
+
+from __future__ import annotations
+
+import hashlib
+
+import polars as pl
+import pytest
+
+from clm.data import contract
+from clm.data.generate import GenerateConfig, write_dataset
+from clm.data.lifecycle import STAGE_NAMES
+
+
+def _digest(folder) -> dict[str, str]:
+    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(folder.iterdir())}
+
+
+def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path):
+    config = GenerateConfig(
+        seed=3, n_subscribers=500, n_months=6, first_month="2024-01-01", cdma_share=0.4
+    )
+    write_dataset(config, tmp_path / "a" / "raw", tmp_path / "a" / "truth")
+    write_dataset(config, tmp_path / "b" / "raw", tmp_path / "b" / "truth")
+    assert _digest(tmp_path / "a" / "raw") == _digest(tmp_path / "b" / "raw")
+    assert _digest(tmp_path / "a" / "truth") == _digest(tmp_path / "b" / "truth")
+    other = GenerateConfig(
+        seed=4, n_subscribers=500, n_months=6, first_month="2024-01-01", cdma_share=0.4
+    )
+    write_dataset(other, tmp_path / "c" / "raw", tmp_path / "c" / "truth")
+    assert _digest(tmp_path / "a" / "raw") != _digest(tmp_path / "c" / "raw")
+
+
+def test_raw_tables_follow_the_contract_and_hold_no_truth(small_data):
+    tables = {
+        "subscribers": small_data.tables.subscribers,
+        "usage_monthly": small_data.usage,
+        "churn_events": small_data.tables.churn_events,
+    }
+    for name, frame in tables.items():
+        assert dict(frame.schema) == contract.RAW_TABLES[name], name
+    raw_columns = {c for frame in tables.values() for c in frame.columns}
+    assert not raw_columns & {"stage", "is_sham", "base_warning_hazard", "true_reason"}
+
+
+def test_usage_lies_within_each_subscribers_life(small_data):
+    usage = small_data.usage.join(small_data.tables.subscribers, on="subscriber_id").join(
+        small_data.tables.churn_events, on="subscriber_id", how="left"
+    )
+    assert usage.filter(pl.col("month") < pl.col("join_month")).is_empty()
+    assert usage.filter(pl.col("month") >= pl.col("churn_month")).is_empty()
+    assert usage.select(pl.struct("subscriber_id", "month").is_unique().all()).item()
+
+
+def test_churners_are_active_until_the_month_before_they_leave(small_data):
+    last_usage = small_data.usage.group_by("subscriber_id").agg(last=pl.col("month").max())
+    churned = small_data.tables.churn_events.join(last_usage, on="subscriber_id")
+    assert churned.height == small_data.tables.churn_events.height
+    assert (churned["last"].dt.offset_by("1mo") == churned["churn_month"]).all()
+
+
+def test_truth_covers_every_usage_row_and_every_churner(small_data):
+    keys = ["subscriber_id", "month"]
+    assert small_data.stages.select(keys).equals(small_data.usage.select(keys))
+    assert set(small_data.stages["stage"].unique()) <= set(STAGE_NAMES)
+    truth = small_data.tables.truth_subscribers
+    reasons = small_data.tables.churn_events.join(truth, on="subscriber_id")
+    assert (reasons["reason"] == reasons["true_reason"]).all()
+    assert truth.filter(pl.col("true_reason").is_not_null()).height == reasons.height
+
+
+@pytest.mark.parametrize(
+    ("reason", "column", "direction"),
+    [
+        ("coverage_quality", "dropped_call_rate", "up"),
+        ("price", "call_forward_offnet_count", "up"),
+        ("after_sales_service", "hotline_calls", "up"),
+        ("malicious_arrears", "arrears", "up"),
+        ("value_added_services", "vas_revenue", "down"),
+        ("relocation", "roaming_minutes", "up"),
+        ("other", "mou", "down"),
+    ],
+)
+def test_each_reason_leaves_its_signature_before_exit(
+    default_sized_data, reason, column, direction
+):
+    """Compare the last active month with the same subscribers' month 4 before exit."""
+    data = default_sized_data
+    churners = data.tables.churn_events.filter(pl.col("reason") == reason).select(
+        "subscriber_id", "churn_month"
+    )
+    usage = data.usage.join(churners, on="subscriber_id")
+    months_before = (pl.col("churn_month").dt.year() - pl.col("month").dt.year()) * 12 + (
+        pl.col("churn_month").dt.month() - pl.col("month").dt.month()
+    )
+    by_lag = (
+        usage.with_columns(lag=months_before)
+        .filter(pl.col("lag").is_in([1, 5]))
+        .group_by("lag")
+        .agg(pl.col(column).cast(pl.Float64).mean())
+    )
+    level = dict(by_lag.iter_rows())
+    assert (level[1] > 1.3 * level[5]) if direction == "up" else (level[1] < 0.8 * level[5])
+
+
+def test_sham_cards_leave_young_and_nearly_silent(default_sized_data):
+    data = default_sized_data
+    sham = data.tables.churn_events.filter(pl.col("reason") == "channel_sim_flipping")
+    tenure = sham.join(data.tables.subscribers, on="subscriber_id").select(
+        (pl.col("churn_month").dt.month() - pl.col("join_month").dt.month()) % 12
+    )
+    assert tenure.to_series().mean() < 4
+    usage = data.usage.join(sham, on="subscriber_id")["mou"].median()
+    assert usage < 0.1 * data.usage["mou"].median()
+
+
+def test_bad_config_is_refused():
+    with pytest.raises(ValueError, match="cdma_share"):
+        GenerateConfig(seed=1, n_subscribers=10, n_months=6, first_month="2024-01-01", cdma_share=2)
+    with pytest.raises(ValueError, match="first of month"):
+        GenerateConfig(
+            seed=1, n_subscribers=10, n_months=6, first_month="2024-01-15", cdma_share=0.5
+        )
