@@ -22,9 +22,12 @@ def main() -> None:
         read_table(RAW_DIR / "churn_events.parquet", "churn_events"),
     )
     write_text_atomic(render_markdown(figures), REPORT)
-    metrics = {f.name: {"target": f.target, "generated": round(f.generated, 4)} for f in figures}
-    metrics["within_tolerance"] = sum(f.within_tolerance for f in figures)
-    metrics["figures"] = len(figures)
+    # The headline for `dvc metrics show` / `dvc exp show`; every figure is in the markdown.
+    metrics = {
+        "figures": len(figures),
+        "within_tolerance": sum(f.within_tolerance for f in figures),
+        **{f.name: round(f.generated, 4) for f in figures if f.name.startswith("half-year")},
+    }
     write_text_atomic(json.dumps(metrics, indent=2, ensure_ascii=False) + "\n", METRICS)
 
 

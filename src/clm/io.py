@@ -133,7 +133,6 @@ def _replace_atomic(path: Path, write: Callable[[Path], object]) -> None:
         temp.unlink(missing_ok=True)
 
 
-
 def _temp_beside(path: Path) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, name = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")

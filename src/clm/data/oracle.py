@@ -1,0 +1,65 @@
+"""The oracle: each subscriber's true probability of churning within the label horizon.
+
+Only synthetic data has one. It runs the generator's own lifecycle chain forward from the
+latent stage at the snapshot month, with the same warning hazard the generator used, so a
+model's distance to the oracle's AUC is what the observable features cannot recover.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from clm.data.lifecycle import STAGE_NAMES, churn_probability_within, warning_hazard
+from clm.data.profile import GeneratorProfile, load_profile
+from clm.months import month_index
+
+
+def oracle_churn_probability(
+    snapshots: pl.DataFrame,
+    subscribers: pl.DataFrame,
+    truth_subscribers: pl.DataFrame,
+    horizon_months: int,
+    profile: GeneratorProfile | None = None,
+) -> np.ndarray:
+    """True P(churn in (T, T+H]) for each row of ``snapshots``.
+
+    Args:
+        snapshots: rows with subscriber_id, snapshot_month and stage_true (latent stage at T).
+        subscribers: the raw subscribers table (join and contract months, network).
+        truth_subscribers: the generator's latent attributes (base_warning_hazard).
+        horizon_months: H of the churn label.
+        profile: the generator profile the data was made with.
+    """
+    profile = profile or load_profile()
+    rows = (
+        snapshots.select("subscriber_id", "snapshot_month", "stage_true")
+        .join(subscribers, on="subscriber_id", how="left")
+        .join(truth_subscribers, on="subscriber_id", how="left")
+        .select(
+            stage=pl.col("stage_true").replace_strict(list(STAGE_NAMES), range(4)),
+            base=pl.col("base_warning_hazard"),
+            is_g=pl.col("network") == "G",
+            tenure=month_index(pl.col("snapshot_month")) - month_index(pl.col("join_month")),
+            to_end=(
+                month_index(pl.col("contract_end_month")) - month_index(pl.col("snapshot_month"))
+            )
+            .cast(pl.Float64)
+            .fill_null(np.nan),
+        )
+    )
+    if rows["base"].null_count():
+        raise ValueError("oracle: some snapshot subscribers have no truth attributes")
+    hazards = np.stack(
+        [
+            warning_hazard(
+                rows["base"].to_numpy(),
+                rows["is_g"].to_numpy(),
+                rows["tenure"].to_numpy() + step,
+                rows["to_end"].to_numpy() - step,
+                profile,
+            )
+            for step in range(horizon_months)
+        ]
+    )
+    return churn_probability_within(rows["stage"].to_numpy(), hazards, profile.transitions)

@@ -1,0 +1,143 @@
+"""Labels per (subscriber, snapshot month T): churn within the horizon, true and rule-table stage.
+
+``churn`` is 1 when ``churn_month`` falls in (T, T+H], 0 otherwise, and null for snapshot
+months whose horizon runs past the data's last month (they cannot be labelled yet).
+Subscribers gone at T never reach this module: the feature builder gives them no row.
+``stage_true`` comes from the synthetic truth file and is null without one (real data).
+``stage_rule`` is the seed's rule table (domain.md §1), kept as the baseline the stage model
+must beat. ``churn_month`` itself is never written to the feature table.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import date
+
+import polars as pl
+
+from clm.data.contract import STAGES
+from clm.months import add_months, month_index
+
+LABEL_COLUMNS = ("churn", "stage_true", "stage_rule")
+
+
+@dataclass(frozen=True)
+class StageRuleConfig:
+    """Thresholds of the seed's stage decision table (domain.md §1)."""
+
+    growth_max_tenure_months: int = 3  # tenure below this: growth
+    sunk_min_tenure_months: int = 3  # tenure above this with near-zero use: sunk
+    sunk_max_arpu: float = 5.0  # yuan in T: "very low or 0"
+    sunk_max_mou: float = 10.0  # minutes in T: "very low or 0"
+    warning_contract_months: int = 3  # remaining contract below this: warning
+    warning_contract_amount_share: float = 0.2  # remaining amount at or below this: warning
+    warning_drop_share: float = 0.5  # ARPU or MOU this far below the 3-month mean: warning
+    warning_hotline_calls: int = 2  # hotline calls in T at or above this: warning
+
+
+@dataclass(frozen=True)
+class LabelConfig:
+    """The ``labels`` section of params.yaml."""
+
+    horizon_months: int = 3
+    stage_rule: StageRuleConfig = field(default_factory=StageRuleConfig)
+
+
+def last_labelled_month(last_month: date, horizon_months: int) -> date:
+    """The latest snapshot month whose whole horizon lies inside the data."""
+    return add_months(last_month, -horizon_months)
+
+
+def add_labels(
+    features: pl.DataFrame,
+    churn_events: pl.LazyFrame,
+    truth: pl.LazyFrame | None,
+    last_month: date,
+    config: LabelConfig,
+) -> pl.DataFrame:
+    """Append ``churn``, ``stage_true`` and ``stage_rule`` to feature rows."""
+    with_churn = label_churn(features, churn_events, last_month, config.horizon_months)
+    return attach_true_stage(with_churn, truth).with_columns(
+        stage_rule=rule_stage(config.stage_rule)
+    )
+
+
+def label_churn(
+    features: pl.DataFrame, churn_events: pl.LazyFrame, last_month: date, horizon_months: int
+) -> pl.DataFrame:
+    """Churn within (T, T+H] as 0/1, null where T+H is past ``last_month``."""
+    churn = churn_events.select("subscriber_id", "churn_month").collect()
+    ahead = month_index(pl.col("churn_month")) - month_index(pl.col("snapshot_month"))
+    labelled = pl.col("snapshot_month") <= last_labelled_month(last_month, horizon_months)
+    return (
+        features.join(churn, on="subscriber_id", how="left", maintain_order="left")
+        .with_columns(
+            churn=pl.when(labelled)
+            .then(((ahead >= 1) & (ahead <= horizon_months)).fill_null(False))
+            .cast(pl.Int8)
+        )
+        .drop("churn_month")
+    )
+
+
+def attach_true_stage(features: pl.DataFrame, truth: pl.LazyFrame | None) -> pl.DataFrame:
+    """The latent stage at T from the truth file; null when there is no truth."""
+    if truth is None:
+        return features.with_columns(stage_true=pl.lit(None, dtype=pl.Enum(STAGES)))
+    stages = (
+        truth.select(
+            "subscriber_id",
+            pl.col("month").alias("snapshot_month"),
+            pl.col("stage").cast(pl.Enum(STAGES)).alias("stage_true"),
+        )
+        .join(
+            features.lazy().select("subscriber_id", "snapshot_month"),
+            on=["subscriber_id", "snapshot_month"],
+        )
+        .collect()
+    )
+    return features.join(
+        stages, on=["subscriber_id", "snapshot_month"], how="left", maintain_order="left"
+    )
+
+
+def rule_stage(config: StageRuleConfig) -> pl.Expr:
+    """The seed's decision table as one expression, checked in this order.
+
+    1. sunk: tenure above ``sunk_min_tenure_months`` and ARPU and MOU in T near zero
+       (the seed: "died in the growth stage").
+    2. warning: contract ending (remaining months or amount share low), a sudden ARPU or MOU
+       drop against the 3-month mean, a complaint surge, hotline calls, or any conditional
+       forwarding to off-net mobile numbers.
+    3. growth: tenure below ``growth_max_tenure_months``.
+    4. stable: everything else.
+    """
+    tenure = pl.col("tenure_months")
+    sunk = (
+        (tenure > config.sunk_min_tenure_months)
+        & (pl.col("arpu") <= config.sunk_max_arpu)
+        & (pl.col("mou") <= config.sunk_max_mou)
+    )
+    contract_ending = (pl.col("contract_remaining_months") < config.warning_contract_months) | (
+        pl.col("contract_remaining_amount_share") <= config.warning_contract_amount_share
+    )
+    sudden_drop = (pl.col("arpu_delta_3m_share") <= -config.warning_drop_share) | (
+        pl.col("mou_delta_3m_share") <= -config.warning_drop_share
+    )
+    warning = (
+        contract_ending.fill_null(False)
+        | sudden_drop.fill_null(False)
+        | pl.col("complaint_surge")
+        | (pl.col("hotline_calls") >= config.warning_hotline_calls)
+        | (pl.col("call_forward_offnet_count") > 0)
+    )
+    return (
+        pl.when(sunk)
+        .then(pl.lit("sunk"))
+        .when(warning)
+        .then(pl.lit("warning"))
+        .when(tenure < config.growth_max_tenure_months)
+        .then(pl.lit("growth"))
+        .otherwise(pl.lit("stable"))
+        .cast(pl.Enum(STAGES))
+    )

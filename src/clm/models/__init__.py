@@ -1,0 +1,1 @@
+"""Churn and lifecycle-stage models: encoding, tuning, training, evaluation, registry."""

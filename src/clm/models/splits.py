@@ -1,0 +1,17 @@
+"""Reading the out-of-time split parts the way every model stage needs them."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+
+from clm.models.tasks import Task
+
+SPLIT_DIR = Path("data/split")
+
+
+def read_part(part: str, task: Task | None = None, split_dir: Path = SPLIT_DIR) -> pl.DataFrame:
+    """One split part; with a task, only the rows labelled for it."""
+    frame = pl.read_parquet(split_dir / f"{part}.parquet")
+    return frame if task is None else frame.filter(pl.col(task.label_column).is_not_null())

@@ -1,0 +1,91 @@
+"""The two prediction tasks, and training an XGBoost booster for either.
+
+Churn is binary (probability of leaving within the label horizon); stage is multiclass over
+the operator's four lifecycle stages. Both share one training function so tuning and final
+training cannot drift apart.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import pandas as pd
+import polars as pl
+import xgboost as xgb
+
+from clm.data.contract import STAGES
+
+
+@dataclass(frozen=True)
+class Task:
+    """What a model predicts and how XGBoost is told to learn it."""
+
+    name: str
+    label_column: str
+    objective: str
+    eval_metric: str
+    maximize: bool
+
+    def labels(self, frame: pl.DataFrame) -> np.ndarray:
+        """Numeric labels: 0/1 for churn, the index into STAGES for stage."""
+        column = frame[self.label_column]
+        if self.name == "stage":
+            return column.replace_strict(list(STAGES), list(range(len(STAGES)))).to_numpy()
+        return column.cast(pl.Int8).to_numpy()
+
+    def xgb_params(self, params: dict, device: str, seed: int) -> dict:
+        extra = {"num_class": len(STAGES)} if self.name == "stage" else {}
+        return {
+            "objective": self.objective,
+            "eval_metric": self.eval_metric,
+            "tree_method": "hist",
+            "device": device,
+            "seed": seed,
+            **extra,
+            **params,
+        }
+
+
+CHURN = Task("churn", "churn", "binary:logistic", "auc", maximize=True)
+STAGE = Task("stage", "stage_true", "multi:softprob", "mlogloss", maximize=False)
+TASKS = {task.name: task for task in (CHURN, STAGE)}
+VALIDATION = "validation"
+
+
+def train_booster(
+    task: Task,
+    params: dict,
+    train: tuple[pd.DataFrame, np.ndarray],
+    valid: tuple[pd.DataFrame, np.ndarray],
+    *,
+    device: str,
+    seed: int,
+    max_rounds: int,
+    early_stopping_rounds: int,
+    callbacks: Sequence[xgb.callback.TrainingCallback] = (),
+) -> xgb.Booster:
+    """Train with early stopping on the validation month; the booster keeps its best round."""
+    dtrain = xgb.DMatrix(*train)
+    dvalid = xgb.DMatrix(*valid)
+    return xgb.train(
+        task.xgb_params(params, device, seed),
+        dtrain,
+        num_boost_round=max_rounds,
+        evals=[(dvalid, VALIDATION)],
+        early_stopping_rounds=early_stopping_rounds,
+        callbacks=list(callbacks),
+        verbose_eval=False,
+    )
+
+
+def predict(booster: xgb.Booster, matrix: pd.DataFrame) -> np.ndarray:
+    """Churn probability (n,) or stage probabilities (n, 4)."""
+    return booster.predict(xgb.DMatrix(matrix))
+
+
+def best_rounds_only(booster: xgb.Booster) -> xgb.Booster:
+    """The booster cut at its early-stopping round, so every consumer (MLflow's flavour,
+    TreeSHAP, the scorer) predicts with exactly the trees that were validated."""
+    return booster[: booster.best_iteration + 1]

@@ -1,0 +1,58 @@
+"""A trained model as it travels between stages: booster, encoder and optional calibrator.
+
+Stored in XGBoost's own JSON-based UBJ format plus two small JSON files, never pickled, so
+any XGBoost of the same major version can read it back.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict, dataclass
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import xgboost as xgb
+
+from clm.models.calibration import PlattCalibrator
+from clm.models.encoding import FeatureEncoder
+from clm.models.tasks import TASKS, Task, predict
+
+BOOSTER_FILE = "model.ubj"
+META_FILE = "model.json"
+
+
+@dataclass(frozen=True)
+class TrainedModel:
+    task: Task
+    booster: xgb.Booster
+    encoder: FeatureEncoder
+    calibrator: PlattCalibrator | None = None
+
+    def predict(self, frame: pl.DataFrame) -> np.ndarray:
+        """Churn probability (n,) or stage probabilities (n, 4) for a feature table."""
+        prob = predict(self.booster, self.encoder.transform(frame))
+        return self.calibrator.apply(prob) if self.calibrator else prob
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(folder / BOOSTER_FILE)
+        meta = {
+            "task": self.task.name,
+            "encoder": self.encoder.to_dict(),
+            "calibrator": asdict(self.calibrator) if self.calibrator else None,
+        }
+        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TrainedModel:
+        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
+        booster = xgb.Booster()
+        booster.load_model(folder / BOOSTER_FILE)
+        calibrator = meta["calibrator"]
+        return cls(
+            task=TASKS[meta["task"]],
+            booster=booster,
+            encoder=FeatureEncoder.from_dict(meta["encoder"]),
+            calibrator=PlattCalibrator(**calibrator) if calibrator else None,
+        )

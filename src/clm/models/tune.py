@@ -1,0 +1,199 @@
+"""Optuna tuning of a task's XGBoost hyper-parameters, resumable and tracked in MLflow.
+
+The study lives in an Optuna storage under a name derived from everything that defines it
+(task, search space, model settings, data digest), so rerunning after an interruption loads
+the same study and only runs the trials still missing. Each trial is a nested MLflow run
+under one parent run per study; the parent run's id is kept on the study to resume it too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+from dataclasses import asdict, dataclass
+
+import mlflow
+import numpy as np
+import optuna
+import pandas as pd
+from optuna.trial import TrialState
+from optuna_integration import XGBoostPruningCallback
+
+from clm.models.tasks import VALIDATION, Task, train_booster
+
+log = logging.getLogger(__name__)
+
+PARENT_RUN_ATTR = "mlflow_parent_run_id"
+
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The ``model`` section: settings shared by tuning and final training."""
+
+    device: str  # "cpu" or "cuda"
+    seed: int
+    max_boost_rounds: int
+    early_stopping_rounds: int
+
+    def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"model.device must be cpu or cuda[:N], got {self.device!r}")
+
+
+@dataclass(frozen=True)
+class Range:
+    """One hyper-parameter's search range."""
+
+    low: float
+    high: float
+    log: bool = False
+    integer: bool = False
+
+
+@dataclass(frozen=True)
+class TuneConfig:
+    """The ``tune`` section."""
+
+    n_trials: int
+    pruner_startup_trials: int
+    pruner_warmup_rounds: int
+    search_space: dict[str, Range]
+
+
+@dataclass(frozen=True)
+class TuningResult:
+    study_name: str
+    best_params: dict
+    best_value: float
+    best_rounds: int
+    n_complete: int
+    n_pruned: int
+
+
+Matrix = tuple[pd.DataFrame, np.ndarray]
+
+
+def study_name(task: Task, model: ModelConfig, tune: TuneConfig, data_digest: str) -> str:
+    """A name that changes when anything but the number of trials changes."""
+    identity = {
+        "task": task.name,
+        "model": asdict(model),
+        "space": {k: asdict(v) for k, v in sorted(tune.search_space.items())},
+        "data": data_digest,
+    }
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
+    return f"{task.name}-{digest}"
+
+
+def tune(
+    task: Task,
+    train: Matrix,
+    valid: Matrix,
+    model: ModelConfig,
+    config: TuneConfig,
+    storage: str,
+    data_digest: str,
+    show_progress: bool = False,
+) -> TuningResult:
+    """Run (or resume) the study until it holds ``config.n_trials`` finished trials."""
+    name = study_name(task, model, config, data_digest)
+    study = optuna.create_study(
+        study_name=name,
+        storage=storage,
+        load_if_exists=True,
+        direction="maximize" if task.maximize else "minimize",
+        sampler=optuna.samplers.TPESampler(seed=model.seed),
+        pruner=optuna.pruners.MedianPruner(
+            n_startup_trials=config.pruner_startup_trials,
+            n_warmup_steps=config.pruner_warmup_rounds,
+        ),
+    )
+    finished = _finished(study)
+    remaining = max(0, config.n_trials - len(finished))
+    log.info("study %s: %d trials finished, %d to run", name, len(finished), remaining)
+
+    with _parent_run(study, task) as parent:
+        mlflow.log_params({"study_name": name, "n_trials": config.n_trials, "task": task.name})
+
+        def objective(trial: optuna.Trial) -> float:
+            params = _suggest(trial, config.search_space)
+            with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+                mlflow.log_params(params)
+                pruning = XGBoostPruningCallback(trial, f"{VALIDATION}-{task.eval_metric}")
+                try:
+                    booster = train_booster(
+                        task, params, train, valid,
+                        device=model.device, seed=model.seed,
+                        max_rounds=model.max_boost_rounds,
+                        early_stopping_rounds=model.early_stopping_rounds,
+                        callbacks=[pruning],
+                    )  # fmt: skip
+                except optuna.TrialPruned:
+                    mlflow.set_tag("optuna_state", "pruned")
+                    raise
+                trial.set_user_attr("best_rounds", booster.best_iteration + 1)
+                value = float(booster.best_score)  # the validation metric at the best round
+                mlflow.log_metrics(
+                    {task.eval_metric: value, "best_rounds": booster.best_iteration + 1}
+                )
+                mlflow.set_tag("optuna_state", "complete")
+                return value
+
+        if remaining:
+            study.optimize(objective, n_trials=remaining, show_progress_bar=show_progress)
+        best = study.best_trial
+        result = TuningResult(
+            study_name=name,
+            best_params=best.params,
+            best_value=best.value,
+            best_rounds=best.user_attrs["best_rounds"],
+            n_complete=len(study.get_trials(states=(TrialState.COMPLETE,))),
+            n_pruned=len(study.get_trials(states=(TrialState.PRUNED,))),
+        )
+        mlflow.log_metrics(
+            {
+                f"best_{task.eval_metric}": result.best_value,
+                "n_complete": result.n_complete,
+                "n_pruned": result.n_pruned,
+            }
+        )
+        mlflow.log_dict(result.best_params, "best_params.json")
+        log.info(
+            "study %s: best %s %.4f (run %s)",
+            name,
+            task.eval_metric,
+            best.value,
+            parent.info.run_id,
+        )
+    return result
+
+
+def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
+    return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def _parent_run(study: optuna.Study, task: Task) -> mlflow.ActiveRun:
+    """The study's MLflow run: reopened when resuming, created on the first run."""
+    run_id = study.user_attrs.get(PARENT_RUN_ATTR)
+    if run_id is not None:
+        try:
+            return mlflow.start_run(run_id=run_id)
+        except mlflow.exceptions.MlflowException:
+            log.warning(
+                "parent run %s of %s not found; starting a new one", run_id, study.study_name
+            )
+    run = mlflow.start_run(run_name=f"tune-{task.name}")
+    study.set_user_attr(PARENT_RUN_ATTR, run.info.run_id)
+    return run
+
+
+def _suggest(trial: optuna.Trial, space: dict[str, Range]) -> dict:
+    return {
+        name: (
+            trial.suggest_int(name, int(r.low), int(r.high), log=r.log)
+            if r.integer
+            else trial.suggest_float(name, r.low, r.high, log=r.log)
+        )
+        for name, r in space.items()
+    }
