@@ -3,11 +3,17 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
+import mlflow
 import polars as pl
 import pytest
 
-from clm.data.generate import GenerateConfig, StaticTables, generate
+from clm.data.generate import GenerateConfig, StaticTables, generate, write_dataset
+from clm.features.build import FeatureConfig
+from clm.features.stage import run_features
+from clm.labels import LabelConfig
+from clm.split import SplitConfig, run_split
 
 
 @dataclass(frozen=True)
@@ -46,3 +52,44 @@ def small_data() -> GeneratedData:
             seed=7, n_subscribers=2_000, n_months=12, first_month="2024-01-01", cdma_share=0.35
         )
     )
+
+
+@dataclass(frozen=True)
+class SplitFixture:
+    """A small synthetic dataset carried through generate, features and split on disk."""
+
+    root: Path
+    raw_dir: Path
+    truth_dir: Path
+    split_dir: Path
+
+    def part(self, name: str) -> pl.DataFrame:
+        return pl.read_parquet(self.split_dir / f"{name}.parquet")
+
+
+@pytest.fixture(scope="session")
+def small_split(tmp_path_factory) -> SplitFixture:
+    """3,000 subscribers x 15 months: enough churners for tiny models, fast to build."""
+    root = tmp_path_factory.mktemp("small_split")
+    raw_dir, truth_dir = root / "raw", root / "truth"
+    config = GenerateConfig(
+        seed=5, n_subscribers=3_000, n_months=15, first_month="2024-01-01", cdma_share=0.35
+    )
+    write_dataset(config, raw_dir, truth_dir)
+    features_path = root / "features.parquet"
+    run_features(
+        FeatureConfig(), LabelConfig(), raw_dir, truth_dir / "stages_monthly.parquet", features_path
+    )
+    run_split(SplitConfig(train_months=3), features_path, root / "split", root / "split.json")
+    return SplitFixture(root, raw_dir, truth_dir, root / "split")
+
+
+@pytest.fixture
+def tracking_store(tmp_path, monkeypatch) -> str:
+    """A fresh MLflow SQLite store (tracking and registry) in a temp dir for one test."""
+    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    monkeypatch.chdir(tmp_path)  # artifacts land in tmp_path/mlruns
+    mlflow.set_tracking_uri(uri)
+    yield uri
+    mlflow.set_tracking_uri(None)

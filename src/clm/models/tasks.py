@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import pandas as pd
@@ -16,6 +17,9 @@ import polars as pl
 import xgboost as xgb
 
 from clm.data.contract import STAGES
+
+if TYPE_CHECKING:
+    from clm.models.tune import ModelConfig
 
 
 @dataclass(frozen=True)
@@ -60,21 +64,23 @@ def train_booster(
     train: tuple[pd.DataFrame, np.ndarray],
     valid: tuple[pd.DataFrame, np.ndarray],
     *,
-    device: str,
-    seed: int,
-    max_rounds: int,
-    early_stopping_rounds: int,
+    model: ModelConfig,
     callbacks: Sequence[xgb.callback.TrainingCallback] = (),
 ) -> xgb.Booster:
     """Train with early stopping on the validation month; the booster keeps its best round."""
     dtrain = xgb.DMatrix(*train)
     dvalid = xgb.DMatrix(*valid)
+    constraints = model.monotone_constraints.get(task.name, {})
+    monotone = {column: constraints[column] for column in train[0].columns if column in constraints}
+    xgb_params = task.xgb_params(params, model.device, model.seed)
+    if monotone:
+        xgb_params["monotone_constraints"] = monotone
     return xgb.train(
-        task.xgb_params(params, device, seed),
+        xgb_params,
         dtrain,
-        num_boost_round=max_rounds,
+        num_boost_round=model.max_boost_rounds,
         evals=[(dvalid, VALIDATION)],
-        early_stopping_rounds=early_stopping_rounds,
+        early_stopping_rounds=model.early_stopping_rounds,
         callbacks=list(callbacks),
         verbose_eval=False,
     )

@@ -56,8 +56,7 @@ def fit_final(
     valid_matrix, valid_y = encoder.transform(valid), task.labels(valid)
     booster = train_booster(
         task, params, (encoder.transform(train), task.labels(train)), (valid_matrix, valid_y),
-        device=model.device, seed=model.seed,
-        max_rounds=model.max_boost_rounds, early_stopping_rounds=model.early_stopping_rounds,
+        model=model,
     )  # fmt: skip
     booster = best_rounds_only(booster)
     trained = TrainedModel(task, booster, encoder)

@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 
 import mlflow
 import numpy as np
@@ -35,6 +35,9 @@ class ModelConfig:
     seed: int
     max_boost_rounds: int
     early_stopping_rounds: int
+    # per task: feature -> +1 (risk never falls as it rises) or -1; domain knowledge the
+    # model must respect, e.g. a complaint surge never lowers churn risk
+    monotone_constraints: dict[str, dict[str, int]] = field(default_factory=dict)
 
     def __post_init__(self) -> None:
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
@@ -124,10 +127,7 @@ def tune(
                 try:
                     booster = train_booster(
                         task, params, train, valid,
-                        device=model.device, seed=model.seed,
-                        max_rounds=model.max_boost_rounds,
-                        early_stopping_rounds=model.early_stopping_rounds,
-                        callbacks=[pruning],
+                        model=model, callbacks=[pruning],
                     )  # fmt: skip
                 except optuna.TrialPruned:
                     mlflow.set_tag("optuna_state", "pruned")
