@@ -1,10 +1,10 @@
 """Benchmark: features for 1M subscribers x 24 months of history, one snapshot month.
 
 Run: .venv/bin/python -m benchmarks.features_1m [--subscribers N] [--months M]
-Goal (design.md): <= 20 s and <= 4 GB peak on 2 cores. The raw history comes from quick
-random tables (benchmarks/random_history.py), not the project generator. Generation and build
-run in two child processes of a small parent, so the peak memory reported is the builder's
-alone (a child forked from a big parent would inherit the parent's high-water mark).
+Goal (design.md): <= 20 s and <= 4 GB peak on 2 cores. The raw history comes from the
+project's synthetic operator. Generation and build run in two child processes of a small
+parent, so the peak memory reported is the builder's alone (a child forked from a big parent
+would inherit the parent's high-water mark).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import polars as pl
 
-from benchmarks.random_history import random_raw_tables
+from clm.data.generate import GenerateConfig, write_dataset
 from clm.features.build import FeatureConfig
 from clm.features.chunked import write_feature_table
 from clm.labels import LabelConfig
@@ -46,15 +46,15 @@ def build(folder: Path) -> None:
 
 
 def write(folder: Path, subscribers: int, months: int) -> None:
-    """Child process: write the random raw tables to ``folder``."""
+    """Child process: generate the raw tables into ``folder``."""
     started = time.perf_counter()
-    for name, frame in random_raw_tables(subscribers, months, seed=1).items():
-        # Month-major order, as the generator and a monthly billing extract write it.
-        order = ["month", "subscriber_id"] if name == "usage_monthly" else ["subscriber_id"]
-        frame.sort(order).write_parquet(folder / f"{name}.parquet")
-    print(
-        f"random history: {subscribers:,} x {months} months, {time.perf_counter() - started:.1f} s"
-    )
+    config = GenerateConfig(
+        seed=1, n_subscribers=subscribers, n_months=months, first_month="2023-01-01",
+        cdma_share=0.35,
+    )  # fmt: skip
+    write_dataset(config, folder, folder / "truth")
+    seconds = time.perf_counter() - started
+    print(f"synthetic history: {subscribers:,} x {months} months, {seconds:.1f} s")
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ import json
 from datetime import date
 
 import polars as pl
-from benchmarks.random_history import random_raw_tables
+from tests.random_history import random_raw_tables
 
 from clm.data.contract import STAGES
 from clm.features.build import FeatureConfig
