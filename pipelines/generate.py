@@ -1,19 +1,35 @@
-"""DVC stage `generate`: the synthetic operator's raw tables and truth (params: generate)."""
+"""DVC stage `generate`: the raw layer (params: generate, data).
+
+By default the synthetic operator's raw tables and truth; with ``data.source: operator``
+the operator's own tables, renamed and typed into the raw contract, and no truth (the
+stages that need truth then skip, and say so).
+"""
 
 from __future__ import annotations
 
 import logging
+import shutil
 from pathlib import Path
 
 from clm.config import load_section
 from clm.data.generate import GenerateConfig, write_dataset
+from clm.data.operator import DataConfig, import_operator_tables
+from clm.io import write_parquet_atomic, write_text_atomic
 
 RAW_DIR = Path("data/raw")
 TRUTH_DIR = Path("data/truth")
+NO_TRUTH_NOTE = "No truth: the raw tables are an operator's own data.\n"
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    data = load_section(DataConfig, "data")
+    if data.source == "operator":
+        for name, frame in import_operator_tables(data.operator).items():
+            write_parquet_atomic(frame, RAW_DIR / f"{name}.parquet")
+        shutil.rmtree(TRUTH_DIR, ignore_errors=True)
+        write_text_atomic(NO_TRUTH_NOTE, TRUTH_DIR / "README.txt")
+        return
     config = load_section(GenerateConfig, "generate")
     write_dataset(config, RAW_DIR, TRUTH_DIR, show_progress=config.n_subscribers >= 100_000)
 

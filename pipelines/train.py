@@ -15,7 +15,7 @@ from clm.config import load_section
 from clm.features.metadata import load_feature_metadata
 from clm.io import write_text_atomic
 from clm.models.splits import read_part
-from clm.models.tasks import TASKS
+from clm.models.tasks import task_for
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.tune import ModelConfig
 from clm.tracking import EXPERIMENT, data_version, git_commit
@@ -26,7 +26,7 @@ MODEL_DIR = Path("models")
 
 def main(task_name: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    task = TASKS[task_name]
+    task = task_for(task_name, read_part("train"))
     tuning = json.loads((TUNING_DIR / f"{task.name}.json").read_text(encoding="utf-8"))
     train, valid = read_part("train", task), read_part("valid", task)
     metadata = load_feature_metadata()

@@ -20,7 +20,7 @@ from clm.features.metadata import load_feature_metadata
 from clm.io import write_text_atomic
 from clm.models.encoding import FeatureEncoder
 from clm.models.splits import SPLIT_DIR, read_part
-from clm.models.tasks import TASKS
+from clm.models.tasks import task_for
 from clm.models.tune import ModelConfig, TuneConfig, tune
 from clm.tracking import EXPERIMENT, file_digest
 
@@ -31,7 +31,7 @@ OUT_DIR = Path("models/tuning")
 def main(task_name: str) -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     optuna.logging.set_verbosity(optuna.logging.WARNING)  # the progress bar says enough
-    task = TASKS[task_name]
+    task = task_for(task_name, read_part("train"))
     train, valid = read_part("train", task), read_part("valid", task)
     encoder = FeatureEncoder.fit(train, load_feature_metadata())
     STUDY_DIR.mkdir(exist_ok=True)

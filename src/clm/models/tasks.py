@@ -8,7 +8,7 @@ training cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -55,6 +55,16 @@ class Task:
 CHURN = Task("churn", "churn", "binary:logistic", "auc", maximize=True)
 STAGE = Task("stage", "stage_true", "multi:softprob", "mlogloss", maximize=False)
 TASKS = {task.name: task for task in (CHURN, STAGE)}
+RULE_STAGE = "stage_rule"
+
+
+def task_for(name: str, frame: pl.DataFrame) -> Task:
+    """The task as this data allows: the stage model learns the true latent stage where the
+    data has one (synthetic), else the seed's rule-table stage (an operator's own data)."""
+    task = TASKS[name]
+    if task is STAGE and frame[STAGE.label_column].drop_nulls().is_empty():
+        return replace(STAGE, label_column=RULE_STAGE)
+    return task
 VALIDATION = "validation"
 
 

@@ -7,7 +7,7 @@ any XGBoost of the same major version can read it back.
 from __future__ import annotations
 
 import json
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -39,6 +39,7 @@ class TrainedModel:
         self.booster.save_model(folder / BOOSTER_FILE)
         meta = {
             "task": self.task.name,
+            "label_column": self.task.label_column,
             "encoder": self.encoder.to_dict(),
             "calibrator": asdict(self.calibrator) if self.calibrator else None,
         }
@@ -51,7 +52,7 @@ class TrainedModel:
         booster.load_model(folder / BOOSTER_FILE)
         calibrator = meta["calibrator"]
         return cls(
-            task=TASKS[meta["task"]],
+            task=replace(TASKS[meta["task"]], label_column=meta["label_column"]),
             booster=booster,
             encoder=FeatureEncoder.from_dict(meta["encoder"]),
             calibrator=PlattCalibrator(**calibrator) if calibrator else None,

@@ -1,0 +1,120 @@
+"""An operator's own raw tables, brought into clm's raw contract without code changes.
+
+The operator names its columns its own way and may export CSV; a column mapping in params
+renames them, and every contract column is cast to its contract type, losslessly or not at
+all: a value that does not parse is an error naming table, column and an example, never a
+silent null. Months may come as dates, ``YYYY-MM``/``YYYY-MM-DD`` text or ``YYYYMM`` numbers
+(账期), and become first-of-month dates.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import polars as pl
+
+from clm.data.contract import RAW_TABLES
+from clm.io import TableError, check_contract
+
+log = logging.getLogger(__name__)
+
+SUFFIXES = (".parquet", ".csv")
+
+
+@dataclass(frozen=True)
+class OperatorTables:
+    """Where the operator's tables are and how their columns are named."""
+
+    folder: str = ""
+    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> {theirs: ours}
+
+
+@dataclass(frozen=True)
+class DataConfig:
+    """The ``data`` section: which raw data the pipeline runs on."""
+
+    source: str = "synthetic"  # synthetic | operator
+    operator: OperatorTables = field(default_factory=OperatorTables)
+
+    def __post_init__(self) -> None:
+        if self.source not in ("synthetic", "operator"):
+            raise ValueError(f"data.source must be synthetic or operator, got {self.source!r}")
+        if self.source == "operator" and not self.operator.folder:
+            raise ValueError("data.source is operator but data.operator.folder is empty")
+        unknown = set(self.operator.columns) - set(RAW_TABLES)
+        if unknown:
+            raise ValueError(f"data.operator.columns: unknown tables {sorted(unknown)}")
+
+
+def import_operator_tables(tables: OperatorTables, base: Path = Path()) -> dict[str, pl.DataFrame]:
+    """Read, rename and type the operator's three tables (``base`` resolves a relative folder)."""
+    folder = base / tables.folder
+    return {
+        name: conform(_read(folder, name), name, tables.columns.get(name, {}))
+        for name in RAW_TABLES
+    }
+
+
+def conform(frame: pl.DataFrame, table: str, renames: dict[str, str]) -> pl.DataFrame:
+    """Rename to contract names and cast every contract column to its contract dtype."""
+    missing_sources = sorted(set(renames) - set(frame.columns))
+    if missing_sources:
+        raise TableError(table, "column_present", f"mapped columns {missing_sources} not found")
+    frame = frame.rename(renames)
+    contract = RAW_TABLES[table]
+    absent = [c for c in contract if c not in frame.columns]
+    if absent:
+        raise TableError(
+            table, "column_present", f"missing after renaming: {absent}", column=absent[0]
+        )
+    typed = frame.with_columns(_cast(frame[name], dtype, table) for name, dtype in contract.items())
+    check_contract(typed.schema, table, contract)
+    return typed
+
+
+def _read(folder: Path, table: str) -> pl.DataFrame:
+    for suffix in SUFFIXES:
+        path = folder / f"{table}{suffix}"
+        if path.exists():
+            log.info("reading %s from %s", table, path)
+            return pl.read_parquet(path) if suffix == ".parquet" else pl.read_csv(path)
+    raise TableError(
+        table, "file_exists", f"no {table}.parquet or {table}.csv in {folder.resolve()}"
+    )
+
+
+def _cast(series: pl.Series, dtype: pl.DataType, table: str) -> pl.Series:
+    if series.dtype == dtype:
+        return series
+    if dtype == pl.Date():
+        cast = _to_month(series)
+    elif dtype == pl.Boolean() and series.dtype == pl.String:
+        cast = series.str.to_lowercase().replace_strict(
+            {"true": True, "false": False, "1": True, "0": False, "yes": True, "no": False},
+            default=None,
+            return_dtype=pl.Boolean,
+        )
+    else:
+        cast = series.cast(dtype, strict=False)
+    broken = series.is_not_null() & cast.is_null()
+    if broken.any():
+        example = series.filter(broken)[0]
+        raise TableError(
+            table,
+            "dtype",
+            f"{broken.sum()} values do not convert to {dtype}, e.g. {example!r}",
+            column=series.name,
+        )
+    return cast
+
+
+def _to_month(series: pl.Series) -> pl.Series:
+    """First-of-month dates from dates, datetimes, 'YYYY-MM[-DD]' text or YYYYMM numbers."""
+    if series.dtype in (pl.Date, pl.Datetime):
+        return series.cast(pl.Date).dt.truncate("1mo")
+    text = series.cast(pl.String).str.strip_chars()
+    compact = text.str.replace(r"^(\d{4})(\d{2})$", "$1-$2")
+    first_of_month = compact.str.slice(0, 7) + "-01"
+    return first_of_month.str.to_date("%Y-%m-%d", strict=False).alias(series.name)

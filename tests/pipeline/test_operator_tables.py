@@ -1,0 +1,89 @@
+"""An operator's own tables: renamed, typed and run through the pipeline without truth."""
+
+from __future__ import annotations
+
+import polars as pl
+import pytest
+from polars.testing import assert_frame_equal
+
+from clm.data.contract import RAW_TABLES
+from clm.data.operator import DataConfig, OperatorTables, import_operator_tables
+from clm.features.build import FeatureConfig
+from clm.features.stage import run_features
+from clm.io import TableError
+from clm.labels import LabelConfig
+from clm.models.tasks import RULE_STAGE, task_for
+
+THEIR_NAMES = {
+    "subscribers": {"user_id": "subscriber_id", "open_month": "join_month"},
+    "usage_monthly": {"user_id": "subscriber_id", "bill_month": "month", "fee": "arpu"},
+    "churn_events": {"user_id": "subscriber_id", "exit_month": "churn_month"},
+}
+
+
+def _export_like_an_operator(small_data, folder) -> None:
+    """CSV files, their own column names, months as YYYYMM numbers (账期)."""
+    folder.mkdir()
+    tables = {
+        "subscribers": small_data.tables.subscribers,
+        "usage_monthly": small_data.usage,
+        "churn_events": small_data.tables.churn_events,
+    }
+    for name, frame in tables.items():
+        months = [c for c, dtype in frame.schema.items() if dtype == pl.Date]
+        exported = frame.with_columns(
+            (pl.col(c).dt.year() * 100 + pl.col(c).dt.month()).alias(c) for c in months
+        ).rename({ours: theirs for theirs, ours in THEIR_NAMES[name].items()})
+        exported.write_csv(folder / f"{name}.csv")
+
+
+def test_operator_csv_tables_come_back_as_the_raw_contract(small_data, tmp_path):
+    _export_like_an_operator(small_data, tmp_path / "export")
+    tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES))
+    assert {name: dict(frame.schema) for name, frame in tables.items()} == RAW_TABLES
+    assert_frame_equal(tables["usage_monthly"], small_data.usage)
+    assert_frame_equal(tables["subscribers"], small_data.tables.subscribers)
+    assert_frame_equal(tables["churn_events"], small_data.tables.churn_events)
+
+
+def test_a_value_that_does_not_convert_names_table_and_column(small_data, tmp_path):
+    _export_like_an_operator(small_data, tmp_path / "export")
+    path = tmp_path / "export" / "usage_monthly.csv"
+    usage = pl.read_csv(path).with_columns(pl.col("fee").cast(pl.String))
+    usage = usage.with_columns(
+        fee=pl.when(pl.int_range(pl.len()) == 3).then(pl.lit("n/a")).otherwise("fee")
+    )
+    usage.write_csv(path)
+    with pytest.raises(TableError, match=r"usage_monthly.*'arpu'.*'n/a'"):
+        import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES))
+
+
+def test_missing_table_and_unmapped_column_are_named(small_data, tmp_path):
+    with pytest.raises(
+        TableError, match=r"subscribers.*no subscribers\.parquet or subscribers\.csv"
+    ):
+        import_operator_tables(OperatorTables(str(tmp_path)))
+    _export_like_an_operator(small_data, tmp_path / "export")
+    with pytest.raises(TableError, match=r"subscribers.*'subscriber_id'.*missing after renaming"):
+        import_operator_tables(OperatorTables(str(tmp_path / "export"), {}))
+
+
+def test_operator_source_needs_a_folder():
+    with pytest.raises(ValueError, match="folder is empty"):
+        DataConfig(source="operator")
+
+
+def test_without_truth_the_stage_model_learns_the_rule_table(small_data, tmp_path):
+    _export_like_an_operator(small_data, tmp_path / "export")
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, frame in import_operator_tables(
+        OperatorTables(str(tmp_path / "export"), THEIR_NAMES)
+    ).items():
+        frame.write_parquet(raw / f"{name}.parquet")
+    out = tmp_path / "features.parquet"
+    run_features(FeatureConfig(), LabelConfig(), raw, tmp_path / "no_truth.parquet", out)
+    features = pl.read_parquet(out)
+    assert features["stage_true"].null_count() == features.height
+    assert task_for("stage", features).label_column == RULE_STAGE
+    assert task_for("churn", features).label_column == "churn"
