@@ -7,8 +7,10 @@ DVC stage of the same name reads, so ``clm <step>`` and ``dvc repro <step>`` do 
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Literal
 
 import typer
 
@@ -163,3 +165,348 @@ def split(
         raise typer.Exit(code=1) from error
     for part, figures in summary.items():
         typer.echo(f"{part}: {figures}")
+
+
+TaskArgument = Annotated[str, typer.Argument(help="churn or stage.")]
+
+
+@app.command()
+def tune(task: TaskArgument, params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Tune a model with Optuna on the train/valid months; a stored study resumes.
+
+    Best parameters go to models/tuning/<task>.json, the study to optuna/<task>.journal.
+    """
+    import optuna
+
+    from clm.models.steps import run_tune
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    result = run_tune(task, params)
+    typer.echo(
+        f"{result.study_name}: best {result.best_value:.4f} over {result.n_complete} complete "
+        f"and {result.n_pruned} pruned trials"
+    )
+
+
+@app.command()
+def train(task: TaskArgument, params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Train the final model from the tuned parameters; register it as `challenger`."""
+    from clm.models.steps import run_train
+
+    registration = run_train(task, params)
+    typer.echo(f"{task}: registered version {registration['version']} as challenger")
+
+
+@app.command()
+def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
+    """Evaluate both models, the baselines and the oracle on the out-of-time test month."""
+    import json
+
+    from clm.models.steps import run_evaluate
+
+    typer.echo(json.dumps(run_evaluate(params)["churn"]["model"], indent=2))
+
+
+@app.command(
+    help="Explain the churn model on the test month in the churn-reason taxonomy.\n\n"
+    "Writes each customer's top reasons (cause, category, log-odds contribution) to "
+    "data/explain/reasons.parquet, the bilingual driver report to reports/drivers.html and, "
+    "when data/truth exists, how often a churner's top category matches the true reason to "
+    "reports/explain.json; the report and metrics are logged to the churn model's MLflow run."
+)
+def explain(
+    params: ParamsOption = DEFAULT_PARAMS,
+    log_to_mlflow: Annotated[
+        bool, typer.Option(help="Attach the report to the churn model's MLflow run.")
+    ] = True,
+) -> None:
+    """Run the explain step with the same paths and params as the DVC stage."""
+    from clm.config import load_section
+    from clm.explain.drivers import ExplainConfig
+    from clm.explain.stage import ExplainPaths, log_to_run, run_explain
+
+    document = run_explain(load_section(ExplainConfig, "explain", params))
+    if log_to_mlflow:
+        log_to_run(document)
+    figures = document.get("attribution")
+    if figures:
+        typer.echo(
+            f"top category matches the true reason for {figures['top_category_accuracy']:.1%} "
+            f"of {figures['churners']} churners (naive guess {figures['naive_accuracy']:.1%})"
+        )
+    typer.echo(f"report: {ExplainPaths().report}")
+
+
+@app.command(
+    help="Export the batch scorer: one MLflow pyfunc bundling feature building, the churn and "
+    "stage models, the taxonomy, measures and budget rules (scoring.budget).\n\nSaves it to "
+    "--out and registers it as clm-scorer with the alias challenger (MLFLOW_TRACKING_URI)."
+)
+def export(
+    params: ParamsOption = DEFAULT_PARAMS,
+    validated_dir: Annotated[
+        Path, typer.Option(help="Validated tables; the input example comes from them.")
+    ] = Path("data/validated"),
+    model_dir: Annotated[Path, typer.Option(help="Folder with churn/ and stage/.")] = Path(
+        "models"
+    ),
+    out: Annotated[Path, typer.Option(help="Local copy of the artifact.")] = Path("models/scorer"),
+) -> None:
+    """Run the export step with the same paths and params as the DVC stage."""
+    from clm.config import load_section
+    from clm.features.build import FeatureConfig
+    from clm.scoring.batches import ScoringConfig
+    from clm.scoring.export import run_export
+
+    version = run_export(
+        load_section(FeatureConfig, "features", params),
+        load_section(ScoringConfig, "scoring", params).budget,
+        validated_dir,
+        model_dir,
+        out,
+    )
+    typer.echo(f"scorer saved to {out}, registered as clm-scorer version {version} (challenger)")
+
+
+@app.command(
+    help="Score a month: churn probability, risk decile, stage, value tier, top-3 reasons, "
+    "measures and budget caps per subscriber.\n\n--input: scoring input (usage_monthly "
+    "columns plus the subscriber columns, one row per subscriber and month) as a parquet or "
+    "CSV file or a folder of them, or a folder with subscribers.parquet and "
+    "usage_monthly.parquet. It must hold the scoring month and the 6 months before it. "
+    "Streams in batches of subscribers (scoring.batch_rows). Rows failing their checks go, "
+    "with all rows of their subscriber, to <output stem>.quarantine.parquet; exits 1 on a "
+    "missing or mistyped column, a missing history month, or too many quarantined rows "
+    "(scoring.max_quarantined_share)."
+)
+def score(
+    model: Annotated[
+        str,
+        typer.Option(
+            "--model",
+            help="models:/clm-scorer@champion, models:/clm-scorer@challenger or a folder.",
+        ),
+    ],
+    input_path: Annotated[Path, typer.Option("--input", help="Scoring input file or folder.")],
+    output: Annotated[Path, typer.Option("--output", help="Scores parquet file to write.")],
+    month: Annotated[
+        str | None, typer.Option(help="Scoring month YYYY-MM-01; default the latest.")
+    ] = None,
+    params: ParamsOption = DEFAULT_PARAMS,
+) -> None:
+    """Score with the artifact, print the risk mix."""
+    import tempfile
+    from datetime import date
+
+    from mlflow.exceptions import MlflowException
+
+    from clm.config import load_section
+    from clm.io import TableError
+    from clm.scoring.batches import (
+        QuarantineShareError,
+        ScoringConfig,
+        load_scorer_from,
+        scan_input,
+        score_input,
+    )
+    from clm.scoring.inputs import HistoryError
+
+    config = load_section(ScoringConfig, "scoring", params)
+    try:
+        scorer = load_scorer_from(model)
+    except (MlflowException, OSError) as error:
+        typer.secho(f"score failed: cannot load {model}: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
+    try:
+        with tempfile.TemporaryDirectory() as temp:
+            summary = score_input(
+                scan_input(input_path, Path(temp)),
+                scorer,
+                output,
+                config,
+                date.fromisoformat(month) if month else None,
+                show_progress=True,
+            )
+    except (TableError, HistoryError, QuarantineShareError) as error:
+        typer.secho(f"score failed: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
+    typer.echo(
+        f"{summary.scoring_month}: {summary.subscribers_scored:,} subscribers scored from "
+        f"{summary.rows_in:,} input rows, {summary.rows_quarantined:,} rows quarantined -> {output}"
+    )
+    for column, mix in summary.mix.items():
+        typer.echo(f"\nby {column}:\n{mix}")
+
+
+ModelOption = Annotated[
+    Literal["churn", "stage", "scorer"],
+    typer.Option("--model", help="Registered model: churn (clm-churn), stage, scorer."),
+]
+
+
+@app.command(
+    help="Promote the challenger to champion if every gate passes.\n\nRe-scores challenger and "
+    "champion from the registry on the same out-of-time test month and checks metric margins "
+    "and floors (promote.metrics), calibration, the input signature, a clean raw-data "
+    "validation report and the driver report. On success moves the champion alias and tags "
+    "the version with the decision, the gate values, previous_champion, who and when. Exits 1 "
+    "when a gate fails (also with --dry-run) or on any error, leaving the registry unchanged. "
+    "Uses MLFLOW_TRACKING_URI."
+)
+def promote(
+    model: ModelOption,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Show the gate table; move and tag nothing.")
+    ] = False,
+    version: Annotated[
+        str | None, typer.Option(help="Version to promote instead of the challenger alias.")
+    ] = None,
+    params: ParamsOption = DEFAULT_PARAMS,
+    split_dir: Annotated[Path, typer.Option(help="Folder with test.parquet.")] = Path("data/split"),
+    validation_report: Annotated[Path, typer.Option(help="Raw-data validation report.")] = Path(
+        "reports/validation.json"
+    ),
+    driver_report: Annotated[Path, typer.Option(help="Driver report that must exist.")] = Path(
+        "reports/drivers.html"
+    ),
+) -> None:
+    """Run a gated promotion and print its gate table."""
+    from rich.console import Console
+
+    from clm.config import load_section
+    from clm.promotion.gates import PromoteConfig
+    from clm.promotion.promote import PromotionInputs
+    from clm.promotion.promote import promote as run_promote
+    from clm.promotion.table import gate_table
+
+    config = load_section(PromoteConfig, "promote", params)
+    inputs = PromotionInputs(split_dir, validation_report, driver_report)
+    with _registry_errors():
+        decision = run_promote(model, config, inputs, version=version, dry_run=dry_run)
+    Console().print(gate_table(decision))
+    if decision.promoted:
+        typer.secho(f"{decision.name} v{decision.challenger} is now champion", fg="green")
+        return
+    verdict = "would pass" if decision.passed else "failed a gate"
+    typer.secho(
+        f"{'dry run: ' if dry_run else 'refused: '}{decision.name} v{decision.challenger} "
+        f"{verdict}; registry unchanged",
+        err=not decision.passed,
+        fg=typer.colors.GREEN if decision.passed else typer.colors.RED,
+    )
+    if not decision.passed:
+        raise typer.Exit(code=1)
+
+
+@app.command(
+    help="Move champion back to the version it replaced (its previous_champion tag).\n\n"
+    "Tags the version it leaves with who, when and why; a rolled-back version is refused by "
+    "later promotions until its promotion_decision tag is cleared. Uses MLFLOW_TRACKING_URI."
+)
+def rollback(
+    model: ModelOption,
+    reason: Annotated[str, typer.Option(help="Why, recorded on the version.")] = "manual rollback",
+    params: ParamsOption = DEFAULT_PARAMS,
+) -> None:
+    """Roll the champion back one promotion."""
+    from clm.config import load_section
+    from clm.promotion.gates import PromoteConfig
+    from clm.promotion.rollback import rollback as run_rollback
+
+    config = load_section(PromoteConfig, "promote", params)
+    with _registry_errors():
+        done = run_rollback(model, config, reason)
+    typer.secho(f"{done.name}: champion v{done.from_version} -> v{done.to_version}", fg="green")
+
+
+@contextmanager
+def _registry_errors() -> Iterator[None]:
+    """Check the tracking server first, then turn registry errors into one red line and exit 1."""
+    import mlflow
+    from mlflow.exceptions import MlflowException
+
+    from clm.promotion.evaluators import VersionLoadError
+    from clm.promotion.history import RegistryMoveError
+    from clm.promotion.lease import LeaseBusyError
+    from clm.promotion.promote import PromotionError
+    from clm.promotion.rollback import RollbackError
+    from clm.promotion.server import RegistryUnreachableError, check_reachable, shorten_http_retries
+
+    uri = mlflow.get_tracking_uri()
+    shorten_http_retries()
+    try:
+        check_reachable(uri)
+        yield
+    except (
+        RegistryUnreachableError, PromotionError, RollbackError, VersionLoadError,
+        LeaseBusyError, RegistryMoveError,
+    ) as error:  # fmt: skip
+        typer.secho(str(error), err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
+    except MlflowException as error:
+        typer.secho(f"MLflow registry at {uri}: {error.message}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
+
+
+snapshot_app = typer.Typer(
+    help="Bring your own data: one-row-per-customer churn files described by a mapping file "
+    "(docs/mapping.md).",
+    no_args_is_help=True,
+)
+app.add_typer(snapshot_app, name="snapshot")
+MappingArgument = Annotated[Path, typer.Argument(help="Mapping file, e.g. mappings/iranian.yaml.")]
+
+
+@snapshot_app.command(
+    "check",
+    help="Load the mapping, map and validate its data and split it; train nothing.\n\nPrints "
+    "each part's rows and churn rate. Exits 1 with the problem named (unknown clm feature or "
+    "cause, missing column, a value that does not convert, a failed schema check).",
+)
+def snapshot_check(mapping: MappingArgument) -> None:
+    """Check a mapping file against its data."""
+    from clm.snapshot.mapping import MappingError, load_mapping
+    from clm.snapshot.pipeline import prepare
+
+    try:
+        parts = prepare(load_mapping(mapping))
+    except MappingError as error:
+        typer.secho(f"mapping check failed: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
+    for name, part in parts.items():
+        typer.echo(f"{name}: {part.height} customers, churn rate {part['churn'].mean():.3f}")
+
+
+@snapshot_app.command(
+    "run",
+    help="Run the whole pipeline on a mapped dataset: validate, split, tune (snapshot.n_trials "
+    "Optuna trials), train, evaluate next to logistic regression and scikit-learn gradient "
+    "boosting fitted in the same run, explain, export.\n\nWrites <runs-dir>/<dataset>/: "
+    "metrics.json, drivers.html, reasons.parquet, model/ (model, encoder, mapping) and the "
+    "Optuna study; registers clm-snapshot-<dataset> with the alias challenger "
+    "(MLFLOW_TRACKING_URI). No stage model and no attribution check: snapshot data has "
+    "neither monthly history nor truth.",
+)
+def snapshot_run(
+    mapping: MappingArgument,
+    params: ParamsOption = DEFAULT_PARAMS,
+    runs_dir: Annotated[Path, typer.Option(help="Where <dataset>/ goes.")] = Path("runs"),
+) -> None:
+    """Run the snapshot pipeline and print the test metrics."""
+    import optuna
+
+    from clm.snapshot.mapping import MappingError
+    from clm.snapshot.pipeline import SnapshotSettings, run_snapshot
+
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        document = run_snapshot(mapping, SnapshotSettings.load(params), runs_dir)
+    except MappingError as error:
+        typer.secho(f"snapshot run failed: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
+    for scorer, figures in document["churn"].items():
+        typer.echo(
+            f"{scorer}: ROC-AUC {figures['roc_auc']:.3f}, top-decile lift "
+            f"{figures['top_decile_lift']:.2f}"
+        )
+    typer.echo(f"-> {runs_dir / document['dataset']}/ (metrics.json, drivers.html)")

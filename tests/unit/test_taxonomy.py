@@ -9,6 +9,7 @@ import pytest
 
 from clm.data.contract import NETWORKS, STAGES, SURVEY_REASONS
 from clm.explain.taxonomy import TaxonomyError, load_taxonomy
+from clm.features.metadata import load_feature_metadata, parse_feature_metadata
 
 PACKAGED = resources.files("clm.explain").joinpath("taxonomy.yaml")
 
@@ -195,3 +196,24 @@ def test_shares_off_by_more_than_rounding_are_rejected(tmp_path):
     path = _broken_copy(tmp_path, "share: {C: 0.15, G: 0.21}", "share: {C: 0.25, G: 0.21}")
     with pytest.raises(TaxonomyError, match=r"'C' shares sum to 1\.100"):
         load_taxonomy(path)
+
+
+def test_every_feature_maps_to_a_taxonomy_cause(taxonomy):
+    metadata = load_feature_metadata()
+    assert metadata
+    assert {meta.cause for meta in metadata.values()} <= set(taxonomy.causes)
+
+
+@pytest.mark.parametrize(
+    ("entry", "message"),
+    [
+        ({"description": "d", "unit": "u", "kind": "float"}, "feature 'x': no cause"),
+        (
+            {"description": "d", "unit": "u", "kind": "float", "cause": "weather"},
+            "feature 'x': unknown cause 'weather'",
+        ),
+    ],
+)
+def test_a_feature_without_a_taxonomy_cause_is_an_error(entry, message):
+    with pytest.raises(ValueError, match=message):
+        parse_feature_metadata({"x": entry})

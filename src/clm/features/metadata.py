@@ -9,35 +9,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
+from typing import Any
 
 import yaml
 
-# The 23 fishbone causes of domain.md §4.2, as coded in src/clm/explain/taxonomy.yaml.
-CAUSE_CODES = (
-    "call_quality",
-    "network_coverage",
-    "service_offering",
-    "handset_quality",
-    "policy_loopholes",
-    "promotion_intensity",
-    "market_separation",
-    "billing_errors",
-    "service_attitude",
-    "handset_after_sales",
-    "organisation_investment",
-    "processes_rules",
-    "inauthentic_records",
-    "channel_service_gaps",
-    "loose_channel_management",
-    "dealer_speculation",
-    "competitor_poaching",
-    "price_war",
-    "competitor_brand_advantage",
-    "falling_satisfaction",
-    "consumption_substitution",
-    "chasing_promotions",
-    "malicious_churn",
-)
+from clm.explain.taxonomy import load_taxonomy
+
 KINDS = ("float", "int", "bool", "category")
 
 
@@ -57,12 +34,27 @@ class FeatureMeta:
 
 @cache
 def load_feature_metadata() -> dict[str, FeatureMeta]:
-    """Read metadata.yaml, checking every cause code and kind."""
+    """Read the packaged metadata.yaml, checked by ``parse_feature_metadata``."""
     text = resources.files("clm.features").joinpath("metadata.yaml").read_text(encoding="utf-8")
-    table = {name: FeatureMeta(name=name, **entry) for name, entry in yaml.safe_load(text).items()}
-    for meta in table.values():
-        if meta.cause not in CAUSE_CODES:
-            raise ValueError(f"feature '{meta.name}': unknown cause '{meta.cause}'")
-        if meta.kind not in KINDS:
-            raise ValueError(f"feature '{meta.name}': unknown kind '{meta.kind}'")
+    return parse_feature_metadata(yaml.safe_load(text))
+
+
+def parse_feature_metadata(raw: dict[str, dict[str, Any]]) -> dict[str, FeatureMeta]:
+    """Metadata entries by feature name, checking every kind and every cause.
+
+    The taxonomy is the one source of cause codes: a feature with no cause, or one the
+    taxonomy does not know, is an error, because its SHAP contribution would have no reason.
+    """
+    causes = load_taxonomy().causes
+    table = {}
+    for name, entry in raw.items():
+        cause = entry.get("cause")
+        if cause not in causes:
+            what = f"unknown cause '{cause}'" if cause else "no cause"
+            raise ValueError(
+                f"feature '{name}': {what}; map it to one of the taxonomy's causes {list(causes)}"
+            )
+        if entry.get("kind") not in KINDS:
+            raise ValueError(f"feature '{name}': unknown kind '{entry.get('kind')}'")
+        table[name] = FeatureMeta(name=name, **entry)
     return table

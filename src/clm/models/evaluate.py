@@ -53,13 +53,15 @@ def evaluate_churn(
     test: pl.DataFrame,
     oracle_probability: np.ndarray | None,
 ) -> ChurnEvaluation:
-    """Metrics and curves of every churn scorer on the test month."""
+    """Metrics and curves of every churn scorer on the test month (the rule table only where
+    ``test`` has the seed's ``stage_rule``)."""
     y = model.task.labels(test)
     scores = {
         MODEL: model.predict(test),
         LOGREG: baseline.predict_proba(model.encoder.transform(test))[:, 1],
-        RULE: (test["stage_rule"] == "warning").cast(pl.Float64).to_numpy(),
     }
+    if "stage_rule" in test.columns:  # snapshot datasets have no rule-table stage
+        scores[RULE] = (test["stage_rule"] == "warning").cast(pl.Float64).to_numpy()
     if oracle_probability is not None:
         scores[ORACLE] = oracle_probability
     metrics = {name: churn_metrics(y, score) for name, score in scores.items()}

@@ -65,6 +65,8 @@ def task_for(name: str, frame: pl.DataFrame) -> Task:
     if task is STAGE and frame[STAGE.label_column].drop_nulls().is_empty():
         return replace(STAGE, label_column=RULE_STAGE)
     return task
+
+
 VALIDATION = "validation"
 
 

@@ -15,7 +15,7 @@ from clm.models.calibration import PlattCalibrator
 from clm.models.encoding import FeatureEncoder
 from clm.models.metrics import expected_calibration_error
 from clm.models.tasks import Task, best_rounds_only, predict, train_booster
-from clm.models.trained import TrainedModel
+from clm.models.trained import META_FILE, TrainedModel
 from clm.models.tune import ModelConfig
 from clm.registry import REGISTERED_MODELS, mark_challenger
 
@@ -78,10 +78,12 @@ def log_and_register(
     example: pl.DataFrame,
     metadata: dict[str, FeatureMeta],
     provenance: dict[str, str],
+    registered_name: str | None = None,
 ) -> tuple[str, str]:
     """Log the model run (params, feature metadata, provenance, model with signature) and
-    register it as the task's new ``challenger``. Returns (run id, version)."""
-    name = REGISTERED_MODELS[trained.task.name]
+    register it as the new ``challenger`` of ``registered_name`` (default: the task's
+    registered model). Returns (run id, version)."""
+    name = registered_name or REGISTERED_MODELS[trained.task.name]
     matrix = trained.encoder.transform(example)
     with mlflow.start_run(run_name=f"train-{trained.task.name}") as run:
         mlflow.log_params({**params, "best_rounds": report.best_rounds, "task": trained.task.name})
@@ -89,7 +91,7 @@ def log_and_register(
         if report.valid_ece_raw is not None:
             mlflow.log_metric("valid_ece_before_calibration", report.valid_ece_raw)
         mlflow.log_dict(_feature_table(trained.encoder, metadata), "features.json")
-        mlflow.log_dict(trained.encoder.to_dict(), "encoder.json")
+        mlflow.log_dict(trained.meta(), META_FILE)  # encoder and calibrator, beside the booster
         info = mlflow.xgboost.log_model(
             trained.booster,
             name="model",

@@ -34,22 +34,17 @@ class TrainedModel:
         prob = predict(self.booster, self.encoder.transform(frame))
         return self.calibrator.apply(prob) if self.calibrator else prob
 
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(folder / BOOSTER_FILE)
-        meta = {
+    def meta(self) -> dict:
+        """Everything but the booster, as JSON-ready data (saved beside it, logged to MLflow)."""
+        return {
             "task": self.task.name,
             "label_column": self.task.label_column,
             "encoder": self.encoder.to_dict(),
             "calibrator": asdict(self.calibrator) if self.calibrator else None,
         }
-        (folder / META_FILE).write_text(json.dumps(meta, indent=2) + "\n", encoding="utf-8")
 
     @classmethod
-    def load(cls, folder: Path) -> TrainedModel:
-        meta = json.loads((folder / META_FILE).read_text(encoding="utf-8"))
-        booster = xgb.Booster()
-        booster.load_model(folder / BOOSTER_FILE)
+    def from_meta(cls, booster: xgb.Booster, meta: dict) -> TrainedModel:
         calibrator = meta["calibrator"]
         return cls(
             task=replace(TASKS[meta["task"]], label_column=meta["label_column"]),
@@ -57,3 +52,15 @@ class TrainedModel:
             encoder=FeatureEncoder.from_dict(meta["encoder"]),
             calibrator=PlattCalibrator(**calibrator) if calibrator else None,
         )
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.booster.save_model(folder / BOOSTER_FILE)
+        text = json.dumps(self.meta(), indent=2) + "\n"
+        (folder / META_FILE).write_text(text, encoding="utf-8")
+
+    @classmethod
+    def load(cls, folder: Path) -> TrainedModel:
+        booster = xgb.Booster()
+        booster.load_model(folder / BOOSTER_FILE)
+        return cls.from_meta(booster, json.loads((folder / META_FILE).read_text(encoding="utf-8")))

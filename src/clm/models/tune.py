@@ -12,11 +12,14 @@ import hashlib
 import json
 import logging
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import optuna
 import pandas as pd
+from optuna.storages import JournalStorage
+from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from optuna_integration import XGBoostPruningCallback
 
@@ -95,7 +98,7 @@ def tune(
     valid: Matrix,
     model: ModelConfig,
     config: TuneConfig,
-    storage: str,
+    storage: str | optuna.storages.BaseStorage,
     data_digest: str,
     show_progress: bool = False,
 ) -> TuningResult:
@@ -117,7 +120,8 @@ def tune(
     log.info("study %s: %d trials finished, %d to run", name, len(finished), remaining)
 
     with _parent_run(study, task) as parent:
-        mlflow.log_params({"study_name": name, "n_trials": config.n_trials, "task": task.name})
+        # tags, not params: a resumed study may be asked for more trials than before
+        mlflow.set_tags({"study_name": name, "n_trials": config.n_trials, "task": task.name})
 
         def objective(trial: optuna.Trial) -> float:
             params = _suggest(trial, config.search_space)
@@ -197,3 +201,10 @@ def _suggest(trial: optuna.Trial, space: dict[str, Range]) -> dict:
         )
         for name, r in space.items()
     }
+
+
+def journal_storage(path: Path) -> JournalStorage:
+    """A file-backed study store: resumable like SQLite, without a database write per
+    boosting round (the pruning callback reports every round)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return JournalStorage(JournalFileBackend(str(path)))

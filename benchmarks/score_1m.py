@@ -1,0 +1,97 @@
+"""Benchmark: score the latest month of about 1M subscribers end to end, then Spark on a sample.
+
+Run: .venv/bin/python -m benchmarks.score_1m [--subscribers N] [--months M] [--model DIR]
+Goal (design.md): <= 3 min and <= 4 GB peak on 2 cores, top-3 reasons included. The raw data
+comes from the project's generator; generation, scoring and the Spark run are separate child
+processes of a small parent, so each reports its own peak memory (a child forked from a big
+parent would inherit the parent's high-water mark). ``--model`` is a scorer artifact folder
+(``models/scorer`` after ``dvc repro``) or a ``models:/`` URI.
+"""
+
+from __future__ import annotations
+
+import argparse
+import resource
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import polars as pl
+
+
+def generate(folder: Path, subscribers: int, months: int) -> None:
+    """Child process: the raw tables, written to ``folder``."""
+    from clm.data.generate import GenerateConfig, write_dataset
+
+    started = time.perf_counter()
+    config = GenerateConfig(
+        seed=3, n_subscribers=subscribers, n_months=months, first_month="2024-01-01",
+        cdma_share=0.35,
+    )  # fmt: skip
+    write_dataset(config, folder, folder / "truth")
+    print(f"generate: {subscribers:,} x {months} months, {time.perf_counter() - started:.1f} s")
+
+
+def score(folder: Path, model: str) -> None:
+    """Child process: `clm score`'s logic on the raw folder, timed from loading the model."""
+    from clm.scoring.batches import ScoringConfig, load_scorer_from, scan_input, score_input
+
+    started = time.perf_counter()
+    summary = score_input(
+        scan_input(folder, folder), load_scorer_from(model), folder / "scores.parquet",
+        ScoringConfig(),
+    )  # fmt: skip
+    seconds = time.perf_counter() - started
+    peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
+    print(
+        f"score: {summary.subscribers_scored:,} subscribers of {summary.scoring_month} from "
+        f"{summary.rows_in:,} input rows: {seconds:.1f} s wall, {peak_gib:.2f} GiB peak RSS"
+    )
+
+
+def spark(folder: Path, model: str, sample: int) -> None:
+    """Child process: the Spark scorer in local[2] mode on the first ``sample`` subscribers."""
+    from clm.scoring.batches import scan_input
+    from clm.scoring.spark import local_session, score_spark, spark_frame
+
+    frame = (
+        scan_input(folder, folder).filter(pl.col("subscriber_id").rank("dense") <= sample).collect()
+    )
+    session = local_session(cores=2)
+    session.sparkContext.setLogLevel("ERROR")
+    started = time.perf_counter()
+    rows = score_spark(spark_frame(session, frame), model, buckets=8).count()
+    seconds = time.perf_counter() - started
+    session.stop()
+    print(
+        f"spark local[2]: {rows:,} subscribers scored from {frame.height:,} input rows in "
+        f"{seconds:.1f} s ({rows / seconds:,.0f} subscribers/s)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--subscribers", type=int, default=1_250_000)
+    parser.add_argument("--months", type=int, default=8)
+    parser.add_argument("--model", default="models/scorer")
+    parser.add_argument("--spark-subscribers", type=int, default=20_000)
+    parser.add_argument("--step", choices=["generate", "score", "spark"], help=argparse.SUPPRESS)
+    parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.step == "generate":
+        generate(args.folder, args.subscribers, args.months)
+    elif args.step == "score":
+        score(args.folder, args.model)
+    elif args.step == "spark":
+        spark(args.folder, args.model, args.spark_subscribers)
+    else:
+        me = [sys.executable, "-m", "benchmarks.score_1m", *sys.argv[1:]]
+        with tempfile.TemporaryDirectory() as folder:
+            for step in ("generate", "score", "spark"):
+                subprocess.run([*me, "--step", step, "--folder", folder], check=True)
+
+
+if __name__ == "__main__":
+    main()

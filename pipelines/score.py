@@ -1,0 +1,31 @@
+"""DVC stage `score`: score the latest month of data/validated with models/scorer into
+data/scores/scores.parquet, bad rows to data/scores/scores.quarantine.parquet
+(params: scoring.batch_rows, scoring.max_quarantined_share)."""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from pathlib import Path
+
+from clm.config import load_section
+from clm.scoring.batches import ScoringConfig, load_scorer_from, scan_input, score_input
+
+VALIDATED_DIR = Path("data/validated")
+SCORER_DIR = Path("models/scorer")
+SCORES_PATH = Path("data/scores/scores.parquet")
+
+
+def main() -> None:
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
+    with tempfile.TemporaryDirectory() as temp:
+        score_input(
+            scan_input(VALIDATED_DIR, Path(temp)),
+            load_scorer_from(str(SCORER_DIR)),
+            SCORES_PATH,
+            load_section(ScoringConfig, "scoring"),
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,110 @@
+"""The driver report: one self-contained, bilingual HTML file for a business reviewer.
+
+Everything the page needs is inside it (inline CSS, inline SVG charts, no scripts, no
+fonts or files fetched), so it opens offline and can be mailed or attached to a model run.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import polars as pl
+from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+
+from clm.explain import figures
+from clm.explain.attribution import NO_REASON, Attribution
+from clm.explain.drivers import (
+    ExplainConfig,
+    category_shares,
+    cause_shares,
+    example_customers,
+    high_risk,
+    measure_grid,
+    survey_comparison,
+)
+from clm.explain.taxonomy import load_taxonomy
+
+SEGMENT = ["value_tier", "stage_predicted", "network"]
+MIN_SEGMENT_CUSTOMERS = 20  # smaller segments are too noisy to show shares for
+
+
+@dataclass(frozen=True)
+class ReportInputs:
+    """What the report is about: the scored month and, on synthetic data, the check."""
+
+    month: str
+    explained: pl.DataFrame
+    attribution: Attribution | None = None
+
+
+def render_report(inputs: ReportInputs, config: ExplainConfig) -> str:
+    """The report's HTML."""
+    environment = Environment(
+        loader=PackageLoader("clm.explain", "templates"),
+        autoescape=select_autoescape(["html", "j2"]),
+        undefined=StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+    )
+    template = environment.get_template("drivers.html.j2")
+    return template.render(**_context(inputs, config))
+
+
+def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
+    """Every figure and table the template shows, computed once."""
+    taxonomy = load_taxonomy()
+    explained = inputs.explained
+    risky = high_risk(explained, config.high_risk_share)
+    causes = cause_shares(risky)
+    top_causes = causes.filter(pl.col("share") > 0).head(config.top_causes)["cause"].to_list()
+    segments = (
+        category_shares(explained, SEGMENT)
+        .filter(pl.col("customers") >= MIN_SEGMENT_CUSTOMERS)
+        .sort(
+            pl.col("value_tier").cast(pl.Enum(list(taxonomy.value_tiers))),
+            pl.col("stage_predicted").cast(pl.Enum(list(taxonomy.stages))),
+            "network",
+        )
+    )
+    brands = category_shares(explained, ["brand"])
+    comparison = survey_comparison(risky)
+    measures = measure_grid(top_causes)
+    used = sorted(
+        {code for tier in taxonomy.value_tiers for codes in measures[tier] for code in codes}
+    )
+    return {
+        "taxonomy": taxonomy,
+        "month": inputs.month,
+        "customers": explained.height,
+        "high_risk_customers": risky.height,
+        "high_risk_share": config.high_risk_share,
+        "risk_threshold": risky["churn_probability"].min(),
+        "high_risk_rate": risky["churn_probability"].mean(),
+        "base_rate": explained["churn_probability"].mean(),
+        "category_shares": category_shares(risky).row(0, named=True),
+        "cause_rows": causes.filter(pl.col("share") > 0).head(10).to_dicts(),
+        "segments": segments.to_dicts(),
+        "brands": brands.to_dicts(),
+        "survey": comparison.sort("network").to_dicts(),
+        "examples": example_customers(risky, config.example_customers).to_dicts(),
+        "k": config.top_reasons,
+        "measures": measures.to_dicts(),
+        "used_measures": [taxonomy.measures[code] for code in used],
+        "attribution": inputs.attribution,
+        "confusion": _confusion_rows(inputs.attribution),
+        "min_segment": MIN_SEGMENT_CUSTOMERS,
+        "no_reason": NO_REASON,
+        "charts": {
+            "categories": figures.category_bars(category_shares(risky)),
+            "causes": figures.cause_bars(causes, 10),
+            "survey": figures.survey_bars(comparison),
+        },
+    }
+
+
+def _confusion_rows(attribution: Attribution | None) -> list[dict]:
+    """The confusion table's rows, each with its churner count for shading."""
+    if attribution is None:
+        return []
+    counts = attribution.confusion.drop("true_reason", "true_category")
+    return attribution.confusion.with_columns(churners=pl.sum_horizontal(counts.columns)).to_dicts()

@@ -1,0 +1,171 @@
+"""The model steps with their files: tune, train, evaluate.
+
+Shared by the DVC stages (``pipelines/``) and the ``clm`` command line, so both read and
+write the same files and nothing is implemented twice.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+import mlflow
+import polars as pl
+from mlflow import MlflowClient
+
+from clm.config import DEFAULT_PARAMS, load_section
+from clm.data.oracle import oracle_churn_probability
+from clm.features.metadata import load_feature_metadata
+from clm.io import write_text_atomic
+from clm.labels import LabelConfig
+from clm.models.encoding import FeatureEncoder
+from clm.models.evaluate import evaluate_churn, evaluate_stage, fit_logistic_baseline
+from clm.models.plots import churn_figures, confusion_figure
+from clm.models.splits import SPLIT_DIR, read_part
+from clm.models.tasks import CHURN, RULE_STAGE, task_for
+from clm.models.train import TrainConfig, fit_final, log_and_register
+from clm.models.trained import TrainedModel
+from clm.models.tune import ModelConfig, TuneConfig, TuningResult, journal_storage, tune
+from clm.registry import REGISTERED_MODELS
+from clm.tracking import EXPERIMENT, data_version, file_digest, git_commit
+
+STUDY_DIR = Path("optuna")
+TUNING_DIR = Path("models/tuning")
+MODEL_DIR = Path("models")
+VALIDATED_SUBSCRIBERS = Path("data/validated/subscribers.parquet")
+TRUTH_SUBSCRIBERS = Path("data/truth/subscribers.parquet")
+METRICS = Path("reports/metrics.json")
+PLOTS = Path("reports/plots")
+
+
+def run_tune(task_name: str, params: Path = DEFAULT_PARAMS) -> TuningResult:
+    """Run or resume the task's Optuna study; write its best parameters for training."""
+    task = task_for(task_name, read_part("train"))
+    train, valid = read_part("train", task), read_part("valid", task)
+    encoder = FeatureEncoder.fit(train, load_feature_metadata())
+    mlflow.set_experiment(EXPERIMENT)
+    result = tune(
+        task,
+        (encoder.transform(train), task.labels(train)),
+        (encoder.transform(valid), task.labels(valid)),
+        load_section(ModelConfig, "model", params),
+        load_section(TuneConfig, "tune", params),
+        storage=journal_storage(STUDY_DIR / f"{task.name}.journal"),
+        data_digest=file_digest(SPLIT_DIR / "train.parquet", SPLIT_DIR / "valid.parquet"),
+        show_progress=True,
+    )
+    write_text_atomic(json.dumps(asdict(result), indent=2) + "\n", TUNING_DIR / f"{task.name}.json")
+    return result
+
+
+def run_train(task_name: str, params: Path = DEFAULT_PARAMS) -> dict:
+    """Train the final model from the tuned parameters; save, log and register it.
+
+    Returns the registration (run id, version, fit report), also written beside the model.
+    """
+    task = task_for(task_name, read_part("train"))
+    tuning = json.loads((TUNING_DIR / f"{task.name}.json").read_text(encoding="utf-8"))
+    train, valid = read_part("train", task), read_part("valid", task)
+    metadata = load_feature_metadata()
+    model = load_section(ModelConfig, "model", params)
+    trained, report = fit_final(
+        task, tuning["best_params"], train, valid, metadata, model,
+        load_section(TrainConfig, "train", params),
+    )  # fmt: skip
+    folder = MODEL_DIR / task.name
+    trained.save(folder)
+    mlflow.set_experiment(EXPERIMENT)
+    provenance = {
+        "git_commit": git_commit(),
+        "data_version": data_version("split"),
+        "study_name": tuning["study_name"],
+        "device": model.device,
+    }
+    run_id, version = log_and_register(
+        trained, report, tuning["best_params"], valid.head(200), metadata, provenance
+    )
+    registration = {"run_id": run_id, "version": version, **asdict(report)}
+    write_text_atomic(json.dumps(registration, indent=2) + "\n", folder / "registration.json")
+    return registration
+
+
+def run_evaluate(params: Path = DEFAULT_PARAMS) -> dict:
+    """Evaluate both models on the test month; write metrics and plots; log them to MLflow.
+
+    Returns the metrics document (also written to reports/metrics.json).
+    """
+    horizon = load_section(LabelConfig, "labels", params).horizon_months
+    churn_model, stage_model = (TrainedModel.load(MODEL_DIR / t) for t in ("churn", "stage"))
+    test = read_part("test", CHURN)
+    oracle = None
+    if TRUTH_SUBSCRIBERS.exists():
+        oracle = oracle_churn_probability(
+            test,
+            pl.read_parquet(VALIDATED_SUBSCRIBERS),
+            pl.read_parquet(TRUTH_SUBSCRIBERS),
+            horizon,
+        )
+    baseline = fit_logistic_baseline(churn_model, read_part("train", CHURN))
+    churn = evaluate_churn(churn_model, baseline, test, oracle)
+    stage = evaluate_stage(stage_model, read_part("test", stage_model.task))
+
+    registration = {
+        task: json.loads((MODEL_DIR / task / "registration.json").read_text(encoding="utf-8"))
+        for task in ("churn", "stage")
+    }
+    churn_metrics = {**churn.metrics, "calibration": _calibration_note(registration["churn"])}
+    if oracle is not None:
+        gap = churn.metrics["oracle"]["roc_auc"] - churn.metrics["model"]["roc_auc"]
+        churn_metrics["model_vs_oracle"] = {"roc_auc_gap": gap}
+    stage_scalars = {name: {"macro_f1": m["macro_f1"]} for name, m in stage.metrics.items()}
+    if stage_model.task.label_column == RULE_STAGE:  # no true stage: say so, fake nothing
+        stage_scalars = {
+            "trained_on": "stage_rule: this data has no true latent stage",
+            "model_agreement_with_rule_table": stage_scalars["model"],
+        }
+    document = {
+        "test_month": str(test["snapshot_month"].max()),
+        "test_rows": test.height,
+        "churn": churn_metrics,
+        "stage": stage_scalars,
+    }
+    write_text_atomic(json.dumps(document, indent=2) + "\n", METRICS)
+    for curve, tables in churn.curves.items():
+        for scorer, table in tables.items():
+            table.write_csv(_ensure(PLOTS / curve / f"{scorer}.csv"))
+    stage.predictions.write_csv(_ensure(PLOTS / "stage_confusion.csv"))
+
+    figures = churn_figures(churn)
+    _log_to_run(registration["churn"], "churn", churn.metrics["model"], document, figures)
+    stage_figures = {f"stage_confusion_{s}.png": confusion_figure(stage, s) for s in stage.metrics}
+    stage_model_f1 = {"macro_f1": stage.metrics["model"]["macro_f1"]}
+    _log_to_run(registration["stage"], "stage", stage_model_f1, document, stage_figures)
+    return document
+
+
+def _calibration_note(registration: dict) -> dict:
+    """Whether the churn model was Platt-scaled, and why (its validation ECE before)."""
+    return {
+        "platt_scaled_on_valid": float(registration["calibrated"]),
+        "valid_ece_before": registration["valid_ece_raw"],
+    }
+
+
+def _log_to_run(registration: dict, task: str, metrics: dict, document: dict, figures) -> None:
+    """Test metrics on the model's run and as tags on its registry version."""
+    with mlflow.start_run(run_id=registration["run_id"]):
+        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
+        mlflow.log_dict(document, "evaluation/metrics.json")
+        for name, figure in figures.items():
+            mlflow.log_figure(figure, f"evaluation/{name}")
+    client = MlflowClient()
+    for key, value in metrics.items():
+        client.set_model_version_tag(
+            REGISTERED_MODELS[task], registration["version"], f"test_{key}", f"{value:.6f}"
+        )
+
+
+def _ensure(path: Path) -> Path:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    return path

@@ -1,0 +1,193 @@
+"""Score a month from files of any size: subscriber batches, bounded memory, quarantine.
+
+Batches are cut by subscriber id, so each holds every month of its subscribers. Three passes:
+
+1. each batch is checked (bad subscribers' rows go to quarantine) and gives its share of the
+   month's statistics, which are then computed once over the whole base (``MonthStats``);
+2. each batch is scored with those statistics and appended to a side file;
+3. risk deciles are ranked over the whole month and the side file is streamed to the output.
+
+Memory is bounded by ``batch_rows`` input rows plus a few columns per subscriber.
+"""
+
+from __future__ import annotations
+
+import logging
+import tempfile
+from collections.abc import Iterator
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+
+import mlflow
+import polars as pl
+import pyarrow.parquet as pq
+from rich.progress import Progress
+
+from clm.io import TableError, parquet_stream, write_parquet_atomic
+from clm.scoring.inputs import SCORING_INPUT, check_columns, check_history, split_scorable
+from clm.scoring.inputs import scoring_input as join_raw_tables
+from clm.scoring.month import MonthStats
+from clm.scoring.rules import BudgetRules, risk_deciles
+from clm.scoring.score import Scorer
+
+logger = logging.getLogger(__name__)
+
+RAW_FILES = ("subscribers.parquet", "usage_monthly.parquet")
+
+
+@dataclass(frozen=True)
+class ScoringConfig:
+    """The ``scoring`` section of params.yaml."""
+
+    batch_rows: int = 2_000_000  # input rows (subscriber-months) per batch
+    max_quarantined_share: float = 0.01  # a larger share of bad input rows fails the run
+    budget: BudgetRules = field(default_factory=BudgetRules)
+
+
+@dataclass(frozen=True)
+class ScoreSummary:
+    """What a scoring run did, for the console and the logs."""
+
+    scoring_month: date
+    rows_in: int
+    rows_quarantined: int
+    subscribers_scored: int
+    mix: dict[str, pl.DataFrame]  # risk_decile, stage, value_tier -> counts and mean risk
+
+
+class QuarantineShareError(RuntimeError):
+    """Too much of the input failed its checks to trust the rest."""
+
+
+def load_scorer_from(model: str) -> Scorer:
+    """The ``Scorer`` inside a scorer artifact: a ``models:/`` URI, a run URI or a folder."""
+    return mlflow.pyfunc.load_model(model).unwrap_python_model().scorer
+
+
+def scan_input(path: Path, temp_dir: Path) -> pl.LazyFrame:
+    """Scoring input from a parquet or CSV file, or a folder of them.
+
+    A folder holding ``subscribers.parquet`` and ``usage_monthly.parquet`` (the raw layout,
+    e.g. ``data/validated``) is joined into scoring input. CSV is converted to parquet in
+    ``temp_dir`` once, so that batches do not parse it again.
+    """
+    if path.is_dir() and all((path / name).is_file() for name in RAW_FILES):
+        subscribers, usage = (pl.scan_parquet(path / name) for name in RAW_FILES)
+        return join_raw_tables(subscribers, usage)
+    files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.csv")) if path.is_dir() else [path]
+    if not files or not all(f.is_file() for f in files):
+        raise TableError("scoring_input", "file_exists", f"no parquet or CSV files at {path}")
+    parquet = [f for f in files if f.suffix == ".parquet"]
+    for index, csv in enumerate(f for f in files if f.suffix == ".csv"):
+        converted = temp_dir / f"input-{index}.parquet"
+        try:
+            pl.scan_csv(csv, schema=SCORING_INPUT).sink_parquet(converted)
+        except pl.exceptions.PolarsError as error:
+            raise TableError("scoring_input", "csv_parse", f"{csv}: {error}") from error
+        parquet.append(converted)
+    if len(parquet) != len(files):
+        raise TableError("scoring_input", "file_format", f"{path}: only .parquet and .csv")
+    return pl.scan_parquet(parquet)
+
+
+def score_input(
+    source: pl.LazyFrame,
+    scorer: Scorer,
+    output: Path,
+    config: ScoringConfig,
+    scoring_month: date | None = None,
+    show_progress: bool = False,
+) -> ScoreSummary:
+    """Score every subscriber with a row in the scoring month; write ``output`` and quarantine.
+
+    Args:
+        source: Scoring input rows (``clm.scoring.inputs.SCORING_INPUT``).
+        scorer: The loaded artifact's scorer.
+        output: Parquet file of scores; ``<output stem>.quarantine.parquet`` gets bad rows.
+        config: The ``scoring`` params section.
+        scoring_month: The month T; default the latest month of the input.
+        show_progress: Show a progress bar over the batches.
+
+    Raises:
+        TableError: a column is missing or mistyped, or a CSV cannot be parsed.
+        HistoryError: the input lacks a month the features read.
+        QuarantineShareError: more than ``max_quarantined_share`` of the rows failed.
+    """
+    check_columns(source.collect_schema())
+    months = set(source.select(pl.col("month").unique()).collect()["month"])
+    month = scoring_month or max(months)
+    check_history(months, month)
+    ids = source.select(pl.col("subscriber_id").unique().sort()).collect()["subscriber_id"]
+    per_batch = max(1, config.batch_rows // len(months))
+    bounds = [
+        (ids[i], ids[min(i + per_batch, len(ids)) - 1]) for i in range(0, len(ids), per_batch)
+    ]
+    logger.info("scoring %s: %d subscribers in %d batches", month, len(ids), len(bounds))
+    output.parent.mkdir(parents=True, exist_ok=True)
+    quarantine_path = output.with_name(f"{output.stem}.quarantine.parquet")
+    with _progress(show_progress) as progress:
+        task = progress.add_task("scoring", total=2 * len(bounds)) if progress else None
+
+        def batches() -> Iterator[pl.DataFrame]:
+            for low, high in bounds:
+                yield source.filter(pl.col("subscriber_id").is_between(low, high)).collect()
+                if progress:
+                    progress.advance(task)
+
+        rows_in, quarantined, stats_parts = 0, [], []
+        for frame in batches():
+            rows_in += frame.height
+            accepted, bad = split_scorable(frame)
+            quarantined.append(bad)
+            stats_parts.append(scorer.stats_rows(accepted, month, min(months)))
+        quarantine = pl.concat(quarantined)
+        write_parquet_atomic(quarantine, quarantine_path)
+        if quarantine.height > config.max_quarantined_share * rows_in:
+            raise QuarantineShareError(
+                f"{quarantine.height} of {rows_in} input rows failed their checks, more than "
+                f"scoring.max_quarantined_share={config.max_quarantined_share:.2%}; see "
+                f"{quarantine_path}"
+            )
+        stats = MonthStats.from_rows(pl.concat(stats_parts), min(months), scorer.features)
+        bad_ids = quarantine["subscriber_id"].unique().implode()
+        with tempfile.TemporaryDirectory(dir=output.parent) as temp:
+            side = Path(temp) / "scores.parquet"
+            with parquet_stream(side) as append:
+                for frame in batches():
+                    good = frame.filter(~pl.col("subscriber_id").is_in(bad_ids))
+                    if good.filter(pl.col("month") == month).height:
+                        append(scorer.score(good, stats))
+            subscribers = _write_ranked(side, output)
+    mix = _risk_mix(pl.scan_parquet(output))
+    logger.info("scored %d subscribers for %s -> %s", subscribers, month, output)
+    return ScoreSummary(month, rows_in, quarantine.height, subscribers, mix)
+
+
+def _progress(show: bool) -> Progress | nullcontext:
+    return Progress(transient=True) if show else nullcontext()
+
+
+def _write_ranked(side: Path, output: Path) -> int:
+    """Stream the side file to ``output`` with risk deciles ranked over the whole month."""
+    ranking = pl.read_parquet(side, columns=["subscriber_id", "churn_probability"])
+    deciles = risk_deciles(ranking)
+    offset = 0
+    with parquet_stream(output) as append:
+        for batch in pq.ParquetFile(side).iter_batches():
+            frame = pl.from_arrow(batch)
+            append(frame.with_columns(deciles.slice(offset, frame.height)))
+            offset += frame.height
+    return ranking.height
+
+
+def _risk_mix(scores: pl.LazyFrame) -> dict[str, pl.DataFrame]:
+    """Subscribers and mean churn probability per decile, stage and value tier."""
+    return {
+        column: scores.group_by(column)
+        .agg(subscribers=pl.len(), mean_churn_probability=pl.col("churn_probability").mean())
+        .sort(column)
+        .collect()
+        for column in ("risk_decile", "stage", "value_tier")
+    }

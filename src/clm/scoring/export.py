@@ -1,0 +1,135 @@
+"""Build the scorer artifact, save it locally and register it as ``clm-scorer@challenger``."""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+import tempfile
+from datetime import date
+from importlib import metadata
+from pathlib import Path
+
+import mlflow
+import polars as pl
+from mlflow.models import infer_signature
+
+import clm
+from clm.features.build import FeatureConfig
+from clm.registry import REGISTERED_MODELS, mark_challenger
+from clm.scoring.inputs import scoring_input
+from clm.scoring.pyfunc import (
+    CHURN_ARTIFACT,
+    CONFIG_ARTIFACT,
+    PARAMS,
+    STAGE_ARTIFACT,
+    load_scorer,
+    predict_frame,
+    write_scorer_config,
+)
+from clm.scoring.rules import BudgetRules
+from clm.tracking import EXPERIMENT, data_version, git_commit
+
+logger = logging.getLogger(__name__)
+
+ARTIFACT_NAME = "scorer"
+MODEL_CODE = Path(__file__).with_name("model_code.py")  # run by MLflow, never imported
+EXAMPLE_SUBSCRIBERS = 20
+# What the artifact imports; pinned to this environment's versions so a server rebuilds it.
+REQUIREMENTS = ("mlflow", "numpy", "pandas", "pandera", "polars", "pyarrow", "pyyaml",
+                "scikit-learn", "scipy", "xgboost")  # fmt: skip
+
+
+def input_example(frame: pl.DataFrame, scoring_month: date) -> pl.DataFrame:
+    """A small whole-base example: the first subscribers scored at T, with all their months."""
+    ids = (
+        frame.filter(pl.col("month") == scoring_month)["subscriber_id"]
+        .unique()
+        .sort()
+        .head(EXAMPLE_SUBSCRIBERS)
+    )
+    return frame.filter(pl.col("subscriber_id").is_in(ids.implode())).sort("subscriber_id", "month")
+
+
+def export_scorer(
+    churn_dir: Path,
+    stage_dir: Path,
+    features: FeatureConfig,
+    budget: BudgetRules,
+    example: pl.DataFrame,
+    out_dir: Path,
+    tags: dict[str, str],
+) -> tuple[str, str]:
+    """Save the artifact to ``out_dir``, log it to MLflow, register it; return (run id, version).
+
+    Args:
+        churn_dir: The churn model folder (``TrainedModel.save``).
+        stage_dir: The stage model folder.
+        features: The ``features`` params the models were trained with.
+        budget: The ``scoring.budget`` params.
+        example: Scoring input of a whole (small) base, for the input example and signature.
+        out_dir: Local copy of the artifact, replaced.
+        tags: Provenance tags for the run and the registry version.
+    """
+    with tempfile.TemporaryDirectory() as temp:
+        config_path = Path(temp) / "scorer.json"
+        write_scorer_config(features, budget, config_path)
+        example_pd = example.to_pandas()
+        output = predict_frame(load_scorer(churn_dir, stage_dir, config_path), example_pd, {})
+        model_args = {
+            "python_model": str(MODEL_CODE),
+            "artifacts": {
+                CHURN_ARTIFACT: str(churn_dir),
+                STAGE_ARTIFACT: str(stage_dir),
+                CONFIG_ARTIFACT: str(config_path),
+            },
+            "code_paths": [str(Path(clm.__file__).parent)],
+            "signature": infer_signature(example_pd, output, params=PARAMS),
+            "input_example": example_pd,
+            "pip_requirements": [f"{name}=={metadata.version(name)}" for name in REQUIREMENTS],
+        }
+        shutil.rmtree(out_dir, ignore_errors=True)
+        mlflow.pyfunc.save_model(path=out_dir, **model_args)
+        with mlflow.start_run(run_name="export-scorer") as run:
+            mlflow.set_tags(tags)
+            mlflow.log_params({f"budget.{k}": v for k, v in budget.__dict__.items()})
+            info = mlflow.pyfunc.log_model(
+                name=ARTIFACT_NAME, registered_model_name=REGISTERED_MODELS["scorer"], **model_args
+            )
+    version = str(info.registered_model_version)
+    mark_challenger(REGISTERED_MODELS["scorer"], version, tags)
+    logger.info("scorer saved to %s and registered as version %s", out_dir, version)
+    return run.info.run_id, version
+
+
+def run_export(
+    features: FeatureConfig,
+    budget: BudgetRules,
+    validated_dir: Path = Path("data/validated"),
+    model_dir: Path = Path("models"),
+    out_dir: Path = Path("models/scorer"),
+) -> str:
+    """The export step: scorer from ``model_dir/{churn,stage}``; return the registry version.
+
+    The input example is the first subscribers of the latest month of ``validated_dir``.
+    """
+    frame = scoring_input(
+        pl.scan_parquet(validated_dir / "subscribers.parquet"),
+        pl.scan_parquet(validated_dir / "usage_monthly.parquet"),
+    ).collect()
+    tags = {"git_commit": git_commit(), "data_version": data_version("split")}
+    for task in ("churn", "stage"):
+        registration = model_dir / task / "registration.json"
+        if registration.exists():
+            tags[f"{task}_version"] = json.loads(registration.read_text())["version"]
+    mlflow.set_experiment(EXPERIMENT)
+    _, version = export_scorer(
+        model_dir / "churn",
+        model_dir / "stage",
+        features,
+        budget,
+        input_example(frame, frame["month"].max()),
+        out_dir,
+        tags,
+    )
+    return version

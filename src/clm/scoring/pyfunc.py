@@ -1,0 +1,125 @@
+"""The batch scorer as an MLflow pyfunc: raw monthly rows in, one scored row per subscriber out.
+
+Artifacts: the churn and stage models as saved by ``TrainedModel`` (XGBoost UBJ plus
+``model.json``), and ``scorer.json`` with the feature and budget parameters they were exported
+with. The taxonomy and measure table come with the ``clm`` package, which travels in the model
+as code (``code_paths``); the class is defined as code too (``model_code.py``), so nothing is
+pickled and ``mlflow.pyfunc.load_model`` works in a fresh process.
+
+Input: the columns of ``clm.scoring.inputs.SCORING_INPUT``, one row per subscriber and month,
+holding the scoring month and the months before it that the features read. Params:
+``scoring_month`` (``YYYY-MM-01``; default the latest month of the input) and ``month_stats``
+(JSON of ``MonthStats``; default computed from the input, which must then be the whole base).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from dataclasses import asdict
+from datetime import date
+from pathlib import Path
+from typing import Any
+
+import mlflow
+import pandas as pd
+import polars as pl
+
+from clm.config import from_dict
+from clm.data.validate import FAILED_CHECKS
+from clm.explain.taxonomy import load_taxonomy
+from clm.features.build import FeatureConfig
+from clm.models.trained import TrainedModel
+from clm.scoring.inputs import SCORING_INPUT, check_history, split_scorable
+from clm.scoring.month import MonthStats
+from clm.scoring.rules import BudgetRules
+from clm.scoring.score import Scorer
+
+logger = logging.getLogger(__name__)
+
+CHURN_ARTIFACT = "churn_model"
+STAGE_ARTIFACT = "stage_model"
+CONFIG_ARTIFACT = "scorer_config"
+PARAMS = {"scoring_month": "", "month_stats": ""}
+
+
+class InvalidInputError(ValueError):
+    """Rows the scorer cannot score; ``clm score`` quarantines them instead of failing."""
+
+
+class ChurnScorerModel(mlflow.pyfunc.PythonModel):
+    """Loads the two models and the rules; predicts with ``predict_frame``."""
+
+    def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
+        artifacts = {name: Path(path) for name, path in context.artifacts.items()}
+        self.scorer = load_scorer(
+            artifacts[CHURN_ARTIFACT], artifacts[STAGE_ARTIFACT], artifacts[CONFIG_ARTIFACT]
+        )
+
+    def predict(
+        self,
+        context: mlflow.pyfunc.PythonModelContext,
+        model_input: pd.DataFrame,
+        params: dict[str, Any] | None = None,
+    ) -> pd.DataFrame:
+        return predict_frame(self.scorer, model_input, params or {})
+
+
+def write_scorer_config(features: FeatureConfig, budget: BudgetRules, path: Path) -> None:
+    """The parameters the artifact scores with, fixed at export."""
+    config = {"features": asdict(features), "budget": asdict(budget)}
+    path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
+
+
+def load_scorer(churn_dir: Path, stage_dir: Path, config_path: Path) -> Scorer:
+    """The ``Scorer`` from the artifact's files."""
+    config = json.loads(config_path.read_text(encoding="utf-8"))
+    return Scorer(
+        churn=TrainedModel.load(churn_dir),
+        stage=TrainedModel.load(stage_dir),
+        features=from_dict(FeatureConfig, config["features"], where="scorer.json:features"),
+        budget=from_dict(BudgetRules, config["budget"], where="scorer.json:budget"),
+        taxonomy=load_taxonomy(),
+    )
+
+
+def predict_frame(
+    scorer: Scorer, model_input: pd.DataFrame, params: dict[str, Any]
+) -> pd.DataFrame:
+    """Score a pandas frame of scoring input rows (the pyfunc's ``predict``).
+
+    Raises:
+        InvalidInputError: some rows fail the input checks.
+        HistoryError: a month the features read is missing (whole-base calls only).
+    """
+    frame = from_pandas(model_input)
+    accepted, quarantined = split_scorable(frame)
+    if quarantined.height:
+        checks = quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5).rows()
+        raise InvalidInputError(
+            f"{quarantined.height} of {frame.height} input rows cannot be scored; failed "
+            f"checks (column:check, rows): {checks}"
+        )
+    month_text = params.get("scoring_month") or ""
+    month = date.fromisoformat(month_text) if month_text else accepted["month"].max()
+    if params.get("month_stats"):
+        stats = MonthStats.from_json(params["month_stats"])
+    else:
+        check_history(set(accepted["month"].unique()), month)
+        stats = scorer.month_stats(accepted, month)
+    return scorer.score(accepted, stats).to_pandas()
+
+
+def from_pandas(model_input: pd.DataFrame) -> pl.DataFrame:
+    """Scoring input rows with the contract's dtypes.
+
+    pandas has no date or nullable-integer dtype of its own, so month columns arrive as
+    datetimes and ``group_id`` as floats; both are cast back, strictly.
+    """
+    frame = pl.from_pandas(model_input)
+    missing = [name for name in SCORING_INPUT if name not in frame.columns]
+    if missing:
+        raise InvalidInputError(f"input lacks column(s) {missing}")
+    return frame.with_columns(
+        pl.col(name).cast(dtype, strict=True) for name, dtype in SCORING_INPUT.items()
+    )

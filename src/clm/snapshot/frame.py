@@ -1,0 +1,221 @@
+"""A snapshot file mapped onto the feature table: one row per customer, features and label.
+
+Files are read as text (every column a string) and each value is converted by what the
+mapping says it is, so a non-number in a numeric column, a value a recode does not list or
+a label value that is not there fails with the column, the file and example values named,
+instead of being coerced to null. The mapped table is then checked by a pandera schema built
+from the mapping (types, the feature contract's ranges, unique ids).
+"""
+
+from __future__ import annotations
+
+import difflib
+import logging
+from functools import reduce
+
+import pandera.errors
+import pandera.polars as pa
+import polars as pl
+
+from clm.features.build import CATEGORIES
+from clm.features.metadata import FeatureMeta
+from clm.snapshot.mapping import (
+    Column,
+    Constant,
+    Expression,
+    FeatureSpec,
+    Mapping,
+    MappingError,
+    Recode,
+    columns_of,
+)
+
+log = logging.getLogger(__name__)
+
+ID = "customer_id"
+LABEL = "churn"
+FILE = "source_file"
+PART = "source_part"
+EXAMPLES = 5
+TRUE_TEXT, FALSE_TEXT = ("1", "true", "yes"), ("0", "false", "no")
+_DTYPES = {"float": pl.Float64(), "int": pl.Int64(), "bool": pl.Boolean(), "category": pl.String()}
+
+
+def read_source(mapping: Mapping) -> pl.DataFrame:
+    """The columns the mapping names, from every file, as text, with each row's file and part."""
+    frames = []
+    for source in mapping.files:
+        if not source.path.is_file():
+            raise MappingError(
+                f"{mapping.path}: data file not found: {source.path} (file paths are relative "
+                f"to the mapping file's folder)"
+            )
+        header = pl.read_csv(source.path, separator=mapping.separator, n_rows=0).columns
+        missing = [column for column in mapping.source_columns if column not in header]
+        if missing:
+            hints = {c: difflib.get_close_matches(c, header, n=1) for c in missing}
+            raise MappingError(
+                f"{mapping.path}: column(s) {missing} not in {source.path.name}"
+                f" (closest: {hints}); its columns: {header}"
+            )
+        unused = [column for column in header if column not in mapping.source_columns]
+        if unused:
+            log.info("%s: columns not in the mapping, left out: %s", source.path.name, unused)
+        frame = pl.read_csv(
+            source.path,
+            separator=mapping.separator,
+            infer_schema=False,
+            null_values=list(mapping.null_values) or None,
+            columns=list(mapping.source_columns),
+        )
+        frames.append(frame.with_columns(pl.lit(source.path.name).alias(FILE)))
+    parts = {source.path.name: source.part for source in mapping.files}
+    table = pl.concat(frames)
+    return table.with_columns(
+        pl.col(FILE).replace_strict(parts, return_dtype=pl.String).alias(PART)
+    )
+
+
+def map_frame(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
+    """The feature table: ``customer_id``, one column per feature, ``churn`` (0/1), and the
+    row's source file and its part (train / test, from the file or the split column; null
+    for a random split); rows in the files' order."""
+    where = ", ".join(sorted(source[FILE].unique()))
+    stripped = source.with_columns(pl.col(pl.String).str.strip_chars())
+    for spec in mapping.features:
+        _check_values(spec, stripped, where)
+    label = _label(mapping, stripped, where)
+    part = pl.col(PART)
+    if mapping.split.method == "column":
+        is_test = pl.col(mapping.split.column).is_in(list(mapping.split.test_values))
+        part = pl.when(is_test).then(pl.lit("test")).otherwise(pl.lit("train"))
+    customer = (
+        pl.col(mapping.id_column) if mapping.id_column else (pl.int_range(pl.len()) + 1)
+    ).cast(pl.String)
+    return stripped.select(
+        customer.alias(ID),
+        *(_feature(spec).alias(spec.meta.name) for spec in mapping.features),
+        label.alias(LABEL),
+        FILE,
+        part.alias(PART),
+    )
+
+
+def snapshot_schema(mapping: Mapping) -> pa.DataFrameSchema:
+    """The mapped table's schema: unique ids, each feature's type and range, a 0/1 label."""
+    columns = {
+        ID: pa.Column(pl.String(), nullable=False, unique=True),
+        **{spec.meta.name: _schema_column(spec) for spec in mapping.features},
+        LABEL: pa.Column(pl.Int8(), pa.Check.isin([0, 1]), nullable=False),
+        FILE: pa.Column(pl.String(), nullable=False),
+        PART: pa.Column(pl.String(), nullable=True),
+    }
+    return pa.DataFrameSchema(columns, strict=True, name=f"snapshot:{mapping.dataset}")
+
+
+def validate_frame(mapping: Mapping, table: pl.DataFrame) -> pl.DataFrame:
+    """``table`` if the schema passes, else one error listing every failed check."""
+    try:
+        return snapshot_schema(mapping).validate(table, lazy=True)
+    except pandera.errors.SchemaErrors as error:
+        cases = error.failure_cases.with_columns(pl.col("failure_case").cast(pl.String))
+        summary = cases.group_by("column", "check", maintain_order=True).agg(
+            rows=pl.len(), examples=pl.col("failure_case").head(EXAMPLES)
+        )
+        lines = [
+            f"  column '{row['column']}', check {row['check']}: {row['rows']} row(s), "
+            f"e.g. {row['examples']}"
+            for row in summary.iter_rows(named=True)
+        ]
+        raise MappingError(
+            f"{mapping.path}: the mapped data fails its schema:\n" + "\n".join(lines)
+        ) from error
+
+
+def _feature(spec: FeatureSpec) -> pl.Expr:
+    """The feature's values in the dtype of its kind."""
+    kind, source = spec.meta.kind, spec.source
+    if isinstance(source, Recode):
+        return pl.col(source.column).replace_strict(source.values, return_dtype=_DTYPES[kind])
+    if kind == "category":
+        return pl.col(source.name)
+    if kind == "bool":
+        text = pl.col(source.name).str.to_lowercase()
+        return pl.when(text.is_in(TRUE_TEXT)).then(True).when(text.is_in(FALSE_TEXT)).then(False)
+    return _number(source).cast(_DTYPES[kind])
+
+
+def _number(expression: Expression) -> pl.Expr:
+    """An arithmetic expression over numeric columns, as Float64."""
+    if isinstance(expression, Column):
+        return pl.col(expression.name).cast(pl.Float64)
+    if isinstance(expression, Constant):
+        return pl.lit(expression.value, dtype=pl.Float64)
+    operands = [_number(operand) for operand in expression.operands]
+    if expression.op == "sum":
+        return reduce(lambda a, b: a + b, operands)
+    if expression.op == "product":
+        return reduce(lambda a, b: a * b, operands)
+    if expression.op == "difference":
+        return operands[0] - operands[1]
+    numerator, denominator = operands
+    return pl.when(denominator != 0).then(numerator / denominator)
+
+
+def _check_values(spec: FeatureSpec, source: pl.DataFrame, where: str) -> None:
+    """Every value the feature reads converts: numbers parse, recodes list it, flags are flags."""
+    name, kind, expression = spec.meta.name, spec.meta.kind, spec.source
+    if isinstance(expression, Recode):
+        column = source[expression.column].drop_nulls()
+        bad = column.filter(~column.is_in(list(expression.values))).unique().sort()
+        _fail_on(
+            bad, f"{where}: feature '{name}': recode of column '{expression.column}' does not list"
+        )
+    elif kind == "bool":
+        column = source[expression.name].drop_nulls()
+        bad = column.filter(~column.str.to_lowercase().is_in(TRUE_TEXT + FALSE_TEXT))
+        _fail_on(bad.unique().sort(), f"{where}: feature '{name}': '{expression.name}' is no flag")
+    elif kind in ("float", "int"):
+        for column_name in columns_of(expression):
+            column = source[column_name].drop_nulls()
+            bad = column.filter(column.cast(pl.Float64, strict=False).is_null())
+            message = f"{where}: feature '{name}': column '{column_name}' is not numeric"
+            _fail_on(bad.unique().sort(), message)
+        if kind == "int":
+            values = source.select(_number(expression).alias("v"))["v"].drop_nulls()
+            _fail_on(values.filter(values != values.round()), f"{where}: int feature '{name}' has")
+
+
+def _fail_on(bad: pl.Series, message: str) -> None:
+    if bad.len():
+        raise MappingError(f"{message}: {bad.len()} value(s), e.g. {bad.head(EXAMPLES).to_list()}")
+
+
+def _label(mapping: Mapping, source: pl.DataFrame, where: str) -> pl.Expr:
+    """1 where the label column holds a positive value, else 0; every positive must occur."""
+    column = source[mapping.label_column]
+    if column.null_count():
+        raise MappingError(
+            f"label column '{mapping.label_column}' in {where}: "
+            f"{column.null_count()} empty value(s)"
+        )
+    values = set(column.unique().to_list())
+    absent = [value for value in mapping.positive if value not in values]
+    if absent:
+        raise MappingError(
+            f"label column '{mapping.label_column}' in {where}: positive value(s) {absent} never "
+            f"occur; its values are {sorted(values)}"
+        )
+    return pl.col(mapping.label_column).is_in(list(mapping.positive)).cast(pl.Int8)
+
+
+def _schema_column(spec: FeatureSpec) -> pa.Column:
+    meta: FeatureMeta = spec.meta
+    checks = []
+    if meta.min is not None:
+        checks.append(pa.Check.ge(meta.min))
+    if meta.max is not None:
+        checks.append(pa.Check.le(meta.max))
+    if spec.mapped and meta.name in CATEGORIES:
+        checks.append(pa.Check.isin(list(CATEGORIES[meta.name])))
+    return pa.Column(_DTYPES[meta.kind], checks, nullable=meta.nullable)

@@ -1,0 +1,433 @@
+"""Mapping files: how a one-row-per-customer churn file maps onto clm's feature contract.
+
+A mapping is YAML (the format is documented in ``docs/mapping.md``). Everything that can be
+checked without reading the data is checked here, on load, with the mapping file and entry
+named in the message: unknown clm features, unknown cause codes, bad kinds, a feature built
+from an excluded (leaky), label, id or split column. Columns missing from the data file are
+checked by ``clm.snapshot.frame`` when the header is read.
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from clm.explain.taxonomy import load_taxonomy
+from clm.features.metadata import KINDS, FeatureMeta, load_feature_metadata
+
+ARITHMETIC = {"sum": (2, None), "difference": (2, 2), "product": (2, None), "ratio": (2, 2)}
+RECODE = "recode"
+PARTS = ("train", "test")
+NAME = re.compile(r"^[a-z][a-z0-9_]*$")
+DATASET = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+TOP_KEYS = {
+    "dataset", "description", "files", "csv", "id", "label", "split", "features", "extra",
+    "excluded",
+}  # fmt: skip
+
+
+class MappingError(ValueError):
+    """A mapping file is malformed or does not fit the data it names."""
+
+
+@dataclass(frozen=True)
+class Column:
+    """A source column, read as it is."""
+
+    name: str
+
+
+@dataclass(frozen=True)
+class Constant:
+    """A number inside an arithmetic expression (e.g. 60 to turn seconds into minutes)."""
+
+    value: float
+
+
+@dataclass(frozen=True)
+class Arithmetic:
+    """``sum``, ``difference``, ``product`` or ``ratio`` of numeric operands, left to right.
+
+    A null operand gives null; a ratio with a zero denominator gives null, not infinity.
+    """
+
+    op: str
+    operands: tuple[Expression, ...]
+
+
+@dataclass(frozen=True)
+class Recode:
+    """Values of one column replaced by a lookup table; a value not listed is an error."""
+
+    column: str
+    values: dict[str, bool | float | str]
+
+
+Expression = Column | Constant | Arithmetic | Recode
+
+
+@dataclass(frozen=True)
+class FeatureSpec:
+    """One model feature: where its values come from and what it means (cause, kind)."""
+
+    meta: FeatureMeta
+    source: Expression
+    mapped: bool  # a clm feature (meaning and cause from clm's metadata) or a dataset extra
+
+
+@dataclass(frozen=True)
+class SplitSpec:
+    """How rows are split. ``method`` is ``file`` (each file's ``part``), ``column`` (rows whose
+    ``column`` value is in ``test_values`` are test) or ``random`` (stratified ``test_share``)."""
+
+    method: str
+    valid_share: float
+    seed: int
+    test_share: float | None = None
+    column: str | None = None
+    test_values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class SourceFile:
+    """A data file and, for a file-of-origin split, the part its rows belong to."""
+
+    path: Path
+    part: str | None = None
+
+
+@dataclass(frozen=True)
+class Mapping:
+    """A checked mapping file; source paths are resolved against the mapping's folder."""
+
+    path: Path
+    dataset: str
+    description: str
+    files: tuple[SourceFile, ...]
+    null_values: tuple[str, ...]
+    separator: str
+    id_column: str | None
+    label_column: str
+    positive: tuple[str, ...]
+    split: SplitSpec
+    features: tuple[FeatureSpec, ...]
+    excluded: dict[str, str]
+
+    @property
+    def metadata(self) -> dict[str, FeatureMeta]:
+        """Feature metadata of this dataset, in the shape the encoder and explainer take."""
+        return {spec.meta.name: spec.meta for spec in self.features}
+
+    @property
+    def source_columns(self) -> tuple[str, ...]:
+        """Every column of the data files the mapping names (features, keys, exclusions)."""
+        named = [column for spec in self.features for column in columns_of(spec.source)]
+        named += [c for c in (self.id_column, self.label_column, self.split.column) if c]
+        return tuple(dict.fromkeys([*named, *self.excluded]))
+
+
+def columns_of(expression: Expression) -> tuple[str, ...]:
+    """The source columns an expression reads."""
+    if isinstance(expression, Column):
+        return (expression.name,)
+    if isinstance(expression, Recode):
+        return (expression.column,)
+    if isinstance(expression, Arithmetic):
+        return tuple(c for operand in expression.operands for c in columns_of(operand))
+    return ()
+
+
+def load_mapping(path: Path) -> Mapping:
+    """Read and check a mapping file."""
+    if not path.is_file():
+        raise MappingError(f"mapping file not found: {path}")
+    try:
+        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as error:
+        raise MappingError(f"{path}: not valid YAML: {error}") from error
+    return parse_mapping(raw, path)
+
+
+def parse_mapping(raw: Any, path: Path) -> Mapping:
+    """Check a mapping's parsed YAML; ``path`` names it in errors and anchors relative paths."""
+    where = str(path)
+    _require_mapping(raw, where)
+    unknown = sorted(set(raw) - TOP_KEYS)
+    if unknown:
+        raise MappingError(f"{where}: unknown keys {unknown}; allowed: {sorted(TOP_KEYS)}")
+    for key in ("dataset", "files", "label", "split", "features"):
+        if key not in raw:
+            raise MappingError(f"{where}: '{key}' is required")
+    dataset = str(raw["dataset"])
+    if not DATASET.match(dataset):
+        raise MappingError(f"{where}: dataset '{dataset}' must be lower-case letters, digits, _ -")
+    csv = raw.get("csv") or {}
+    _require_mapping(csv, f"{where}:csv")
+    excluded = _parse_excluded(raw.get("excluded") or {}, f"{where}:excluded")
+    label = raw["label"]
+    _require_mapping(label, f"{where}:label")
+    if "column" not in label or not label.get("positive"):
+        raise MappingError(f"{where}:label: needs 'column' and a non-empty 'positive' list")
+    positive = label["positive"]
+    positive = positive if isinstance(positive, list) else [positive]
+    files = _parse_files(raw["files"], path.parent, f"{where}:files")
+    split = _parse_split(raw["split"], files, f"{where}:split")
+    features = _parse_features(raw["features"], f"{where}:features")
+    features += _parse_extras(raw.get("extra") or {}, f"{where}:extra")
+    mapping = Mapping(
+        path=path,
+        dataset=dataset,
+        description=str(raw.get("description", "")),
+        files=files,
+        null_values=tuple(str(v) for v in csv.get("null_values", [])),
+        separator=str(csv.get("separator", ",")),
+        id_column=raw.get("id"),
+        label_column=str(label["column"]),
+        positive=tuple(_as_text(v, f"{where}:label.positive") for v in positive),
+        split=split,
+        features=tuple(features),
+        excluded=excluded,
+    )
+    _check_sources(mapping, where)
+    for spec in mapping.features:
+        _check_kind(spec, f"{where}: feature '{spec.meta.name}'")
+    return mapping
+
+
+def _parse_files(raw: Any, base: Path, where: str) -> tuple[SourceFile, ...]:
+    """Files as a path or a list of paths / {path, part}; relative to the mapping's folder."""
+    entries = raw if isinstance(raw, list) else [raw]
+    files = []
+    for index, entry in enumerate(entries):
+        entry = {"path": entry} if isinstance(entry, str) else entry
+        _require_mapping(entry, f"{where}[{index}]")
+        if "path" not in entry:
+            raise MappingError(f"{where}[{index}]: 'path' is required")
+        part = entry.get("part")
+        if part is not None and part not in PARTS:
+            raise MappingError(f"{where}[{index}]: part must be one of {PARTS}, got {part!r}")
+        files.append(SourceFile((base / str(entry["path"])).resolve(), part))
+    if not files:
+        raise MappingError(f"{where}: at least one file is required")
+    return tuple(files)
+
+
+def _parse_split(raw: Any, files: tuple[SourceFile, ...], where: str) -> SplitSpec:
+    """Exactly one way to find the test rows: files' parts, a split column, or a test share."""
+    _require_mapping(raw, where)
+    allowed = {"test_share", "column", "test_values", "valid_share", "seed"}
+    unknown = sorted(set(raw) - allowed)
+    if unknown:
+        raise MappingError(f"{where}: unknown keys {unknown}; allowed: {sorted(allowed)}")
+    by_file = any(f.part for f in files)
+    if by_file and not all(f.part for f in files):
+        raise MappingError(f"{where}: give every file a part (train/test), or none")
+    methods = [
+        name
+        for name, given in (
+            ("file", by_file),
+            ("column", "column" in raw),
+            ("random", "test_share" in raw),
+        )
+        if given
+    ]
+    if len(methods) != 1:
+        raise MappingError(
+            f"{where}: choose exactly one split: a 'part' on each file, 'column' with "
+            f"'test_values', or 'test_share'; got {methods or 'none'}"
+        )
+    method = methods[0]
+    if method == "file" and {f.part for f in files} != set(PARTS):
+        raise MappingError(f"{where}: file parts must include both train and test")
+    if method == "column" and not raw.get("test_values"):
+        raise MappingError(f"{where}: 'column' needs a non-empty 'test_values' list")
+    valid_share = _share(raw.get("valid_share", 0.2), f"{where}.valid_share")
+    test_share = _share(raw["test_share"], f"{where}.test_share") if method == "random" else None
+    return SplitSpec(
+        method=method,
+        valid_share=valid_share,
+        seed=int(raw.get("seed", 0)),
+        test_share=test_share,
+        column=raw.get("column"),
+        test_values=tuple(_as_text(v, f"{where}.test_values") for v in raw.get("test_values", [])),
+    )
+
+
+def _parse_features(raw: Any, where: str) -> list[FeatureSpec]:
+    """clm features: ``name: <expression>`` or ``name: {source, nullable, description}``.
+
+    The cause, kind, unit and range are always clm's; the description may be reworded,
+    because clm's speaks of one month and a snapshot column may cover many.
+    """
+    _require_mapping(raw, where)
+    known = load_feature_metadata()
+    specs = []
+    for name, entry in raw.items():
+        if name not in known:
+            raise MappingError(
+                f"{where}.{name}: not a clm feature{_did_you_mean(name, known)}; map the column "
+                f"under 'extra' with a cause, kind and description to keep it as its own feature"
+            )
+        long_form = isinstance(entry, dict) and "source" in entry
+        if long_form and set(entry) - {"source", "nullable", "description"}:
+            raise MappingError(
+                f"{where}.{name}: allowed keys are 'source', 'nullable' and 'description'"
+            )
+        source = parse_expression(entry["source"] if long_form else entry, f"{where}.{name}")
+        meta = known[name]
+        if long_form:
+            nullable = bool(entry.get("nullable", meta.nullable))
+            description = str(entry.get("description", meta.description))
+            meta = replace(meta, nullable=nullable, description=description)
+        specs.append(FeatureSpec(meta, source, mapped=True))
+    if not specs:
+        raise MappingError(f"{where}: map at least one column")
+    return specs
+
+
+def _parse_extras(raw: Any, where: str) -> list[FeatureSpec]:
+    """Dataset features clm does not know, each with its own meaning and taxonomy cause."""
+    _require_mapping(raw, where)
+    causes = load_taxonomy().causes
+    known = load_feature_metadata()
+    required = {"source", "cause", "kind", "description"}
+    allowed = required | {"unit", "min", "max", "nullable"}
+    specs = []
+    for name, entry in raw.items():
+        label = f"{where}.{name}"
+        if name in known:
+            raise MappingError(f"{label}: '{name}' is a clm feature; map it under 'features'")
+        if not NAME.match(str(name)):
+            raise MappingError(f"{label}: feature names are lower_snake_case")
+        _require_mapping(entry, label)
+        missing, unknown = sorted(required - set(entry)), sorted(set(entry) - allowed)
+        if missing or unknown:
+            raise MappingError(f"{label}: missing keys {missing}, unknown keys {unknown}")
+        if entry["cause"] not in causes:
+            raise MappingError(
+                f"{label}: unknown cause '{entry['cause']}'"
+                f"{_did_you_mean(str(entry['cause']), causes)}; known causes: {list(causes)}"
+            )
+        if entry["kind"] not in KINDS:
+            raise MappingError(f"{label}: kind must be one of {KINDS}, got {entry['kind']!r}")
+        meta = FeatureMeta(
+            name=name,
+            description=str(entry["description"]),
+            unit=str(entry.get("unit", "")),
+            cause=entry["cause"],
+            kind=entry["kind"],
+            min=entry.get("min"),
+            max=entry.get("max"),
+            nullable=bool(entry.get("nullable", False)),
+        )
+        specs.append(FeatureSpec(meta, parse_expression(entry["source"], label), mapped=False))
+    return specs
+
+
+def parse_expression(raw: Any, where: str) -> Expression:
+    """A column name, a number, ``{sum|difference|product|ratio: [operands]}`` or
+    ``{recode: {column, values}}``. Nothing is evaluated as code."""
+    if isinstance(raw, str):
+        return Column(raw)
+    if isinstance(raw, int | float) and not isinstance(raw, bool):
+        return Constant(float(raw))
+    if not isinstance(raw, dict) or len(raw) != 1:
+        raise MappingError(
+            f"{where}: an expression is a column name, a number, or one of "
+            f"{[*ARITHMETIC, RECODE]} with its arguments; got {raw!r}"
+        )
+    ((op, args),) = raw.items()
+    if op == RECODE:
+        _require_mapping(args, f"{where}.{RECODE}")
+        if set(args) != {"column", "values"} or not isinstance(args["values"], dict):
+            raise MappingError(f"{where}.{RECODE}: needs 'column' and a 'values' lookup table")
+        values = {_as_text(k, f"{where}.{RECODE}.values"): v for k, v in args["values"].items()}
+        kinds = {type(v) if isinstance(v, bool | str) else float for v in values.values()}
+        if len(kinds) != 1:
+            raise MappingError(f"{where}.{RECODE}: values must all be numbers, flags or text")
+        return Recode(str(args["column"]), values)
+    if op not in ARITHMETIC:
+        raise MappingError(f"{where}: unknown operation '{op}'; known: {[*ARITHMETIC, RECODE]}")
+    low, high = ARITHMETIC[op]
+    if not isinstance(args, list) or len(args) < low or (high and len(args) > high):
+        count = f"exactly {low}" if high == low else f"at least {low}"
+        raise MappingError(f"{where}.{op}: takes a list of {count} operands")
+    operands = tuple(parse_expression(a, f"{where}.{op}[{i}]") for i, a in enumerate(args))
+    if any(isinstance(operand, Recode) for operand in operands):
+        raise MappingError(f"{where}.{op}: a recode cannot be an arithmetic operand")
+    return Arithmetic(op, operands)
+
+
+def _check_sources(mapping: Mapping, where: str) -> None:
+    """No feature may read an excluded, label, id or split column, and names are unique."""
+    forbidden = {column: f"excluded: {reason}" for column, reason in mapping.excluded.items()}
+    forbidden[mapping.label_column] = "the churn label"
+    if mapping.id_column:
+        forbidden[mapping.id_column] = "the id column"
+    if mapping.split.column:
+        forbidden[mapping.split.column] = "the split column"
+    for spec in mapping.features:
+        for column in columns_of(spec.source):
+            if column in forbidden:
+                raise MappingError(
+                    f"{where}: feature '{spec.meta.name}' reads column '{column}', which is "
+                    f"{forbidden[column]}"
+                )
+
+
+def _check_kind(spec: FeatureSpec, where: str) -> None:
+    """A recode's values must fit the feature's kind; arithmetic gives numbers only."""
+    kind, source = spec.meta.kind, spec.source
+    if isinstance(source, Arithmetic | Constant) and kind not in ("float", "int"):
+        raise MappingError(f"{where}: arithmetic gives numbers, but the feature is a {kind}")
+    if isinstance(source, Recode):
+        value = next(iter(source.values.values()), None)
+        fits = {"bool": bool, "category": str}.get(kind)
+        ok = (
+            isinstance(value, fits)
+            if fits
+            else isinstance(value, int | float) and not isinstance(value, bool)
+        )
+        if not ok:
+            raise MappingError(f"{where}: recode gives {value!r}, which is not a {kind} value")
+
+
+def _parse_excluded(raw: Any, where: str) -> dict[str, str]:
+    """Leaky or unusable columns, each with the reason it is kept out."""
+    _require_mapping(raw, where)
+    for column, reason in raw.items():
+        if not isinstance(reason, str) or not reason.strip():
+            raise MappingError(f"{where}.{column}: give the reason the column is excluded")
+    return {str(column): reason for column, reason in raw.items()}
+
+
+def _share(value: Any, where: str) -> float:
+    if not isinstance(value, int | float) or not 0 < value < 1:
+        raise MappingError(f"{where}: expected a share between 0 and 1, got {value!r}")
+    return float(value)
+
+
+def _as_text(value: Any, where: str) -> str:
+    """A data value as the file's text. YAML reads unquoted Yes/No/True as booleans, which
+    would never match the file's text, so those must be quoted."""
+    if isinstance(value, bool):
+        raise MappingError(
+            f"{where}: {value!r} is a YAML boolean; quote the value as the file writes it "
+            f"(e.g. 'Yes' or 'True')"
+        )
+    return str(value)
+
+
+def _require_mapping(value: Any, where: str) -> None:
+    if not isinstance(value, dict):
+        raise MappingError(f"{where}: expected a mapping, got {type(value).__name__}")
+
+
+def _did_you_mean(name: str, known: Any) -> str:
+    close = difflib.get_close_matches(name, list(known), n=3)
+    return f" (did you mean {close}?)" if close else ""

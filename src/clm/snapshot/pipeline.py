@@ -1,0 +1,227 @@
+"""``clm snapshot run``: a one-row-per-customer churn file from mapping to registered model.
+
+Load + map + validate, split, tune (Optuna, nested MLflow runs), train, evaluate next to
+references fitted in the same run, explain (per-customer reasons and the driver report),
+and export (model, encoder and mapping to ``<runs>/<dataset>/model``; MLflow registry
+``clm-snapshot-<dataset>`` with alias ``challenger``). There is no lifecycle-stage model and
+no truth for snapshot data: the metrics file says so instead of reporting those figures.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import shutil
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+
+import mlflow
+import polars as pl
+import xgboost as xgb
+
+from clm.config import DEFAULT_PARAMS, load_section
+from clm.explain.drivers import ExplainConfig
+from clm.io import write_parquet_atomic, write_text_atomic
+from clm.models.encoding import FeatureEncoder
+from clm.models.evaluate import MODEL, evaluate_churn, fit_logistic_baseline
+from clm.models.metrics import churn_metrics
+from clm.models.tasks import CHURN, best_rounds_only, train_booster
+from clm.models.train import TrainConfig, fit_final, log_and_register
+from clm.models.trained import TrainedModel
+from clm.models.tune import ModelConfig, TuneConfig, TuningResult, journal_storage, tune
+from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
+from clm.snapshot.mapping import Mapping, load_mapping
+from clm.snapshot.references import boosting_reference_scores
+from clm.snapshot.report import (
+    SnapshotReport,
+    explain_snapshot,
+    reasons_table,
+    render_snapshot_report,
+)
+from clm.snapshot.split import split_frame
+from clm.tracking import file_digest, git_commit
+
+log = logging.getLogger(__name__)
+
+EXPERIMENT = "clm-snapshot"
+# Early stopping and tuning on log loss, not AUC: on a validation part of a few hundred rows
+# AUC moves in steps and peaks by chance within a handful of rounds; log loss is smooth.
+TASK = replace(CHURN, eval_metric="logloss", maximize=False)
+RUNS_DIR = Path("runs")
+SKIPPED = {
+    "stage": "skipped: snapshot data has no monthly history, so there is no lifecycle-stage model",
+    "attribution": "skipped: snapshot data has no truth about why customers left",
+}
+
+
+@dataclass(frozen=True)
+class SnapshotConfig:
+    """The ``snapshot`` section; the rest comes from ``model``, ``tune``, ``train``, ``explain``."""
+
+    n_trials: int  # Optuna trials per dataset (tune's search space and pruner)
+    xgb_threads: int  # XGBoost threads; small tables train fastest on one (0: all cores)
+
+
+@dataclass(frozen=True)
+class SnapshotSettings:
+    """Every params section a snapshot run reads."""
+
+    snapshot: SnapshotConfig
+    model: ModelConfig
+    tune: TuneConfig
+    train: TrainConfig
+    explain: ExplainConfig
+
+    @classmethod
+    def load(cls, params: Path = DEFAULT_PARAMS) -> SnapshotSettings:
+        """The sections of ``params``, tune's trial count replaced by ``snapshot.n_trials``."""
+        snapshot = load_section(SnapshotConfig, "snapshot", params)
+        return cls(
+            snapshot=snapshot,
+            model=load_section(ModelConfig, "model", params),
+            tune=replace(load_section(TuneConfig, "tune", params), n_trials=snapshot.n_trials),
+            train=load_section(TrainConfig, "train", params),
+            explain=load_section(ExplainConfig, "explain", params),
+        )
+
+
+def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
+    """Read, map, validate and split the mapping's data: train / valid / test."""
+    table = validate_frame(mapping, map_frame(mapping, read_source(mapping)))
+    log.info(
+        "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
+    )
+    return split_frame(table, mapping.split)
+
+
+def run_snapshot(mapping_path: Path, settings: SnapshotSettings, runs_dir: Path = RUNS_DIR) -> dict:
+    """Run the whole pipeline; write ``<runs_dir>/<dataset>/`` and return the metrics."""
+    with xgb.config_context(nthread=settings.snapshot.xgb_threads):
+        return _run(load_mapping(mapping_path), settings, runs_dir)
+
+
+def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
+    parts = prepare(mapping)
+    out = runs_dir / mapping.dataset
+    out.mkdir(parents=True, exist_ok=True)
+    mlflow.set_experiment(EXPERIMENT)
+    tuning = _tune(mapping, parts, settings, out)
+    trained, fit = fit_final(
+        TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
+        settings.model, settings.train,
+    )  # fmt: skip
+    test = parts["test"]
+    seen = pl.concat([parts["train"], parts["valid"]])
+    trained = refit_on_seen(trained, tuning.best_params, seen, settings.model, fit.best_rounds)
+    metrics = evaluate_churn(trained, fit_logistic_baseline(trained, seen), test, None).metrics
+    references = boosting_reference_scores(trained, seen, test, settings.model.seed)
+    metrics |= {name: churn_metrics(TASK.labels(test), s) for name, s in references.items()}
+
+    k = settings.explain.top_reasons
+    explained = explain_snapshot(trained, test, mapping, k)
+    write_parquet_atomic(reasons_table(explained, k), out / "reasons.parquet")
+    report = SnapshotReport(mapping.dataset, mapping.description, metrics, mapping.excluded)
+    html = render_snapshot_report(explained, mapping, report, settings.explain)
+    write_text_atomic(html, out / "drivers.html")
+
+    model_dir = out / "model"
+    trained.save(model_dir)
+    shutil.copyfile(mapping.path, model_dir / "mapping.yaml")
+    document = _document(mapping, parts, metrics, tuning, asdict(fit))
+    provenance = {
+        "git_commit": git_commit(),
+        "data_version": _data_digest(mapping),
+        "study_name": tuning.study_name,
+        "dataset": mapping.dataset,
+        "device": settings.model.device,
+    }
+    run_id, version = log_and_register(
+        trained, fit, tuning.best_params, parts["valid"].head(200), mapping.metadata, provenance,
+        registered_name=f"clm-snapshot-{mapping.dataset}",
+    )  # fmt: skip
+    document["registered"] = {
+        "name": f"clm-snapshot-{mapping.dataset}",
+        "version": version,
+        "run_id": run_id,
+    }
+    write_text_atomic(json.dumps(document, indent=2) + "\n", out / "metrics.json")
+    with mlflow.start_run(run_id=run_id):
+        mlflow.log_metrics({f"test_{name}": value for name, value in metrics[MODEL].items()})
+        for path in (out / "metrics.json", out / "drivers.html", model_dir / "mapping.yaml"):
+            mlflow.log_artifact(str(path), "snapshot")
+    return document
+
+
+def refit_on_seen(
+    trained: TrainedModel, params: dict, seen: pl.DataFrame, model: ModelConfig, rounds: int
+) -> TrainedModel:
+    """The tuned model trained again on train + valid for the rounds early stopping chose.
+
+    On a few thousand rows the validation fifth is data the model should learn from (the
+    references learn from it too). Encoder and calibrator stay those of the validated fit.
+    """
+    matrix = (trained.encoder.transform(seen), TASK.labels(seen))
+    # evaluated on its own rows the loss only falls, so no round stops early
+    fixed = replace(model, max_boost_rounds=rounds, early_stopping_rounds=rounds + 1)
+    booster = train_booster(TASK, params, matrix, matrix, model=fixed)
+    return replace(trained, booster=best_rounds_only(booster))
+
+
+def _tune(
+    mapping: Mapping, parts: dict[str, pl.DataFrame], settings: SnapshotSettings, out: Path
+) -> TuningResult:
+    """Run (or resume) the dataset's study, stored beside its outputs.
+
+    A journal file, not SQLite: pruning reports every boosting round, and on tables this
+    small one SQLite write per round costs more than the round itself.
+    """
+    encoder = FeatureEncoder.fit(parts["train"], mapping.metadata)
+    return tune(
+        TASK,
+        (encoder.transform(parts["train"]), TASK.labels(parts["train"])),
+        (encoder.transform(parts["valid"]), TASK.labels(parts["valid"])),
+        settings.model,
+        settings.tune,
+        storage=journal_storage(out / "optuna.journal"),
+        data_digest=_data_digest(mapping),
+    )
+
+
+def _data_digest(mapping: Mapping) -> str:
+    """Changes with the mapping or any of its data files."""
+    return file_digest(mapping.path, *(source.path for source in mapping.files))
+
+
+def _document(
+    mapping: Mapping,
+    parts: dict[str, pl.DataFrame],
+    metrics: dict[str, dict[str, float]],
+    tuning: TuningResult,
+    fit: dict,
+) -> dict:
+    """The metrics file: sizes, every scorer's test metrics, the best reference, and what
+    was skipped and why."""
+    references = {name: m for name, m in metrics.items() if name != MODEL}
+    best = max(references, key=lambda name: references[name]["roc_auc"])
+    return {
+        "dataset": mapping.dataset,
+        "split": mapping.split.method,
+        "rows": {name: part.height for name, part in parts.items()},
+        "churn_rate": {name: float(part[LABEL].mean()) for name, part in parts.items()},
+        "churn": metrics,
+        "best_reference": {
+            "name": best,
+            "roc_auc_gap": metrics[MODEL]["roc_auc"] - metrics[best]["roc_auc"],
+        },
+        "tuning": {
+            "study_name": tuning.study_name,
+            "n_complete": tuning.n_complete,
+            "n_pruned": tuning.n_pruned,
+            f"best_valid_{TASK.eval_metric}": tuning.best_value,
+            "best_params": tuning.best_params,
+        },
+        "fit": fit,
+        "features": list(mapping.metadata),
+        "excluded": mapping.excluded,
+        **SKIPPED,
+    }

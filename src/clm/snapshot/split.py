@@ -1,0 +1,52 @@
+"""Train / valid / test parts of a snapshot table (there is no time axis to split on).
+
+Test is what the mapping says: the rows of the files marked ``test``, the rows whose split
+column holds a test value, or a stratified random share. Validation (for early stopping and
+tuning) is a stratified share carved from the rest. Identical rows (same features and label)
+always land in the same part, so a dataset with duplicates (the Iranian file has 300) cannot
+score a model on rows it was trained on.
+"""
+
+from __future__ import annotations
+
+import polars as pl
+from sklearn.model_selection import train_test_split
+
+from clm.snapshot.frame import FILE, ID, LABEL, PART
+from clm.snapshot.mapping import SplitSpec
+
+PARTS = ("train", "valid", "test")
+_GROUP = "_row_group"
+
+
+def split_frame(table: pl.DataFrame, spec: SplitSpec) -> dict[str, pl.DataFrame]:
+    """The three parts of the mapped table (``map_frame``), each in the table's row order."""
+    grouped = table.with_columns(pl.struct(pl.exclude(ID, FILE, PART)).hash(seed=0).alias(_GROUP))
+    if spec.method in ("file", "column"):  # map_frame put each row's part in PART
+        is_test = grouped[PART] == "test"
+    else:
+        test_groups = _stratified_groups(grouped, spec.test_share, spec.seed)
+        is_test = grouped[_GROUP].is_in(test_groups.implode())
+    rest = grouped.filter(~is_test)
+    valid_groups = _stratified_groups(rest, spec.valid_share, spec.seed)
+    parts = {
+        "train": rest.filter(~pl.col(_GROUP).is_in(valid_groups.implode())),
+        "valid": rest.filter(pl.col(_GROUP).is_in(valid_groups.implode())),
+        "test": grouped.filter(is_test),
+    }
+    for name, part in parts.items():
+        if part.height == 0 or part[LABEL].n_unique() < 2:
+            raise ValueError(f"split part '{name}' needs churners and non-churners; check 'split'")
+    return {name: part.drop(_GROUP) for name, part in parts.items()}
+
+
+def _stratified_groups(table: pl.DataFrame, share: float, seed: int) -> pl.Series:
+    """A ``share`` of the row groups, stratified by label."""
+    groups = table.group_by(_GROUP, maintain_order=True).agg(pl.col(LABEL).first())
+    _, chosen = train_test_split(
+        groups[_GROUP].to_numpy(),
+        test_size=share,
+        random_state=seed,
+        stratify=groups[LABEL].to_numpy(),
+    )
+    return pl.Series(_GROUP, chosen)

@@ -1,0 +1,72 @@
+"""A tiny scorer artifact: small churn and stage models on the small split, exported to MLflow.
+
+Built once per session in its own temp dir and SQLite store, never from the repo's data/,
+models/ or mlflow.db.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+
+import mlflow
+import polars as pl
+import pytest
+
+from clm.features.build import FeatureConfig
+from clm.features.metadata import load_feature_metadata
+from clm.models.tasks import TASKS
+from clm.models.train import TrainConfig, fit_final
+from clm.models.tune import ModelConfig
+from clm.scoring.export import export_scorer, input_example
+from clm.scoring.inputs import scoring_input
+from clm.scoring.rules import BudgetRules
+from clm.tracking import EXPERIMENT
+
+
+@dataclass(frozen=True)
+class TinyScorer:
+    root: Path  # working folder of the store: mlflow.db and mlruns/
+    tracking_uri: str
+    path: Path  # the locally saved artifact
+    version: str
+    frame: pl.DataFrame  # the whole scoring input of the small split
+
+
+def build_tiny_scorer(small_split, root: Path) -> TinyScorer:
+    model = ModelConfig(device="cpu", seed=1, max_boost_rounds=60, early_stopping_rounds=10)
+    models = root / "models"
+    for name, task in TASKS.items():
+        trained, _ = fit_final(
+            task,
+            {"max_depth": 3, "learning_rate": 0.2},
+            small_split.part("train"),
+            small_split.part("valid"),
+            load_feature_metadata(),
+            model,
+            TrainConfig(calibration_max_ece=1.0),
+        )
+        trained.save(models / name)
+    raw = small_split.raw_dir
+    frame = scoring_input(
+        pl.scan_parquet(raw / "subscribers.parquet"), pl.scan_parquet(raw / "usage_monthly.parquet")
+    ).collect()
+    uri = f"sqlite:///{root / 'mlflow.db'}"
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setenv("MLFLOW_TRACKING_URI", uri)
+        patch.chdir(root)  # artifacts land in root/mlruns
+        mlflow.set_tracking_uri(uri)
+        mlflow.set_experiment(EXPERIMENT)
+        try:
+            _, version = export_scorer(
+                models / "churn",
+                models / "stage",
+                FeatureConfig(),
+                BudgetRules(),
+                input_example(frame, frame["month"].max()),
+                root / "scorer",
+                {"git_commit": "test", "data_version": "test"},
+            )
+        finally:
+            mlflow.set_tracking_uri(None)
+    return TinyScorer(root, uri, root / "scorer", version, frame)

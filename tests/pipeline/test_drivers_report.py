@@ -1,0 +1,108 @@
+"""The explain step end to end on a tiny fixture, and its report rendered in headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import polars as pl
+import pytest
+from playwright.sync_api import sync_playwright
+from tests import explained
+
+from clm.explain.drivers import ExplainConfig
+from clm.explain.stage import ExplainPaths, run_explain
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+]
+
+
+@pytest.fixture(scope="module")
+def explain_run(tmp_path_factory) -> tuple[ExplainPaths, dict]:
+    root = tmp_path_factory.mktemp("explain")
+    frame = explained.customers(n=800, seed=1)
+    churn, stage = explained.churn_and_stage_models(frame)
+    churn.save(root / "models" / "churn")
+    stage.save(root / "models" / "stage")
+    frame.write_parquet(root / "test.parquet")
+    # churners driven by dropped calls left for coverage; the few others for price
+    reason = np.where(frame["dropped_call_rate"].to_numpy() > 0.12, "coverage_quality", "price")
+    truth = frame.select("subscriber_id").with_columns(
+        true_reason=pl.when(frame["churn"] == 1).then(pl.Series(reason))
+    )
+    truth.write_parquet(root / "truth.parquet")
+    paths = ExplainPaths(
+        models=root / "models",
+        test=root / "test.parquet",
+        truth=root / "truth.parquet",
+        reasons=root / "out" / "reasons.parquet",
+        metrics=root / "out" / "explain.json",
+        report=root / "out" / "drivers.html",
+    )
+    return paths, run_explain(ExplainConfig(), paths)
+
+
+def test_outputs(explain_run):
+    paths, document = explain_run
+    reasons = pl.read_parquet(paths.reasons)
+    assert reasons.height == 800
+    assert {"subscriber_id", "snapshot_month", "churn_probability", "reason_3_cause"} <= set(
+        reasons.columns
+    )
+    assert "category_product_quality" in reasons.columns
+    assert json.loads(paths.metrics.read_text(encoding="utf-8")) == document
+    figures = document["attribution"]
+    assert figures["churners"] == int(pl.read_parquet(paths.test)["churn"].sum())
+    # the driver is coverage for most churners, so the top category is mostly right
+    assert figures["top_category_accuracy"] > 0.8
+    assert figures["naive_category"] == "product_quality"
+
+
+def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
+    if not CHROMIUM.exists():
+        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh --tests` to install it")
+    paths, _ = explain_run
+    html = paths.report.read_text(encoding="utf-8")
+    assert "<script" not in html  # nothing runs; network fetches are caught below
+    problems: list[str] = []
+    requested: list[str] = []
+    with sync_playwright() as playwright:
+        context = playwright.chromium.launch_persistent_context(
+            tmp_path / "profile",
+            executable_path=str(CHROMIUM),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+        )
+        try:
+            page = context.new_page()
+            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
+            page.on("pageerror", lambda error: problems.append(str(error)))
+            page.on("request", lambda request: requested.append(request.url))
+            page.goto(paths.report.as_uri(), wait_until="load")
+            title = page.title()
+            charts = page.locator("figure svg")
+            sizes = [charts.nth(i).bounding_box() for i in range(charts.count())]
+            sections = page.locator("h2").all_inner_texts()
+            how_to_read = page.locator("#how-to-read").inner_text()
+        finally:
+            context.close()
+            shutil.rmtree(tmp_path / "profile", ignore_errors=True)
+    assert problems == []
+    assert all(url.startswith("file:") for url in requested), requested
+    assert "离网驱动因素报告" in title and "Churn driver report" in title
+    assert len(sizes) == 3
+    assert all(box and box["width"] > 100 and box["height"] > 100 for box in sizes), sizes
+    assert "如何阅读" in how_to_read and "How to read" in how_to_read
+    assert any("归因准确率" in s and "attribution accuracy" in s for s in sections)
+    assert any("建议措施" in s and "measures" in s for s in sections)

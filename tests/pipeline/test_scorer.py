@@ -1,0 +1,198 @@
+"""The scorer artifact end to end: export, `clm score` in batches, quarantine, a fresh process."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import mlflow
+import polars as pl
+import pytest
+from mlflow import MlflowClient
+from polars.testing import assert_frame_equal
+from typer.testing import CliRunner
+
+from clm.cli import app
+from clm.data.contract import STAGES
+from clm.data.validate import FAILED_CHECKS
+from clm.explain.taxonomy import load_taxonomy
+from clm.months import add_months
+from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input
+from clm.scoring.rules import BudgetRules
+from clm.scoring.score import OUTPUT_SCHEMA, STAGE_PROBABILITY
+
+pytestmark = pytest.mark.slow  # trains two tiny models and exports them once per session
+
+# Small batches, so the tests cross batch boundaries (about 15 subscribers-months each).
+BATCHED = ScoringConfig(batch_rows=6_000)
+
+
+@pytest.fixture(scope="module")
+def scored(tiny_scorer, tmp_path_factory):
+    """The tiny scorer's output for the latest month, scored in batches."""
+    output = tmp_path_factory.mktemp("scored") / "scores.parquet"
+    summary = score_input(
+        tiny_scorer.frame.lazy(), load_scorer_from(str(tiny_scorer.path)), output, BATCHED
+    )
+    return summary, output
+
+
+def test_scores_every_subscriber_of_the_month_with_the_contract(tiny_scorer, scored):
+    summary, output = scored
+    scores = pl.read_parquet(output)
+    month = tiny_scorer.frame["month"].max()
+    expected_ids = tiny_scorer.frame.filter(pl.col("month") == month)["subscriber_id"].sort()
+    assert summary.scoring_month == month
+    assert summary.rows_quarantined == 0
+    assert scores.schema == pl.Schema(OUTPUT_SCHEMA)
+    assert scores["subscriber_id"].to_list() == expected_ids.to_list()
+    assert (scores["scoring_month"] == month).all()
+    assert scores["churn_probability"].is_between(0.0, 1.0).all()
+    stage_sum = scores.select(pl.sum_horizontal(STAGE_PROBABILITY)).to_series()
+    assert (stage_sum - 1.0).abs().max() < 1e-5
+    argmax = scores.select(pl.concat_list(STAGE_PROBABILITY).list.arg_max()).to_series()
+    assert scores["stage"].to_list() == [STAGES[i] for i in argmax]
+
+
+def test_risk_deciles_rank_the_whole_month_not_a_batch(scored):
+    _, output = scored
+    scores = pl.read_parquet(output)
+    counts = scores["risk_decile"].value_counts()["count"]
+    assert scores["risk_decile"].unique().sort().to_list() == list(range(1, 11))
+    assert counts.max() - counts.min() <= 1
+    by_decile = scores.group_by("risk_decile").agg(
+        low=pl.col("churn_probability").min(), high=pl.col("churn_probability").max()
+    )
+    ordered = by_decile.sort("risk_decile")
+    # every decile's lowest risk is at least the next decile's highest
+    assert (ordered["low"].head(9) >= ordered["high"].tail(9)).all()
+
+
+def test_measures_and_budget_caps_follow_the_rules(tiny_scorer, scored):
+    _, output = scored
+    scores = pl.read_parquet(output)
+    taxonomy, budget = load_taxonomy(), BudgetRules()
+    for row in (
+        scores.filter(pl.col("reason_1_cause").is_not_null()).head(200).iter_rows(named=True)
+    ):
+        expected = taxonomy.measures_for(row["stage"], row["reason_1_cause"], row["value_tier"])
+        assert tuple(row["measure_codes"]) == expected
+    assert scores.filter(pl.col("reason_1_cause").is_null())["measure_codes"].list.len().sum() == 0
+    low = scores.filter(pl.col("value_tier") == "low")
+    assert low["maintenance_cap_yuan"].is_null().all() and low["winback_cap_yuan"].is_null().all()
+    high = scores.filter(pl.col("value_tier") == "high")
+    assert (high["winback_cap_yuan"] == budget.acpu_yuan * 2.0).all()
+    groups = scores.filter(pl.col("value_tier") == "group")
+    assert groups.height > 0
+    sizes = (
+        tiny_scorer.frame.filter(
+            pl.col("month") == tiny_scorer.frame["month"].max(), pl.col("is_group")
+        )
+        .group_by("group_id")
+        .len()
+    )
+    assert set(groups["group_size"].to_list()) <= set(sizes["len"].to_list())
+    assert (groups["winback_cap_yuan"] == groups["group_size"] * budget.acpu_yuan * 1.5).all()
+
+
+def test_same_input_scored_twice_gives_the_same_bytes(tiny_scorer, scored, tmp_path):
+    _, first = scored
+    again = tmp_path / "again.parquet"
+    score_input(tiny_scorer.frame.lazy(), load_scorer_from(str(tiny_scorer.path)), again, BATCHED)
+    assert again.read_bytes() == first.read_bytes()
+
+
+def test_plain_load_model_in_a_new_process_reproduces_the_batched_scores(
+    tiny_scorer, scored, tmp_path
+):
+    """The registered alias, loaded by plain MLflow in a fresh interpreter, whole month at once."""
+    _, output = scored
+    input_path, result = tmp_path / "input.parquet", tmp_path / "pyfunc.parquet"
+    tiny_scorer.frame.write_parquet(input_path)
+    code = textwrap.dedent(
+        f"""
+        import mlflow, pandas as pd
+        model = mlflow.pyfunc.load_model("models:/clm-scorer@challenger")
+        model.predict(pd.read_parquet({str(input_path)!r})).to_parquet({str(result)!r})
+        """
+    )
+    env_run = subprocess.run(
+        [sys.executable, "-c", code],
+        cwd=tiny_scorer.root,
+        env={**os.environ, "MLFLOW_TRACKING_URI": tiny_scorer.tracking_uri},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert env_run.returncode == 0, env_run.stderr[-3000:]
+    fresh = pl.read_parquet(result).with_columns(pl.col("scoring_month").cast(pl.Date))
+    # Probabilities agree exactly; TreeSHAP contributions are float32 sums, whose last bit
+    # depends on how XGBoost splits the rows among threads.
+    assert_frame_equal(fresh, pl.read_parquet(output), check_dtypes=False, abs_tol=1e-6)
+    assert fresh["churn_probability"].equals(pl.read_parquet(output)["churn_probability"])
+
+
+def test_registered_as_scorer_challenger_with_provenance(tiny_scorer):
+    client = MlflowClient(tracking_uri=tiny_scorer.tracking_uri)
+    version = client.get_model_version_by_alias("clm-scorer", "challenger")
+    assert str(version.version) == tiny_scorer.version
+    assert version.tags["git_commit"] == "test"
+    info = mlflow.models.get_model_info(str(tiny_scorer.path))
+    assert info.signature.params.to_dict()[0]["name"] == "scoring_month"
+    assert [spec.name for spec in info.signature.outputs.inputs] == list(OUTPUT_SCHEMA)
+    assert not list(tiny_scorer.path.rglob("*.pkl"))
+
+
+def test_bad_rows_are_quarantined_with_their_subscriber(tiny_scorer, tmp_path):
+    frame = tiny_scorer.frame
+    month = frame["month"].max()
+    bad_arpu, bad_network = frame.filter(pl.col("month") == month)["subscriber_id"].head(2)
+    broken = frame.with_columns(
+        arpu=pl.when((pl.col("subscriber_id") == bad_arpu) & (pl.col("month") < month))
+        .then(-5.0)
+        .otherwise("arpu"),
+        network=pl.when(pl.col("subscriber_id") == bad_network)
+        .then(pl.lit("X"))
+        .otherwise("network"),
+    )
+    output = tmp_path / "scores.parquet"
+    summary = score_input(broken.lazy(), load_scorer_from(str(tiny_scorer.path)), output, BATCHED)
+    quarantine = pl.read_parquet(tmp_path / "scores.quarantine.parquet")
+    bad = {bad_arpu, bad_network}
+    assert set(quarantine["subscriber_id"]) == bad
+    assert quarantine.height == frame.filter(pl.col("subscriber_id").is_in(bad)).height
+    assert summary.rows_quarantined == quarantine.height
+    checks = set(quarantine[FAILED_CHECKS].explode())
+    assert {"arpu:non_negative", "network:allowed_values"} <= checks
+    scores = pl.read_parquet(output)
+    assert not set(scores["subscriber_id"]) & bad
+    assert scores.height == summary.subscribers_scored
+
+
+def test_cli_scores_csv_like_parquet_and_fails_clearly_on_bad_input(tiny_scorer, scored, tmp_path):
+    _, parquet_scores = scored
+    csv = tmp_path / "input.csv"
+    tiny_scorer.frame.write_csv(csv)
+    runner = CliRunner()
+    params = tmp_path / "params.yaml"
+    params.write_text("scoring:\n  batch_rows: 6000\n", encoding="utf-8")
+    args = ["score", "--model", str(tiny_scorer.path), "--params", str(params)]
+    ok = runner.invoke(app, [*args, "--input", str(csv), "--output", str(tmp_path / "s.parquet")])
+    assert ok.exit_code == 0, ok.output
+    assert "subscribers scored" in ok.output and "by risk_decile" in ok.output
+    assert_frame_equal(pl.read_parquet(tmp_path / "s.parquet"), pl.read_parquet(parquet_scores))
+
+    month = tiny_scorer.frame["month"].max()
+    gap = tmp_path / "gap.parquet"
+    tiny_scorer.frame.filter(pl.col("month") != add_months(month, -2)).write_parquet(gap)
+    failed = runner.invoke(app, [*args, "--input", str(gap), "--output", str(tmp_path / "g.pq")])
+    assert failed.exit_code == 1
+    assert str(add_months(month, -2)) in failed.output
+
+    no_column = tmp_path / "no_column.parquet"
+    tiny_scorer.frame.drop("arpu").write_parquet(no_column)
+    failed = runner.invoke(app, [*args, "--input", str(no_column), "--output", str(gap)])
+    assert failed.exit_code == 1
+    assert "arpu" in failed.output

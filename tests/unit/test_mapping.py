@@ -1,0 +1,198 @@
+"""Mapping files: clear errors for bad mappings, the expression language, leaky columns."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import polars as pl
+import pytest
+import yaml
+
+from clm.features.metadata import load_feature_metadata
+from clm.snapshot.frame import ID, LABEL, map_frame, read_source, validate_frame
+from clm.snapshot.mapping import Arithmetic, Column, MappingError, load_mapping, parse_expression
+from clm.snapshot.split import split_frame
+
+CSV = """id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned
+a,100,50,10,0,Yes,ok,1,No
+b,200,0,0,3,No,ok,2,Yes
+c,,20,5,1,Yes,ok,1,No
+d,80,40,4,0,No,ok,2,Yes
+"""
+
+
+def base_mapping() -> dict:
+    return {
+        "dataset": "toy",
+        "files": "toy.csv",
+        "id": "id",
+        "label": {"column": "churned", "positive": ["Yes"]},
+        "split": {"test_share": 0.5, "valid_share": 0.5, "seed": 1},
+        "features": {
+            "mou": {"source": {"sum": ["minutes_day", "minutes_night"]}, "nullable": True},
+            "hotline_calls": {"source": "care calls", "description": "Care calls over the year"},
+        },
+        "extra": {
+            "minutes_per_call": {
+                "source": {"ratio": ["minutes_night", "calls"]},
+                "kind": "float",
+                "cause": "falling_satisfaction",
+                "description": "Night minutes per call",
+                "nullable": True,
+            },
+            "has_plan": {
+                "source": {"recode": {"column": "plan", "values": {"Yes": True, "No": False}}},
+                "kind": "bool",
+                "cause": "service_offering",
+                "description": "On the plan",
+            },
+        },
+        "excluded": {"leaky": "recorded after the customer left"},
+    }
+
+
+def write(tmp_path: Path, mapping: dict, csv: str = CSV) -> Path:
+    (tmp_path / "toy.csv").write_text(csv, encoding="utf-8")
+    path = tmp_path / "toy.yaml"
+    path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    return path
+
+
+def mapped(path: Path) -> pl.DataFrame:
+    mapping = load_mapping(path)
+    return validate_frame(mapping, map_frame(mapping, read_source(mapping)))
+
+
+def test_mapped_features_inherit_clm_meaning_and_extras_keep_their_own(tmp_path):
+    mapping = load_mapping(write(tmp_path, base_mapping()))
+    clm = load_feature_metadata()
+    assert mapping.metadata["hotline_calls"].cause == clm["hotline_calls"].cause
+    assert mapping.metadata["hotline_calls"].unit == clm["hotline_calls"].unit
+    assert mapping.metadata["hotline_calls"].description == "Care calls over the year"
+    assert mapping.metadata["mou"].nullable and not clm["mou"].nullable
+    assert mapping.metadata["has_plan"].cause == "service_offering"
+
+
+def test_expressions_sum_ratio_and_recode(tmp_path):
+    table = mapped(write(tmp_path, base_mapping()))
+    assert table[ID].to_list() == ["a", "b", "c", "d"]
+    assert table["mou"].to_list() == [150.0, 200.0, None, 120.0]  # a null operand gives null
+    assert table["minutes_per_call"].to_list() == [5.0, None, 4.0, 10.0]  # x / 0 gives null
+    assert table["has_plan"].to_list() == [True, False, True, False]
+    assert table["hotline_calls"].dtype == pl.Int64
+    assert table[LABEL].to_list() == [0, 1, 0, 1]
+
+
+def test_excluded_columns_never_become_features(tmp_path):
+    table = mapped(write(tmp_path, base_mapping()))
+    assert "leaky" not in table.columns
+    using_it = base_mapping()
+    using_it["extra"]["leak"] = {
+        "source": "leaky", "kind": "int", "cause": "falling_satisfaction", "description": "x",
+    }  # fmt: skip
+    with pytest.raises(MappingError, match="reads column 'leaky', which is excluded: recorded"):
+        load_mapping(write(tmp_path, using_it))
+    inside_an_expression = base_mapping()
+    inside_an_expression["features"]["mou"] = {"sum": ["minutes_day", "leaky"]}
+    with pytest.raises(MappingError, match="'leaky', which is excluded"):
+        load_mapping(write(tmp_path, inside_an_expression))
+
+
+def test_the_label_cannot_be_a_feature(tmp_path):
+    mapping = base_mapping()
+    mapping["extra"]["churn_flag"] = {
+        "source": "churned", "kind": "category", "cause": "falling_satisfaction",
+        "description": "x",
+    }  # fmt: skip
+    with pytest.raises(MappingError, match="reads column 'churned', which is the churn label"):
+        load_mapping(write(tmp_path, mapping))
+
+
+def test_unknown_clm_feature_is_named_with_a_suggestion(tmp_path):
+    mapping = base_mapping()
+    mapping["features"]["hotline_call"] = "care calls"
+    with pytest.raises(MappingError, match=r"hotline_call: not a clm feature.*'hotline_calls'"):
+        load_mapping(write(tmp_path, mapping))
+
+
+def test_unknown_cause_code_is_named(tmp_path):
+    mapping = base_mapping()
+    mapping["extra"]["has_plan"]["cause"] = "service_offer"
+    with pytest.raises(MappingError, match=r"extra.has_plan: unknown cause 'service_offer'"):
+        load_mapping(write(tmp_path, mapping))
+
+
+def test_missing_column_names_the_column_and_the_file(tmp_path):
+    mapping = base_mapping()
+    mapping["features"]["hotline_calls"] = "care  calls"  # double space: not in the file
+    with pytest.raises(MappingError, match=r"\['care  calls'\] not in toy.csv.*'care calls'"):
+        read_source(load_mapping(write(tmp_path, mapping)))
+
+
+def test_a_missing_data_file_says_where_paths_are_resolved(tmp_path):
+    mapping = base_mapping()
+    mapping["files"] = "elsewhere.csv"
+    with pytest.raises(MappingError, match="relative to the mapping file's folder"):
+        read_source(load_mapping(write(tmp_path, mapping)))
+
+
+def test_non_numbers_in_a_numeric_column_are_shown(tmp_path):
+    path = write(tmp_path, base_mapping(), CSV.replace("b,200,0,0,3", "b,200,0,0,three"))
+    with pytest.raises(MappingError, match=r"'care calls' is not numeric: 1 value\(s\).*three"):
+        mapped(path)
+
+
+def test_a_value_the_recode_does_not_list_is_an_error(tmp_path):
+    path = write(tmp_path, base_mapping(), CSV.replace("a,100,50,10,0,Yes", "a,100,50,10,0,Maybe"))
+    with pytest.raises(MappingError, match=r"recode of column 'plan' does not list.*Maybe"):
+        mapped(path)
+
+
+def test_unquoted_yaml_booleans_must_be_quoted(tmp_path):
+    mapping = base_mapping()
+    mapping["label"]["positive"] = [True]  # what YAML makes of an unquoted Yes
+    with pytest.raises(MappingError, match="YAML boolean; quote the value"):
+        load_mapping(write(tmp_path, mapping))
+
+
+def test_a_positive_label_value_that_never_occurs_is_an_error(tmp_path):
+    mapping = base_mapping()
+    mapping["label"]["positive"] = ["yes"]
+    with pytest.raises(MappingError, match=r"positive value\(s\) \['yes'\] never occur"):
+        mapped(write(tmp_path, mapping))
+
+
+def test_range_checks_of_the_feature_contract_apply(tmp_path):
+    path = write(tmp_path, base_mapping(), CSV.replace("b,200,0,0,3", "b,200,0,0,-3"))
+    with pytest.raises(MappingError, match=r"column 'hotline_calls', check greater_than_or_equal"):
+        mapped(path)
+
+
+def test_exactly_one_split_method(tmp_path):
+    mapping = base_mapping()
+    mapping["files"] = [{"path": "toy.csv", "part": "train"}]
+    with pytest.raises(MappingError, match=r"choose exactly one split.*\['file', 'random'\]"):
+        load_mapping(write(tmp_path, mapping))
+
+
+def test_expression_language_is_data_not_code():
+    assert parse_expression({"ratio": ["Seconds", 60]}, "x") == Arithmetic(
+        "ratio", (Column("Seconds"), parse_expression(60, "x"))
+    )
+    with pytest.raises(MappingError, match="unknown operation '__import__'"):
+        parse_expression({"__import__": ["os"]}, "x")
+    with pytest.raises(MappingError, match="exactly 2 operands"):
+        parse_expression({"ratio": ["a", "b", "c"]}, "x")
+
+
+def test_identical_rows_land_in_the_same_part(tmp_path):
+    rows = [f"{i},{i % 7},1,1,0,Yes,ok,1,{'Yes' if i % 3 == 0 else 'No'}" for i in range(300)]
+    csv = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
+    mapping = base_mapping()
+    mapping["split"] = {"test_share": 0.3, "valid_share": 0.3, "seed": 3}
+    table = mapped(write(tmp_path, mapping, csv + "\n".join(rows) + "\n"))
+    parts = split_frame(table, load_mapping(tmp_path / "toy.yaml").split)
+    assert sum(part.height for part in parts.values()) == 300
+    signature = pl.exclude(ID, "source_file", "source_part")
+    seen = [set(part.select(signature).rows()) for part in parts.values()]
+    assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
