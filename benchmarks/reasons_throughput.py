@@ -2,7 +2,7 @@
 
 Replicates the test month to ``--rows`` rows and times ``top_reasons`` on them (exact
 TreeSHAP through XGBoost's pred_contribs, summed into causes, then ranked).
-Run after the pipeline: uv run python benchmarks/reasons_throughput.py [--rows N]
+Run after the pipeline: uv run python benchmarks/reasons_throughput.py [--rows N] [--device cuda]
 """
 
 from __future__ import annotations
@@ -23,8 +23,10 @@ def main() -> None:
     parser.add_argument("--rows", type=int, default=200_000)
     parser.add_argument("--model", type=Path, default=Path("models/churn"))
     parser.add_argument("--test", type=Path, default=Path("data/split/test.parquet"))
+    parser.add_argument("--device", default="cpu", help="XGBoost device: cpu or cuda")
     args = parser.parse_args()
     model = TrainedModel.load(args.model)
+    model.booster.set_param({"device": args.device})
     month = pl.read_parquet(args.test)
     copies = -(-args.rows // month.height)
     frame = pl.concat([month] * copies).head(args.rows)
@@ -33,7 +35,8 @@ def main() -> None:
     seconds = time.perf_counter() - started
     print(
         f"top_reasons: {reasons.height:,} customers, {model.booster.num_boosted_rounds()} trees, "
-        f"{os.cpu_count()} cores: {seconds:.1f} s wall, {reasons.height / seconds:,.0f} customers/s"
+        f"{args.device}, {os.cpu_count()} cores: {seconds:.1f} s wall, "
+        f"{reasons.height / seconds:,.0f} customers/s"
     )
 
 

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up clm on a machine that has Python 3.11: uv, then the locked environment in .venv.
-# With --tests, also what the tests need beyond Python: Debian's Chromium (the driver-report
-# render check) and a Java runtime (Spark in local mode).
+# With --tests, also what the tests need beyond Python: Debian's Chromium and a Chinese font
+# (the driver-report render check) and a Java runtime (Spark in local mode).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -12,6 +12,8 @@ if [[ "${1:-}" == "--tests" ]]; then
   missing=()
   command -v chromium >/dev/null || missing+=(chromium)
   command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
+  # a font with Chinese glyphs, so the bilingual driver report renders its Chinese
+  [[ -n "$(fc-list :lang=zh 2>/dev/null)" ]] || missing+=(fonts-wqy-microhei)
   if ((${#missing[@]})); then
     sudo_cmd=()
     [[ $(id -u) -eq 0 ]] || sudo_cmd=(sudo)

@@ -11,7 +11,7 @@ from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import load_mapping
 
 ROOT = Path(__file__).resolve().parents[2]
-REAL = ROOT.parent / "shared" / "data" / "real"
+REAL = (ROOT.parent / "shared" / "data" / "real").resolve()
 CHURN_RATES = {
     "ibm_telco": (7043, 0.2654),
     "orange_bigml": (3333, 0.1449),

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import shutil
+import subprocess
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +18,7 @@ from clm.explain.drivers import ExplainConfig
 from clm.explain.stage import ExplainPaths, run_explain
 
 CHROMIUM = Path("/usr/bin/chromium")
+OCTOBER, NOVEMBER = date(2024, 10, 1), date(2024, 11, 1)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -42,10 +45,20 @@ def explain_run(tmp_path_factory) -> tuple[ExplainPaths, dict]:
         true_reason=pl.when(frame["churn"] == 1).then(pl.Series(reason))
     )
     truth.write_parquet(root / "truth.parquet")
+    # churners leave in November: October, their last month of service, is in the features
+    october = frame.filter(pl.col("churn") == 1).with_columns(snapshot_month=OCTOBER)
+    pl.concat([frame, october]).write_parquet(root / "features.parquet")
+    exits = october.select("subscriber_id", churn_month=pl.lit(NOVEMBER))
+    exits.write_parquet(root / "churn_events.parquet")
+    stages = pl.concat([frame, october]).select("subscriber_id", month="snapshot_month")
+    stages.with_columns(stage=pl.lit("warning")).write_parquet(root / "stages.parquet")
     paths = ExplainPaths(
         models=root / "models",
         test=root / "test.parquet",
         truth=root / "truth.parquet",
+        stages=root / "stages.parquet",
+        features=root / "features.parquet",
+        churn_events=root / "churn_events.parquet",
         reasons=root / "out" / "reasons.parquet",
         metrics=root / "out" / "explain.json",
         report=root / "out" / "drivers.html",
@@ -67,6 +80,10 @@ def test_outputs(explain_run):
     # the driver is coverage for most churners, so the top category is mostly right
     assert figures["top_category_accuracy"] > 0.8
     assert figures["naive_category"] == "product_quality"
+    at_exit = document["attribution_at_exit"]
+    assert at_exit["churners"] == figures["churners"]
+    assert at_exit["top_category_accuracy"] > 0.8
+    assert set(at_exit["accuracy_by_true_stage"]) == {"warning"}
 
 
 def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
@@ -95,6 +112,7 @@ def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
             sizes = [charts.nth(i).bounding_box() for i in range(charts.count())]
             sections = page.locator("h2").all_inner_texts()
             how_to_read = page.locator("#how-to-read").inner_text()
+            heading_fonts = _fonts_drawing(page, "h1")
         finally:
             context.close()
             shutil.rmtree(tmp_path / "profile", ignore_errors=True)
@@ -106,3 +124,29 @@ def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
     assert "如何阅读" in how_to_read and "How to read" in how_to_read
     assert any("归因准确率" in s and "attribution accuracy" in s for s in sections)
     assert any("建议措施" in s and "measures" in s for s in sections)
+    # the Chinese of the heading is drawn with glyphs of a Chinese font, not as empty boxes
+    chinese = sum(1 for char in "离网驱动因素报告" if char in title)
+    assert sum(
+        glyphs for family, glyphs in heading_fonts.items() if family in _chinese_fonts()
+    ) >= (chinese), (
+        f"no Chinese font drew the heading ({heading_fonts}); run `bash scripts/setup.sh --tests`"
+    )
+
+
+def _fonts_drawing(page, selector: str) -> dict[str, int]:
+    """Glyphs drawn per font family for the first element matching ``selector`` (CDP)."""
+    cdp = page.context.new_cdp_session(page)
+    cdp.send("DOM.enable")
+    cdp.send("CSS.enable")
+    root = cdp.send("DOM.getDocument")["root"]["nodeId"]
+    node = cdp.send("DOM.querySelector", {"nodeId": root, "selector": selector})["nodeId"]
+    fonts = cdp.send("CSS.getPlatformFontsForNode", {"nodeId": node})["fonts"]
+    return {font["familyName"]: font["glyphCount"] for font in fonts}
+
+
+def _chinese_fonts() -> set[str]:
+    """Families fontconfig says cover Chinese (Chromium on Linux draws with these)."""
+    listing = subprocess.run(
+        ["fc-list", ":lang=zh", "family"], capture_output=True, text=True, check=True
+    ).stdout
+    return {name.strip() for line in listing.splitlines() for name in line.split(",")}

@@ -5,7 +5,8 @@ for churn), and each customer's values plus the bias add up to that margin. Mode
 are summed back to their metadata feature, features to their cause (``metadata.yaml``), and
 causes to their fishbone category (``taxonomy.yaml``), so the same additivity holds at every
 level. shap's TreeExplainer is not used: with background data it gives wrong multiclass
-values for xgboost 3, and ``pred_contribs`` is exact and faster.
+values for xgboost 3, and ``pred_contribs`` is exact and faster (the tests check that both
+agree without background data).
 """
 
 from __future__ import annotations

@@ -30,11 +30,13 @@ MIN_SEGMENT_CUSTOMERS = 20  # smaller segments are too noisy to show shares for
 
 @dataclass(frozen=True)
 class ReportInputs:
-    """What the report is about: the scored month and, on synthetic data, the check."""
+    """What the report is about: the scored month and, on synthetic data, the checks at the
+    test month and at the churners' last month of service."""
 
     month: str
     explained: pl.DataFrame
     attribution: Attribution | None = None
+    attribution_at_exit: Attribution | None = None
 
 
 def render_report(inputs: ReportInputs, config: ExplainConfig) -> str:
@@ -91,7 +93,8 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
         "measures": measures.to_dicts(),
         "used_measures": [taxonomy.measures[code] for code in used],
         "attribution": inputs.attribution,
-        "confusion": _confusion_rows(inputs.attribution),
+        "at_exit": inputs.attribution_at_exit,
+        "confusion": _confusion_rows(inputs.attribution_at_exit),
         "min_segment": MIN_SEGMENT_CUSTOMERS,
         "no_reason": NO_REASON,
         "charts": {

@@ -3,6 +3,10 @@
 Explains the churn model on the test month: per-customer reasons to a parquet file, the
 attribution check against the synthetic truth (when there is one) to a metric file, and the
 driver report; the report and the metric file also go to the churn model's MLflow run.
+
+The check is made twice on the same churners: at the test month, up to three months before
+they leave (why *will* they leave), and at their last month of service, the last month the
+monthly scorer explains them (why *did* they leave, which the exit survey asks).
 """
 
 from __future__ import annotations
@@ -17,6 +21,7 @@ import polars as pl
 
 from clm.explain.attribution import attribution_accuracy
 from clm.explain.drivers import CATEGORY, KEYS, ExplainConfig, explain_customers, high_risk
+from clm.explain.reasons import feature_contributions, to_causes, top_categories
 from clm.explain.report import ReportInputs, render_report
 from clm.io import write_parquet_atomic, write_text_atomic
 from clm.models.trained import TrainedModel
@@ -31,6 +36,9 @@ class ExplainPaths:
     models: Path = Path("models")
     test: Path = Path("data/split/test.parquet")
     truth: Path = Path("data/truth/subscribers.parquet")
+    stages: Path = Path("data/truth/stages_monthly.parquet")
+    features: Path = Path("data/features/features.parquet")
+    churn_events: Path = Path("data/validated/churn_events.parquet")
     reasons: Path = Path("data/explain/reasons.parquet")
     metrics: Path = Path("reports/explain.json")
     report: Path = Path("reports/drivers.html")
@@ -43,22 +51,33 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
     test = pl.read_parquet(paths.test)
     month = str(test["snapshot_month"].max())
     explained = explain_customers(churn, stage, test, config.top_reasons)
-    attribution = None
+    attribution = at_exit = None
     if paths.truth.exists():
-        attribution = attribution_accuracy(_churners_with_reason(test, explained, paths.truth))
+        churners = test.select(*KEYS, "churn", stage="stage_true").with_columns(
+            top_category=explained["top_category"]
+        )
+        attribution = attribution_accuracy(
+            _with_true_reason(churners.filter(pl.col("churn") == 1), paths.truth)
+        )
+        at_exit = attribution_accuracy(
+            _with_true_reason(_at_last_month_of_service(churn, test, paths), paths.truth)
+        )
         logger.info(
-            "top category matches the true reason for %.1f%% of churners (naive %.1f%%)",
+            "top category matches the true reason for %.1f%% of churners at the test month, "
+            "%.1f%% at their last month of service (naive %.1f%%)",
             100 * attribution.accuracy,
+            100 * at_exit.accuracy,
             100 * attribution.naive_accuracy,
         )
     write_parquet_atomic(_reasons_table(explained, config.top_reasons), paths.reasons)
-    html = render_report(ReportInputs(month, explained, attribution), config)
+    html = render_report(ReportInputs(month, explained, attribution, at_exit), config)
     write_text_atomic(html, paths.report)
     document = {
         "test_month": month,
         "customers": explained.height,
         "high_risk_customers": high_risk(explained, config.high_risk_share).height,
         **({"attribution": attribution.summary()} if attribution else {}),
+        **({"attribution_at_exit": at_exit.summary()} if at_exit else {}),
     }
     write_text_atomic(json.dumps(document, indent=2) + "\n", paths.metrics)
     return document
@@ -77,20 +96,50 @@ def log_to_run(document: dict, paths: ExplainPaths = ExplainPaths()) -> str:
                 {
                     "explain_top_category_accuracy": figures["top_category_accuracy"],
                     "explain_naive_accuracy": figures["naive_accuracy"],
+                    "explain_top_category_accuracy_at_exit": document["attribution_at_exit"][
+                        "top_category_accuracy"
+                    ],
                 }
             )
     return run_id
 
 
-def _churners_with_reason(test: pl.DataFrame, explained: pl.DataFrame, truth: Path) -> pl.DataFrame:
-    """Churners of the month with their true reason, true stage and top category."""
+def _with_true_reason(churners: pl.DataFrame, truth: Path) -> pl.DataFrame:
+    """Churners (keys, ``stage``, ``top_category``) with their true reason, where known."""
     reasons = pl.read_parquet(truth, columns=["subscriber_id", "true_reason"])
-    return (
-        test.select(*KEYS, "churn", stage="stage_true")
-        .with_columns(top_category=explained["top_category"])
+    return churners.join(reasons, on="subscriber_id", how="inner").filter(
+        pl.col("true_reason").is_not_null()
+    )
+
+
+def _at_last_month_of_service(
+    churn: TrainedModel, test: pl.DataFrame, paths: ExplainPaths
+) -> pl.DataFrame:
+    """The test month's churners explained at the month before their churn month.
+
+    Those feature rows come after the test month, but each reads only months up to its own
+    snapshot month and no model was trained on them. ``stage`` is the true stage then.
+    """
+    exits = pl.scan_parquet(paths.churn_events).select(
+        "subscriber_id", snapshot_month=pl.col("churn_month").dt.offset_by("-1mo")
+    )
+    wanted = (
+        test.lazy()
         .filter(pl.col("churn") == 1)
-        .join(reasons, on="subscriber_id", how="inner")
-        .filter(pl.col("true_reason").is_not_null())
+        .select("subscriber_id")
+        .join(exits, on="subscriber_id")
+    )
+    rows = (
+        pl.scan_parquet(paths.features).join(wanted, on=list(KEYS), how="semi").sort(KEYS).collect()
+    )
+    stages = pl.scan_parquet(paths.stages).select(
+        "subscriber_id", snapshot_month="month", stage="stage"
+    )
+    top = top_categories(to_causes(feature_contributions(churn, rows)))
+    return (
+        rows.select(*KEYS)
+        .with_columns(top_category=top)
+        .join(stages.collect(), on=list(KEYS), how="left", maintain_order="left")
     )
 
 
