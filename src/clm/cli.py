@@ -211,8 +211,9 @@ def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     help="Explain the churn model on the test month in the churn-reason taxonomy.\n\n"
     "Writes each customer's top reasons (cause, category, log-odds contribution) to "
     "data/explain/reasons.parquet, the bilingual driver report to reports/drivers.html and, "
-    "when data/truth exists, how often a churner's top category matches the true reason to "
-    "reports/explain.json; the report and metrics are logged to the churn model's MLflow run."
+    "when data/truth exists, how often a churner's top category matches the true reason (at "
+    "the test month and at the churner's last month of service) to reports/explain.json; the "
+    "report and metrics are logged to the churn model's MLflow run."
 )
 def explain(
     params: ParamsOption = DEFAULT_PARAMS,
@@ -228,11 +229,13 @@ def explain(
     document = run_explain(load_section(ExplainConfig, "explain", params))
     if log_to_mlflow:
         log_to_run(document)
-    figures = document.get("attribution")
-    if figures:
+    figures, at_exit = document.get("attribution"), document.get("attribution_at_exit")
+    if figures and at_exit:
         typer.echo(
-            f"top category matches the true reason for {figures['top_category_accuracy']:.1%} "
-            f"of {figures['churners']} churners (naive guess {figures['naive_accuracy']:.1%})"
+            f"top category matches the true reason for {at_exit['top_category_accuracy']:.1%} "
+            f"of {figures['churners']} churners at their last month of service, "
+            f"{figures['top_category_accuracy']:.1%} at the test month "
+            f"(naive guess {figures['naive_accuracy']:.1%})"
         )
     typer.echo(f"report: {ExplainPaths().report}")
 
