@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 import subprocess
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -16,6 +17,8 @@ from tests import explained
 
 from clm.explain.drivers import ExplainConfig
 from clm.explain.stage import ExplainPaths, run_explain
+from clm.models.tasks import RULE_STAGE
+from clm.models.trained import TrainedModel
 
 CHROMIUM = Path("/usr/bin/chromium")
 OCTOBER, NOVEMBER = date(2024, 10, 1), date(2024, 11, 1)
@@ -84,6 +87,29 @@ def test_outputs(explain_run):
     assert at_exit["churners"] == figures["churners"]
     assert at_exit["top_category_accuracy"] > 0.8
     assert set(at_exit["accuracy_by_true_stage"]) == {"warning"}
+
+
+def test_without_truth_the_report_says_what_it_skips(explain_run, tmp_path):
+    paths, _ = explain_run
+    stage = TrainedModel.load(paths.models / "stage")
+    rule_stage = replace(stage, task=replace(stage.task, label_column=RULE_STAGE))
+    shutil.copytree(paths.models / "churn", tmp_path / "models" / "churn")
+    rule_stage.save(tmp_path / "models" / "stage")
+    own_data = replace(
+        paths,
+        models=tmp_path / "models",
+        truth=tmp_path / "no_truth" / "subscribers.parquet",
+        metrics=tmp_path / "explain.json",
+        report=tmp_path / "drivers.html",
+        reasons=tmp_path / "reasons.parquet",
+    )
+    document = run_explain(ExplainConfig(), own_data)
+    assert (
+        "attribution" not in document and "no true churn reasons" in document["attribution_skipped"]
+    )
+    html = own_data.report.read_text(encoding="utf-8")
+    assert "Skipped: this data has no true churn reasons" in html
+    assert "the stage model learned the seed's rule-table stages" in html
 
 
 def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):

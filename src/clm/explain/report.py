@@ -37,6 +37,7 @@ class ReportInputs:
     explained: pl.DataFrame
     attribution: Attribution | None = None
     attribution_at_exit: Attribution | None = None
+    stage_learned_rule_table: bool = False  # no true stages: the stage model learned the rules
 
 
 def render_report(inputs: ReportInputs, config: ExplainConfig) -> str:
@@ -94,6 +95,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
         "used_measures": [taxonomy.measures[code] for code in used],
         "attribution": inputs.attribution,
         "at_exit": inputs.attribution_at_exit,
+        "stage_learned_rule_table": inputs.stage_learned_rule_table,
         "confusion": _confusion_rows(inputs.attribution_at_exit),
         "min_segment": MIN_SEGMENT_CUSTOMERS,
         "no_reason": NO_REASON,

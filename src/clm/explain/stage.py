@@ -24,9 +24,12 @@ from clm.explain.drivers import CATEGORY, KEYS, ExplainConfig, explain_customers
 from clm.explain.reasons import feature_contributions, to_causes, top_categories
 from clm.explain.report import ReportInputs, render_report
 from clm.io import write_parquet_atomic, write_text_atomic
+from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
 
 logger = logging.getLogger(__name__)
+
+NO_TRUTH = "no true churn reasons in this data (only synthetic data has them)"
 
 
 @dataclass(frozen=True)
@@ -70,14 +73,20 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
             100 * attribution.naive_accuracy,
         )
     write_parquet_atomic(_reasons_table(explained, config.top_reasons), paths.reasons)
-    html = render_report(ReportInputs(month, explained, attribution, at_exit), config)
+    inputs = ReportInputs(
+        month, explained, attribution, at_exit, stage.task.label_column == RULE_STAGE
+    )
+    html = render_report(inputs, config)
     write_text_atomic(html, paths.report)
     document = {
         "test_month": month,
         "customers": explained.height,
         "high_risk_customers": high_risk(explained, config.high_risk_share).height,
-        **({"attribution": attribution.summary()} if attribution else {}),
-        **({"attribution_at_exit": at_exit.summary()} if at_exit else {}),
+        **(
+            {"attribution": attribution.summary(), "attribution_at_exit": at_exit.summary()}
+            if attribution and at_exit
+            else {"attribution_skipped": NO_TRUTH}
+        ),
     }
     write_text_atomic(json.dumps(document, indent=2) + "\n", paths.metrics)
     return document
