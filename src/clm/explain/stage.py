@@ -141,14 +141,26 @@ def _at_last_month_of_service(
     rows = (
         pl.scan_parquet(paths.features).join(wanted, on=list(KEYS), how="semi").sort(KEYS).collect()
     )
-    stages = pl.scan_parquet(paths.stages).select(
-        "subscriber_id", snapshot_month="month", stage="stage"
+    churners = wanted.select(pl.len()).collect().item()
+    if rows.height < churners:
+        logger.warning(
+            "%d of %d churners have no feature row in their last month of service (%s); the "
+            "check at exit counts the others",
+            churners - rows.height,
+            churners,
+            paths.features,
+        )
+    stages = (
+        pl.scan_parquet(paths.stages)
+        .select("subscriber_id", snapshot_month="month", stage="stage")
+        .join(wanted, on=list(KEYS), how="semi")
+        .collect()
     )
     top = top_categories(to_causes(feature_contributions(churn, rows)))
     return (
         rows.select(*KEYS)
         .with_columns(top_category=top)
-        .join(stages.collect(), on=list(KEYS), how="left", maintain_order="left")
+        .join(stages, on=list(KEYS), how="left", maintain_order="left")
     )
 
 
