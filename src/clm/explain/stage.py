@@ -56,14 +56,15 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
     explained = explain_customers(churn, stage, test, config.top_reasons)
     attribution = at_exit = None
     if paths.truth.exists():
-        churners = test.select(*KEYS, "churn", stage="stage_true").with_columns(
-            top_category=explained["top_category"]
+        reasons = pl.read_parquet(paths.truth, columns=["subscriber_id", "true_reason"])
+        churners = (
+            test.select(*KEYS, "churn", stage="stage_true")
+            .with_columns(top_category=explained["top_category"])
+            .filter(pl.col("churn") == 1)
         )
-        attribution = attribution_accuracy(
-            _with_true_reason(churners.filter(pl.col("churn") == 1), paths.truth)
-        )
+        attribution = attribution_accuracy(_with_true_reason(churners, reasons))
         at_exit = attribution_accuracy(
-            _with_true_reason(_at_last_month_of_service(churn, test, paths), paths.truth)
+            _with_true_reason(_at_last_month_of_service(churn, churners, paths), reasons)
         )
         logger.info(
             "top category matches the true reason for %.1f%% of churners at the test month, "
@@ -113,16 +114,15 @@ def log_to_run(document: dict, paths: ExplainPaths = ExplainPaths()) -> str:
     return run_id
 
 
-def _with_true_reason(churners: pl.DataFrame, truth: Path) -> pl.DataFrame:
+def _with_true_reason(churners: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
     """Churners (keys, ``stage``, ``top_category``) with their true reason, where known."""
-    reasons = pl.read_parquet(truth, columns=["subscriber_id", "true_reason"])
     return churners.join(reasons, on="subscriber_id", how="inner").filter(
         pl.col("true_reason").is_not_null()
     )
 
 
 def _at_last_month_of_service(
-    churn: TrainedModel, test: pl.DataFrame, paths: ExplainPaths
+    churn: TrainedModel, churners: pl.DataFrame, paths: ExplainPaths
 ) -> pl.DataFrame:
     """The test month's churners explained at the month before their churn month.
 
@@ -132,28 +132,25 @@ def _at_last_month_of_service(
     exits = pl.scan_parquet(paths.churn_events).select(
         "subscriber_id", snapshot_month=pl.col("churn_month").dt.offset_by("-1mo")
     )
-    wanted = (
-        test.lazy()
-        .filter(pl.col("churn") == 1)
-        .select("subscriber_id")
-        .join(exits, on="subscriber_id")
-    )
+    wanted = churners.lazy().select("subscriber_id").join(exits, on="subscriber_id").collect()
     rows = (
-        pl.scan_parquet(paths.features).join(wanted, on=list(KEYS), how="semi").sort(KEYS).collect()
+        pl.scan_parquet(paths.features)
+        .join(wanted.lazy(), on=list(KEYS), how="semi")
+        .sort(KEYS)
+        .collect()
     )
-    churners = wanted.select(pl.len()).collect().item()
-    if rows.height < churners:
+    if rows.height < wanted.height:
         logger.warning(
             "%d of %d churners have no feature row in their last month of service (%s); the "
             "check at exit counts the others",
-            churners - rows.height,
-            churners,
+            wanted.height - rows.height,
+            wanted.height,
             paths.features,
         )
     stages = (
         pl.scan_parquet(paths.stages)
         .select("subscriber_id", snapshot_month="month", stage="stage")
-        .join(wanted, on=list(KEYS), how="semi")
+        .join(wanted.lazy(), on=list(KEYS), how="semi")
         .collect()
     )
     top = top_categories(to_causes(feature_contributions(churn, rows)))
