@@ -19,10 +19,10 @@ from pathlib import Path
 
 import polars as pl
 
-from clm.data.generate import GenerateConfig, write_dataset
 from clm.features.build import FeatureConfig
 from clm.features.chunked import write_feature_table
 from clm.labels import LabelConfig
+from clm.synthetic.generate import GenerateConfig, write_dataset
 
 
 def build(folder: Path) -> None:

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from clm.data.generate import GenerateConfig, write_dataset
+from clm.synthetic.generate import GenerateConfig, write_dataset
 
 
 def main() -> None:

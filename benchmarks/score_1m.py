@@ -23,7 +23,7 @@ import polars as pl
 
 def generate(folder: Path, subscribers: int, months: int) -> None:
     """Child process: the raw tables, written to ``folder``."""
-    from clm.data.generate import GenerateConfig, write_dataset
+    from clm.synthetic.generate import GenerateConfig, write_dataset
 
     started = time.perf_counter()
     config = GenerateConfig(

@@ -9,15 +9,13 @@ from __future__ import annotations
 
 import logging
 import shutil
-from pathlib import Path
 
+from clm import paths
 from clm.config import load_section
-from clm.data.generate import GenerateConfig, write_dataset
+from clm.data.io import write_parquet_atomic, write_text_atomic
 from clm.data.operator import DataConfig, import_operator_tables
-from clm.io import write_parquet_atomic, write_text_atomic
+from clm.synthetic.generate import GenerateConfig, write_dataset
 
-RAW_DIR = Path("data/raw")
-TRUTH_DIR = Path("data/truth")
 NO_TRUTH_NOTE = "No truth: the raw tables are an operator's own data.\n"
 
 
@@ -26,12 +24,14 @@ def main() -> None:
     data = load_section(DataConfig, "data")
     if data.source == "operator":
         for name, frame in import_operator_tables(data.operator).items():
-            write_parquet_atomic(frame, RAW_DIR / f"{name}.parquet")
-        shutil.rmtree(TRUTH_DIR, ignore_errors=True)
-        write_text_atomic(NO_TRUTH_NOTE, TRUTH_DIR / "README.txt")
+            write_parquet_atomic(frame, paths.RAW_DIR / f"{name}.parquet")
+        shutil.rmtree(paths.TRUTH_DIR, ignore_errors=True)
+        write_text_atomic(NO_TRUTH_NOTE, paths.TRUTH_DIR / "README.txt")
         return
     config = load_section(GenerateConfig, "generate")
-    write_dataset(config, RAW_DIR, TRUTH_DIR, show_progress=config.n_subscribers >= 100_000)
+    write_dataset(
+        config, paths.RAW_DIR, paths.TRUTH_DIR, show_progress=config.n_subscribers >= 100_000
+    )
 
 
 if __name__ == "__main__":

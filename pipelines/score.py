@@ -8,21 +8,18 @@ import logging
 import tempfile
 from pathlib import Path
 
+from clm import paths
 from clm.config import load_section
 from clm.scoring.batches import ScoringConfig, load_scorer_from, scan_input, score_input
-
-VALIDATED_DIR = Path("data/validated")
-SCORER_DIR = Path("models/scorer")
-SCORES_PATH = Path("data/scores/scores.parquet")
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     with tempfile.TemporaryDirectory() as temp:
         score_input(
-            scan_input(VALIDATED_DIR, Path(temp)),
-            load_scorer_from(str(SCORER_DIR)),
-            SCORES_PATH,
+            scan_input(paths.VALIDATED_DIR, Path(temp)),
+            load_scorer_from(str(paths.SCORER_DIR)),
+            paths.SCORES,
             load_section(ScoringConfig, "scoring"),
         )
 

@@ -9,8 +9,8 @@ from __future__ import annotations
 import logging
 
 from clm.config import load_section
+from clm.data.io import TableError
 from clm.data.validate import QuarantineShareError, ValidateConfig, run_validate
-from clm.io import TableError
 
 
 def main() -> None:

@@ -9,11 +9,11 @@ import mlflow
 import polars as pl
 import pytest
 
-from clm.data.generate import GenerateConfig, StaticTables, generate, write_dataset
 from clm.features.build import FeatureConfig
 from clm.features.stage import run_features
 from clm.labels import LabelConfig
 from clm.split import SplitConfig, run_split
+from clm.synthetic.generate import GenerateConfig, StaticTables, generate, write_dataset
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,8 @@ import polars as pl
 from clm.data.contract import STAGES
 from clm.features.metadata import load_feature_metadata
 from clm.models.encoding import FeatureEncoder
-from clm.models.tasks import CHURN, STAGE, Task, train_booster
+from clm.models.tasks import CHURN, STAGE, ModelConfig, Task, train_booster
 from clm.models.trained import TrainedModel
-from clm.models.tune import ModelConfig
 
 FEATURES = ("dropped_call_rate", "arrears", "vas_revenue", "network", "brand", "value_tier")
 DRIVER_CAUSE = "network_coverage"

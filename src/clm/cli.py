@@ -14,6 +14,7 @@ from typing import Annotated, Literal
 
 import typer
 
+from clm import paths
 from clm.config import DEFAULT_PARAMS
 
 app = typer.Typer(
@@ -38,10 +39,10 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
 @app.command()
 def generate(
     params: ParamsOption = DEFAULT_PARAMS,
-    raw_dir: Annotated[Path, typer.Option(help="Where the raw tables go.")] = Path("data/raw"),
+    raw_dir: Annotated[Path, typer.Option(help="Where the raw tables go.")] = paths.RAW_DIR,
     truth_dir: Annotated[
         Path, typer.Option(help="Where the truth goes (latent stages, true reasons).")
-    ] = Path("data/truth"),
+    ] = paths.TRUTH_DIR,
     n_subscribers: Annotated[
         int | None, typer.Option(help="Override generate.n_subscribers.")
     ] = None,
@@ -50,7 +51,7 @@ def generate(
     import dataclasses
 
     from clm.config import load_section
-    from clm.data.generate import GenerateConfig, write_dataset
+    from clm.synthetic.generate import GenerateConfig, write_dataset
 
     config = load_section(GenerateConfig, "generate", params)
     if n_subscribers is not None:
@@ -72,22 +73,22 @@ def validate(
     params: ParamsOption = DEFAULT_PARAMS,
     raw_dir: Annotated[
         Path, typer.Option(help="Folder with subscribers/usage_monthly/churn_events.parquet.")
-    ] = Path("data/raw"),
-    validated_dir: Annotated[Path, typer.Option(help="Where accepted rows go.")] = Path(
-        "data/validated"
-    ),
+    ] = paths.RAW_DIR,
+    validated_dir: Annotated[
+        Path, typer.Option(help="Where accepted rows go.")
+    ] = paths.VALIDATED_DIR,
     quarantine_dir: Annotated[
         Path, typer.Option(help="Where failing rows go, with their failed_checks.")
-    ] = Path("data/quarantine"),
-    report: Annotated[Path, typer.Option(help="Validation report (JSON).")] = Path(
-        "reports/validation.json"
-    ),
+    ] = paths.QUARANTINE_DIR,
+    report: Annotated[
+        Path, typer.Option(help="Validation report (JSON).")
+    ] = paths.VALIDATION_REPORT,
 ) -> None:
     """Run the validate step with the same paths and params as the DVC stage."""
     # Imported here so `clm --help` does not pay for importing pandera.
     from clm.config import load_section
+    from clm.data.io import TableError
     from clm.data.validate import QuarantineShareError, ValidateConfig, run_validate
-    from clm.io import TableError
 
     config = load_section(ValidateConfig, "validate", params)
     try:
@@ -112,13 +113,11 @@ def features(
     params: ParamsOption = DEFAULT_PARAMS,
     validated_dir: Annotated[
         Path, typer.Option(help="Folder with subscribers/usage_monthly/churn_events.parquet.")
-    ] = Path("data/validated"),
+    ] = paths.VALIDATED_DIR,
     truth: Annotated[
         Path, typer.Option(help="Truth stages_monthly.parquet; skipped when absent.")
-    ] = Path("data/truth/stages_monthly.parquet"),
-    out: Annotated[Path, typer.Option(help="Feature table to write.")] = Path(
-        "data/features/features.parquet"
-    ),
+    ] = paths.TRUTH_STAGES,
+    out: Annotated[Path, typer.Option(help="Feature table to write.")] = paths.FEATURES,
 ) -> None:
     """Run the features step with the same paths and params as the DVC stage."""
     from clm.config import load_section
@@ -144,13 +143,13 @@ def features(
 )
 def split(
     params: ParamsOption = DEFAULT_PARAMS,
-    features_path: Annotated[Path, typer.Option("--features", help="Feature table.")] = Path(
-        "data/features/features.parquet"
-    ),
-    out_dir: Annotated[Path, typer.Option(help="Where train/valid/test.parquet go.")] = Path(
-        "data/split"
-    ),
-    report: Annotated[Path, typer.Option(help="Split report (JSON).")] = Path("reports/split.json"),
+    features_path: Annotated[
+        Path, typer.Option("--features", help="Feature table.")
+    ] = paths.FEATURES,
+    out_dir: Annotated[
+        Path, typer.Option(help="Where train/valid/test.parquet go.")
+    ] = paths.SPLIT_DIR,
+    report: Annotated[Path, typer.Option(help="Split report (JSON).")] = paths.SPLIT_REPORT,
 ) -> None:
     """Run the split step with the same paths and params as the DVC stage."""
     from clm.config import load_section
@@ -249,11 +248,11 @@ def export(
     params: ParamsOption = DEFAULT_PARAMS,
     validated_dir: Annotated[
         Path, typer.Option(help="Validated tables; the input example comes from them.")
-    ] = Path("data/validated"),
-    model_dir: Annotated[Path, typer.Option(help="Folder with churn/ and stage/.")] = Path(
-        "models"
-    ),
-    out: Annotated[Path, typer.Option(help="Local copy of the artifact.")] = Path("models/scorer"),
+    ] = paths.VALIDATED_DIR,
+    model_dir: Annotated[
+        Path, typer.Option(help="Folder with churn/ and stage/.")
+    ] = paths.MODELS_DIR,
+    out: Annotated[Path, typer.Option(help="Local copy of the artifact.")] = paths.SCORER_DIR,
 ) -> None:
     """Run the export step with the same paths and params as the DVC stage."""
     from clm.config import load_section
@@ -304,7 +303,7 @@ def score(
     from mlflow.exceptions import MlflowException
 
     from clm.config import load_section
-    from clm.io import TableError
+    from clm.data.io import TableError
     from clm.scoring.batches import (
         QuarantineShareError,
         ScoringConfig,
@@ -365,13 +364,13 @@ def promote(
         str | None, typer.Option(help="Version to promote instead of the challenger alias.")
     ] = None,
     params: ParamsOption = DEFAULT_PARAMS,
-    split_dir: Annotated[Path, typer.Option(help="Folder with test.parquet.")] = Path("data/split"),
-    validation_report: Annotated[Path, typer.Option(help="Raw-data validation report.")] = Path(
-        "reports/validation.json"
-    ),
-    driver_report: Annotated[Path, typer.Option(help="Driver report that must exist.")] = Path(
-        "reports/drivers.html"
-    ),
+    split_dir: Annotated[Path, typer.Option(help="Folder with test.parquet.")] = paths.SPLIT_DIR,
+    validation_report: Annotated[
+        Path, typer.Option(help="Raw-data validation report.")
+    ] = paths.VALIDATION_REPORT,
+    driver_report: Annotated[
+        Path, typer.Option(help="Driver report that must exist.")
+    ] = paths.DRIVERS_REPORT,
 ) -> None:
     """Run a gated promotion and print its gate table."""
     from rich.console import Console
@@ -493,7 +492,7 @@ def snapshot_check(mapping: MappingArgument) -> None:
 def snapshot_run(
     mapping: MappingArgument,
     params: ParamsOption = DEFAULT_PARAMS,
-    runs_dir: Annotated[Path, typer.Option(help="Where <dataset>/ goes.")] = Path("runs"),
+    runs_dir: Annotated[Path, typer.Option(help="Where <dataset>/ goes.")] = paths.RUNS_DIR,
 ) -> None:
     """Run the snapshot pipeline and print the test metrics."""
     import optuna

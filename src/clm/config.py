@@ -14,16 +14,16 @@ from typing import Any, TypeVar
 
 import yaml
 
-T = TypeVar("T")
+from clm import paths
 
-DEFAULT_PARAMS = Path("params.yaml")
+T = TypeVar("T")
 
 
 class ConfigError(ValueError):
     """A params section is missing, has unknown keys or values of the wrong type."""
 
 
-def read_params(path: Path = DEFAULT_PARAMS) -> dict[str, Any]:
+def read_params(path: Path = paths.PARAMS) -> dict[str, Any]:
     """Read the whole params file as a dict."""
     if not path.exists():
         raise ConfigError(f"params file not found: {path}")
@@ -31,7 +31,7 @@ def read_params(path: Path = DEFAULT_PARAMS) -> dict[str, Any]:
         return yaml.safe_load(handle) or {}
 
 
-def load_section(cls: type[T], section: str, path: Path = DEFAULT_PARAMS) -> T:
+def load_section(cls: type[T], section: str, path: Path = paths.PARAMS) -> T:
     """Load ``section`` of the params file into the dataclass ``cls``."""
     params = read_params(path)
     if section not in params:

@@ -14,7 +14,8 @@ from pathlib import Path
 
 import polars as pl
 
-from clm.io import write_text_atomic
+from clm import paths
+from clm.data.io import write_text_atomic
 from clm.months import add_months
 
 logger = logging.getLogger(__name__)
@@ -116,9 +117,9 @@ def summarise_part(part: pl.DataFrame | pl.LazyFrame) -> dict[str, float | int]:
 
 def run_split(
     config: SplitConfig,
-    features_path: Path = Path("data/features/features.parquet"),
-    out_dir: Path = Path("data/split"),
-    report_path: Path = Path("reports/split.json"),
+    features_path: Path = paths.FEATURES,
+    out_dir: Path = paths.SPLIT_DIR,
+    report_path: Path = paths.SPLIT_REPORT,
 ) -> dict[str, dict[str, object]]:
     """Write ``out_dir/{train,valid,test}.parquet`` and a report of months, rows and churn rate.
 

@@ -12,8 +12,9 @@ from pathlib import Path
 
 import yaml
 
+from clm import paths
+
 EXPERIMENT = "clm"
-DVC_LOCK = Path("dvc.lock")
 
 
 def git_commit() -> str:
@@ -33,7 +34,7 @@ def git_commit() -> str:
     return f"{commit}-dirty" if dirty else commit
 
 
-def data_version(stage: str, lock_path: Path = DVC_LOCK) -> str:
+def data_version(stage: str, lock_path: Path = paths.DVC_LOCK) -> str:
     """A digest of the outputs DVC recorded for ``stage`` in dvc.lock ('unknown' if none).
 
     dvc.lock is written after a stage runs, so a model trained inside ``dvc repro`` reads the

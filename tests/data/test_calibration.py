@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from clm.data.calibration import Figure, measure_calibration, render_markdown
+from clm.synthetic.calibration import Figure, measure_calibration, render_markdown
 
 
 @pytest.fixture(scope="module")

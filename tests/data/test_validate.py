@@ -14,6 +14,7 @@ from typer.testing import CliRunner
 from clm.cli import app
 from clm.config import ConfigError, load_section
 from clm.data.contract import RAW_TABLES
+from clm.data.io import TableError
 from clm.data.validate import (
     FAILED_CHECKS,
     QuarantineShareError,
@@ -22,7 +23,6 @@ from clm.data.validate import (
     validate_table,
     validate_tables,
 )
-from clm.io import TableError
 
 Tables = dict[str, pl.DataFrame]
 

@@ -5,10 +5,9 @@ from __future__ import annotations
 import pytest
 
 from clm.features.metadata import load_feature_metadata
-from clm.models.tasks import CHURN
+from clm.models.tasks import CHURN, ModelConfig
 from clm.models.train import TrainConfig, fit_final
 from clm.models.trained import TrainedModel
-from clm.models.tune import ModelConfig
 
 
 @pytest.fixture(scope="session")

@@ -12,10 +12,10 @@ from mlflow import MlflowClient
 from clm.features.metadata import load_feature_metadata
 from clm.models import tune as tune_module
 from clm.models.encoding import FeatureEncoder
-from clm.models.tasks import CHURN, STAGE, Task
+from clm.models.tasks import CHURN, STAGE, ModelConfig, Task
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
-from clm.models.tune import ModelConfig, Range, TuneConfig, study_name, tune
+from clm.models.tune import Range, TuneConfig, study_name, tune
 from clm.registry import CHALLENGER, REGISTERED_MODELS
 
 MODEL = ModelConfig(

@@ -15,9 +15,8 @@ import pytest
 
 from clm.features.build import FeatureConfig
 from clm.features.metadata import load_feature_metadata
-from clm.models.tasks import TASKS
+from clm.models.tasks import TASKS, ModelConfig
 from clm.models.train import TrainConfig, fit_final
-from clm.models.tune import ModelConfig
 from clm.scoring.export import export_scorer, input_example
 from clm.scoring.inputs import scoring_input
 from clm.scoring.rules import BudgetRules

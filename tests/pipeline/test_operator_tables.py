@@ -7,10 +7,10 @@ import pytest
 from polars.testing import assert_frame_equal
 
 from clm.data.contract import RAW_TABLES
+from clm.data.io import TableError
 from clm.data.operator import DataConfig, OperatorTables, import_operator_tables
 from clm.features.build import FeatureConfig
 from clm.features.stage import run_features
-from clm.io import TableError
 from clm.labels import LabelConfig
 from clm.models.tasks import RULE_STAGE, task_for
 

@@ -17,7 +17,7 @@ from typer.testing import CliRunner
 from clm.cli import app
 from clm.data.contract import STAGES
 from clm.data.validate import FAILED_CHECKS
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 from clm.months import add_months
 from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input
 from clm.scoring.rules import BudgetRules

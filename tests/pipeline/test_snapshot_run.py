@@ -12,9 +12,10 @@ import yaml
 from mlflow import MlflowClient
 
 from clm.explain.drivers import ExplainConfig
+from clm.models.tasks import ModelConfig
 from clm.models.train import TrainConfig
 from clm.models.trained import TrainedModel
-from clm.models.tune import ModelConfig, Range, TuneConfig
+from clm.models.tune import Range, TuneConfig
 from clm.snapshot.pipeline import SnapshotConfig, SnapshotSettings, run_snapshot
 
 pytestmark = pytest.mark.slow

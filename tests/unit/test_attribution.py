@@ -5,8 +5,8 @@ from __future__ import annotations
 import polars as pl
 import pytest
 
+from clm.domain.taxonomy import load_taxonomy
 from clm.explain.attribution import NO_REASON, attribution_accuracy
-from clm.explain.taxonomy import load_taxonomy
 
 
 def _churners(rows: list[tuple[str | None, str, str]]) -> pl.DataFrame:

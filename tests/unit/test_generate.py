@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 
 from clm.data import contract
-from clm.data.generate import GenerateConfig, write_dataset
-from clm.data.lifecycle import STAGE_NAMES
+from clm.synthetic.generate import GenerateConfig, write_dataset
+from clm.synthetic.lifecycle import STAGE_NAMES
 
 
 def _digest(folder) -> dict[str, str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from clm.io import TableError, read_table, write_parquet_atomic, write_text_atomic
+from clm.data.io import TableError, read_table, write_parquet_atomic, write_text_atomic
 
 CONTRACT = {"subscriber_id": pl.Int64(), "arpu": pl.Float64()}
 

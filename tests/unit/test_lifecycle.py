@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from clm.data.lifecycle import (
+from clm.synthetic.lifecycle import (
     EXITED,
     GROWTH,
     STABLE,
@@ -15,7 +15,7 @@ from clm.data.lifecycle import (
     step_stages,
     warning_hazard,
 )
-from clm.data.profile import load_profile
+from clm.synthetic.profile import load_profile
 
 
 @pytest.mark.parametrize("start", [GROWTH, STABLE, WARNING, SUNK])

@@ -8,7 +8,7 @@ import numpy as np
 import polars as pl
 from sklearn.metrics import roc_auc_score
 
-from clm.data.oracle import oracle_churn_probability
+from clm.synthetic.oracle import oracle_churn_probability
 
 HORIZON = 3
 

@@ -10,6 +10,7 @@ import xgboost as xgb
 from tests import explained
 
 from clm.data.contract import STAGES
+from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reasons import (
     Contributions,
     cause_contributions,
@@ -20,7 +21,6 @@ from clm.explain.reasons import (
     top_categories,
     top_reasons,
 )
-from clm.explain.taxonomy import load_taxonomy
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 from clm.features.build import FeatureConfig
 from clm.scoring.month import MonthStats
 from clm.scoring.rules import BudgetRules, budget_caps, recommended_measures, risk_deciles

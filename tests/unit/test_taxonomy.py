@@ -8,10 +8,10 @@ from pathlib import Path
 import pytest
 
 from clm.data.contract import NETWORKS, STAGES, SURVEY_REASONS
-from clm.explain.taxonomy import TaxonomyError, load_taxonomy
+from clm.domain.taxonomy import TaxonomyError, load_taxonomy
 from clm.features.metadata import load_feature_metadata, parse_feature_metadata
 
-PACKAGED = resources.files("clm.explain").joinpath("taxonomy.yaml")
+PACKAGED = resources.files("clm.domain").joinpath("taxonomy.yaml")
 
 # Cause codes per category (domain.md §4.2); other modules depend on these exact codes.
 CAUSES_BY_CATEGORY = {

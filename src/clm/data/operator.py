@@ -16,7 +16,7 @@ from pathlib import Path
 import polars as pl
 
 from clm.data.contract import RAW_TABLES
-from clm.io import TableError, check_contract
+from clm.data.io import TableError, check_contract
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ has an accepted subscriber, lies in ``[join_month, churn_month)``, and its subsc
 event (if any) was accepted too.
 
 Problems that make row checks impossible (missing file or column, wrong dtype, empty table)
-raise ``clm.io.TableError`` instead. When a table's quarantined share exceeds
+raise ``clm.data.io.TableError`` instead. When a table's quarantined share exceeds
 ``validate.max_quarantined_share``, the step writes the report and the quarantine files (so the
 cause can be inspected) but leaves the previous validated tables untouched, then fails.
 """
@@ -28,21 +28,23 @@ import polars as pl
 from pandera.config import ValidationDepth, config_context
 from pandera.errors import SchemaErrors
 
+from clm import paths
 from clm.config import ConfigError
 from clm.data.contract import RAW_TABLES
+from clm.data.io import (
+    TableError,
+    check_contract,
+    read_table,
+    write_parquet_atomic,
+    write_text_atomic,
+)
 from clm.data.schemas import RAW_SCHEMAS
-from clm.io import TableError, check_contract, read_table, write_parquet_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
 FAILED_CHECKS = "failed_checks"  # quarantine column: list of "column:check"
 _ROW = "_clm_row"
 _FAILURE_SCHEMA = {_ROW: pl.UInt32(), "column": pl.String(), "check": pl.String()}
-
-DEFAULT_RAW_DIR = Path("data/raw")
-DEFAULT_VALIDATED_DIR = Path("data/validated")
-DEFAULT_QUARANTINE_DIR = Path("data/quarantine")
-DEFAULT_REPORT = Path("reports/validation.json")
 
 
 @dataclass(frozen=True)
@@ -337,10 +339,10 @@ def shares_over_limit(tables: dict[str, dict[str, Any]], limit: float) -> dict[s
 
 def run_validate(
     config: ValidateConfig,
-    raw_dir: Path = DEFAULT_RAW_DIR,
-    validated_dir: Path = DEFAULT_VALIDATED_DIR,
-    quarantine_dir: Path = DEFAULT_QUARANTINE_DIR,
-    report_path: Path = DEFAULT_REPORT,
+    raw_dir: Path = paths.RAW_DIR,
+    validated_dir: Path = paths.VALIDATED_DIR,
+    quarantine_dir: Path = paths.QUARANTINE_DIR,
+    report_path: Path = paths.VALIDATION_REPORT,
 ) -> dict:
     """The validate step's I/O: read ``raw_dir``, write quarantine, report, then validated.
 

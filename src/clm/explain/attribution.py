@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import polars as pl
 
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 
 NO_REASON = "none"
 

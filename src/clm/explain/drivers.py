@@ -17,6 +17,7 @@ import numpy as np
 import polars as pl
 
 from clm.data.contract import STAGES
+from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reasons import (
     feature_contributions,
     rank_reasons,
@@ -24,7 +25,6 @@ from clm.explain.reasons import (
     to_causes,
     top_categories,
 )
-from clm.explain.taxonomy import load_taxonomy
 from clm.models.trained import TrainedModel
 
 CAUSE = "cause_"

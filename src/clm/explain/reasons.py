@@ -18,7 +18,7 @@ import polars as pl
 import xgboost as xgb
 
 from clm.data.contract import STAGES
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 from clm.features.metadata import FeatureMeta, load_feature_metadata
 from clm.models.trained import TrainedModel
 

@@ -9,9 +9,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import polars as pl
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from clm.explain import figures
+from clm.domain.taxonomy import load_taxonomy
 from clm.explain.attribution import NO_REASON, Attribution
 from clm.explain.drivers import (
     ExplainConfig,
@@ -22,7 +21,8 @@ from clm.explain.drivers import (
     measure_grid,
     survey_comparison,
 )
-from clm.explain.taxonomy import load_taxonomy
+from clm.reports import figures
+from clm.reports.render import render_page
 
 SEGMENT = ["value_tier", "stage_predicted", "network"]
 MIN_SEGMENT_CUSTOMERS = 20  # smaller segments are too noisy to show shares for
@@ -42,15 +42,7 @@ class ReportInputs:
 
 def render_report(inputs: ReportInputs, config: ExplainConfig) -> str:
     """The report's HTML."""
-    environment = Environment(
-        loader=PackageLoader("clm.explain", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
-    template = environment.get_template("drivers.html.j2")
-    return template.render(**_context(inputs, config))
+    return render_page("drivers.html.j2", **_context(inputs, config))
 
 
 def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:

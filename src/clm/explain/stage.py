@@ -19,11 +19,12 @@ from pathlib import Path
 import mlflow
 import polars as pl
 
+from clm import paths
+from clm.data.io import write_parquet_atomic, write_text_atomic
 from clm.explain.attribution import attribution_accuracy
 from clm.explain.drivers import CATEGORY, KEYS, ExplainConfig, explain_customers, high_risk
 from clm.explain.reasons import feature_contributions, to_causes, top_categories
 from clm.explain.report import ReportInputs, render_report
-from clm.io import write_parquet_atomic, write_text_atomic
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
 
@@ -36,15 +37,15 @@ NO_TRUTH = "no true churn reasons in this data (only synthetic data has them)"
 class ExplainPaths:
     """Where the step reads and writes (the DVC stage's deps and outs)."""
 
-    models: Path = Path("models")
-    test: Path = Path("data/split/test.parquet")
-    truth: Path = Path("data/truth/subscribers.parquet")
-    stages: Path = Path("data/truth/stages_monthly.parquet")
-    features: Path = Path("data/features/features.parquet")
-    churn_events: Path = Path("data/validated/churn_events.parquet")
-    reasons: Path = Path("data/explain/reasons.parquet")
-    metrics: Path = Path("reports/explain.json")
-    report: Path = Path("reports/drivers.html")
+    models: Path = paths.MODELS_DIR
+    test: Path = paths.TEST_PART
+    truth: Path = paths.TRUTH_SUBSCRIBERS
+    stages: Path = paths.TRUTH_STAGES
+    features: Path = paths.FEATURES
+    churn_events: Path = paths.VALIDATED_CHURN_EVENTS
+    reasons: Path = paths.REASONS
+    metrics: Path = paths.EXPLAIN_METRICS
+    report: Path = paths.DRIVERS_REPORT
 
 
 def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> dict:

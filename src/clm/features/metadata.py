@@ -13,7 +13,7 @@ from typing import Any
 
 import yaml
 
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 
 KINDS = ("float", "int", "bool", "category")
 

@@ -7,25 +7,22 @@ from pathlib import Path
 
 import polars as pl
 
+from clm import paths
 from clm.data.contract import RAW_TABLES, TRUTH_MONTHLY
+from clm.data.io import check_contract
 from clm.features.build import FeatureConfig
 from clm.features.chunked import write_feature_table
-from clm.io import check_contract
 from clm.labels import LabelConfig
 
 logger = logging.getLogger(__name__)
-
-VALIDATED_DIR = Path("data/validated")
-TRUTH_PATH = Path("data/truth/stages_monthly.parquet")
-FEATURES_PATH = Path("data/features/features.parquet")
 
 
 def run_features(
     features: FeatureConfig,
     labels: LabelConfig,
-    validated_dir: Path = VALIDATED_DIR,
-    truth_path: Path = TRUTH_PATH,
-    out_path: Path = FEATURES_PATH,
+    validated_dir: Path = paths.VALIDATED_DIR,
+    truth_path: Path = paths.TRUTH_STAGES,
+    out_path: Path = paths.FEATURES,
 ) -> int:
     """Build features and labels from the validated tables; return the number of rows.
 

@@ -6,12 +6,13 @@ from pathlib import Path
 
 import polars as pl
 
+from clm import paths
 from clm.models.tasks import Task
 
-SPLIT_DIR = Path("data/split")
 
-
-def read_part(part: str, task: Task | None = None, split_dir: Path = SPLIT_DIR) -> pl.DataFrame:
+def read_part(
+    part: str, task: Task | None = None, split_dir: Path = paths.SPLIT_DIR
+) -> pl.DataFrame:
     """One split part; with a task, only the rows labelled for it."""
     frame = pl.read_parquet(split_dir / f"{part}.parquet")
     return frame if task is None else frame.filter(pl.col(task.label_column).is_not_null())

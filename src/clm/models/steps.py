@@ -14,29 +14,22 @@ import mlflow
 import polars as pl
 from mlflow import MlflowClient
 
+from clm import paths
 from clm.config import DEFAULT_PARAMS, load_section
-from clm.data.oracle import oracle_churn_probability
+from clm.data.io import write_text_atomic
 from clm.features.metadata import load_feature_metadata
-from clm.io import write_text_atomic
 from clm.labels import LabelConfig
 from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import evaluate_churn, evaluate_stage, fit_logistic_baseline
 from clm.models.plots import churn_figures, confusion_figure
 from clm.models.splits import SPLIT_DIR, read_part
-from clm.models.tasks import CHURN, RULE_STAGE, task_for
+from clm.models.tasks import CHURN, RULE_STAGE, ModelConfig, task_for
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
-from clm.models.tune import ModelConfig, TuneConfig, TuningResult, journal_storage, tune
+from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
 from clm.registry import REGISTERED_MODELS
+from clm.synthetic.oracle import oracle_churn_probability
 from clm.tracking import EXPERIMENT, data_version, file_digest, git_commit
-
-STUDY_DIR = Path("optuna")
-TUNING_DIR = Path("models/tuning")
-MODEL_DIR = Path("models")
-VALIDATED_SUBSCRIBERS = Path("data/validated/subscribers.parquet")
-TRUTH_SUBSCRIBERS = Path("data/truth/subscribers.parquet")
-METRICS = Path("reports/metrics.json")
-PLOTS = Path("reports/plots")
 
 
 def run_tune(task_name: str, params: Path = DEFAULT_PARAMS) -> TuningResult:
@@ -51,11 +44,13 @@ def run_tune(task_name: str, params: Path = DEFAULT_PARAMS) -> TuningResult:
         (encoder.transform(valid), task.labels(valid)),
         load_section(ModelConfig, "model", params),
         load_section(TuneConfig, "tune", params),
-        storage=journal_storage(STUDY_DIR / f"{task.name}.journal"),
+        storage=journal_storage(paths.STUDY_DIR / f"{task.name}.journal"),
         data_digest=file_digest(SPLIT_DIR / "train.parquet", SPLIT_DIR / "valid.parquet"),
         show_progress=True,
     )
-    write_text_atomic(json.dumps(asdict(result), indent=2) + "\n", TUNING_DIR / f"{task.name}.json")
+    write_text_atomic(
+        json.dumps(asdict(result), indent=2) + "\n", paths.TUNING_DIR / f"{task.name}.json"
+    )
     return result
 
 
@@ -65,7 +60,7 @@ def run_train(task_name: str, params: Path = DEFAULT_PARAMS) -> dict:
     Returns the registration (run id, version, fit report), also written beside the model.
     """
     task = task_for(task_name, read_part("train"))
-    tuning = json.loads((TUNING_DIR / f"{task.name}.json").read_text(encoding="utf-8"))
+    tuning = json.loads((paths.TUNING_DIR / f"{task.name}.json").read_text(encoding="utf-8"))
     train, valid = read_part("train", task), read_part("valid", task)
     metadata = load_feature_metadata()
     model = load_section(ModelConfig, "model", params)
@@ -73,7 +68,7 @@ def run_train(task_name: str, params: Path = DEFAULT_PARAMS) -> dict:
         task, tuning["best_params"], train, valid, metadata, model,
         load_section(TrainConfig, "train", params),
     )  # fmt: skip
-    folder = MODEL_DIR / task.name
+    folder = paths.MODELS_DIR / task.name
     trained.save(folder)
     mlflow.set_experiment(EXPERIMENT)
     provenance = {
@@ -96,14 +91,14 @@ def run_evaluate(params: Path = DEFAULT_PARAMS) -> dict:
     Returns the metrics document (also written to reports/metrics.json).
     """
     horizon = load_section(LabelConfig, "labels", params).horizon_months
-    churn_model, stage_model = (TrainedModel.load(MODEL_DIR / t) for t in ("churn", "stage"))
+    churn_model, stage_model = (TrainedModel.load(paths.MODELS_DIR / t) for t in ("churn", "stage"))
     test = read_part("test", CHURN)
     oracle = None
-    if TRUTH_SUBSCRIBERS.exists():
+    if paths.TRUTH_SUBSCRIBERS.exists():
         oracle = oracle_churn_probability(
             test,
-            pl.read_parquet(VALIDATED_SUBSCRIBERS),
-            pl.read_parquet(TRUTH_SUBSCRIBERS),
+            pl.read_parquet(paths.VALIDATED_SUBSCRIBERS),
+            pl.read_parquet(paths.TRUTH_SUBSCRIBERS),
             horizon,
         )
     baseline = fit_logistic_baseline(churn_model, read_part("train", CHURN))
@@ -111,7 +106,9 @@ def run_evaluate(params: Path = DEFAULT_PARAMS) -> dict:
     stage = evaluate_stage(stage_model, read_part("test", stage_model.task))
 
     registration = {
-        task: json.loads((MODEL_DIR / task / "registration.json").read_text(encoding="utf-8"))
+        task: json.loads(
+            (paths.MODELS_DIR / task / "registration.json").read_text(encoding="utf-8")
+        )
         for task in ("churn", "stage")
     }
     churn_metrics = {**churn.metrics, "calibration": _calibration_note(registration["churn"])}
@@ -130,11 +127,11 @@ def run_evaluate(params: Path = DEFAULT_PARAMS) -> dict:
         "churn": churn_metrics,
         "stage": stage_scalars,
     }
-    write_text_atomic(json.dumps(document, indent=2) + "\n", METRICS)
+    write_text_atomic(json.dumps(document, indent=2) + "\n", paths.METRICS)
     for curve, tables in churn.curves.items():
         for scorer, table in tables.items():
-            table.write_csv(_ensure(PLOTS / curve / f"{scorer}.csv"))
-    stage.predictions.write_csv(_ensure(PLOTS / "stage_confusion.csv"))
+            table.write_csv(_ensure(paths.PLOTS_DIR / curve / f"{scorer}.csv"))
+    stage.predictions.write_csv(_ensure(paths.PLOTS_DIR / "stage_confusion.csv"))
 
     figures = churn_figures(churn)
     _log_to_run(registration["churn"], "churn", churn.metrics["model"], document, figures)

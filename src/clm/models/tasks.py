@@ -8,8 +8,7 @@ training cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pandas as pd
@@ -18,8 +17,22 @@ import xgboost as xgb
 
 from clm.data.contract import STAGES
 
-if TYPE_CHECKING:
-    from clm.models.tune import ModelConfig
+
+@dataclass(frozen=True)
+class ModelConfig:
+    """The ``model`` section: settings shared by tuning and final training."""
+
+    device: str  # "cpu" or "cuda"
+    seed: int
+    max_boost_rounds: int
+    early_stopping_rounds: int
+    # per task: feature -> +1 (risk never falls as it rises) or -1; domain knowledge the
+    # model must respect, e.g. a complaint surge never lowers churn risk
+    monotone_constraints: dict[str, dict[str, int]] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
+            raise ValueError(f"model.device must be cpu or cuda[:N], got {self.device!r}")
 
 
 @dataclass(frozen=True)

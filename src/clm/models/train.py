@@ -14,9 +14,8 @@ from clm.features.metadata import FeatureMeta
 from clm.models.calibration import PlattCalibrator
 from clm.models.encoding import FeatureEncoder
 from clm.models.metrics import expected_calibration_error
-from clm.models.tasks import Task, best_rounds_only, predict, train_booster
+from clm.models.tasks import ModelConfig, Task, best_rounds_only, predict, train_booster
 from clm.models.trained import META_FILE, TrainedModel
-from clm.models.tune import ModelConfig
 from clm.registry import REGISTERED_MODELS, mark_challenger
 
 log = logging.getLogger(__name__)

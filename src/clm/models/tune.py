@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import mlflow
@@ -23,28 +23,11 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from optuna_integration import XGBoostPruningCallback
 
-from clm.models.tasks import VALIDATION, Task, train_booster
+from clm.models.tasks import VALIDATION, ModelConfig, Task, train_booster
 
 log = logging.getLogger(__name__)
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
-
-
-@dataclass(frozen=True)
-class ModelConfig:
-    """The ``model`` section: settings shared by tuning and final training."""
-
-    device: str  # "cpu" or "cuda"
-    seed: int
-    max_boost_rounds: int
-    early_stopping_rounds: int
-    # per task: feature -> +1 (risk never falls as it rises) or -1; domain knowledge the
-    # model must respect, e.g. a complaint surge never lowers churn risk
-    monotone_constraints: dict[str, dict[str, int]] = field(default_factory=dict)
-
-    def __post_init__(self) -> None:
-        if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):
-            raise ValueError(f"model.device must be cpu or cuda[:N], got {self.device!r}")
 
 
 @dataclass(frozen=True)

@@ -25,7 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
-from clm.io import TableError, parquet_stream, write_parquet_atomic
+from clm.data.io import TableError, parquet_stream, write_parquet_atomic
 from clm.scoring.inputs import SCORING_INPUT, check_columns, check_history, split_scorable
 from clm.scoring.inputs import scoring_input as join_raw_tables
 from clm.scoring.month import MonthStats

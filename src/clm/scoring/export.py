@@ -15,6 +15,7 @@ import polars as pl
 from mlflow.models import infer_signature
 
 import clm
+from clm import paths
 from clm.features.build import FeatureConfig
 from clm.registry import REGISTERED_MODELS, mark_challenger
 from clm.scoring.inputs import scoring_input
@@ -105,9 +106,9 @@ def export_scorer(
 def run_export(
     features: FeatureConfig,
     budget: BudgetRules,
-    validated_dir: Path = Path("data/validated"),
-    model_dir: Path = Path("models"),
-    out_dir: Path = Path("models/scorer"),
+    validated_dir: Path = paths.VALIDATED_DIR,
+    model_dir: Path = paths.MODELS_DIR,
+    out_dir: Path = paths.SCORER_DIR,
 ) -> str:
     """The export step: scorer from ``model_dir/{churn,stage}``; return the registry version.
 

@@ -17,10 +17,10 @@ import pandera.polars as pa
 import polars as pl
 
 from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
+from clm.data.io import check_contract
 from clm.data.schemas import SUBSCRIBERS_SCHEMA, USAGE_MONTHLY_SCHEMA
 from clm.data.validate import FAILED_CHECKS, failures_where, schema_failures, split_rows
 from clm.features.build import LOOKBACK_MONTHS
-from clm.io import check_contract
 from clm.months import from_index, to_index
 
 logger = logging.getLogger(__name__)

@@ -27,7 +27,7 @@ import polars as pl
 
 from clm.config import from_dict
 from clm.data.validate import FAILED_CHECKS
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 from clm.features.build import FeatureConfig
 from clm.models.trained import TrainedModel
 from clm.scoring.inputs import SCORING_INPUT, check_history, split_scorable

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
-from clm.explain.taxonomy import Taxonomy
+from clm.domain.taxonomy import Taxonomy
 
 GROUP_TIER = "group"
 DECILES = 10

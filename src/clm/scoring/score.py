@@ -14,8 +14,8 @@ import numpy as np
 import polars as pl
 
 from clm.data.contract import STAGES
+from clm.domain.taxonomy import Taxonomy
 from clm.explain.reasons import top_reasons
-from clm.explain.taxonomy import Taxonomy
 from clm.features.build import FeatureConfig
 from clm.models.trained import TrainedModel
 from clm.scoring.month import MonthStats, base_features, month_features, stats_rows

@@ -25,7 +25,7 @@ from pyspark import SparkFiles
 from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
-from clm.io import TableError
+from clm.data.io import TableError
 from clm.scoring.inputs import SCORING_INPUT, check_history
 from clm.scoring.month import STATS_COLUMNS, MonthStats
 from clm.scoring.rules import DECILES

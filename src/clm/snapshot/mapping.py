@@ -17,7 +17,7 @@ from typing import Any
 
 import yaml
 
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 from clm.features.metadata import KINDS, FeatureMeta, load_feature_metadata
 
 ARITHMETIC = {"sum": (2, None), "difference": (2, 2), "product": (2, None), "ratio": (2, 2)}

@@ -19,16 +19,17 @@ import mlflow
 import polars as pl
 import xgboost as xgb
 
+from clm import paths
 from clm.config import DEFAULT_PARAMS, load_section
+from clm.data.io import write_parquet_atomic, write_text_atomic
 from clm.explain.drivers import ExplainConfig
-from clm.io import write_parquet_atomic, write_text_atomic
 from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import MODEL, evaluate_churn, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
-from clm.models.tasks import CHURN, best_rounds_only, train_booster
+from clm.models.tasks import CHURN, ModelConfig, best_rounds_only, train_booster
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
-from clm.models.tune import ModelConfig, TuneConfig, TuningResult, journal_storage, tune
+from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import Mapping, load_mapping
 from clm.snapshot.references import boosting_reference_scores
@@ -47,7 +48,6 @@ EXPERIMENT = "clm-snapshot"
 # Early stopping and tuning on log loss, not AUC: on a validation part of a few hundred rows
 # AUC moves in steps and peaks by chance within a handful of rounds; log loss is smooth.
 TASK = replace(CHURN, eval_metric="logloss", maximize=False)
-RUNS_DIR = Path("runs")
 SKIPPED = {
     "stage": "skipped: snapshot data has no monthly history, so there is no lifecycle-stage model",
     "attribution": "skipped: snapshot data has no truth about why customers left",
@@ -94,7 +94,9 @@ def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
     return split_frame(table, mapping.split)
 
 
-def run_snapshot(mapping_path: Path, settings: SnapshotSettings, runs_dir: Path = RUNS_DIR) -> dict:
+def run_snapshot(
+    mapping_path: Path, settings: SnapshotSettings, runs_dir: Path = paths.RUNS_DIR
+) -> dict:
     """Run the whole pipeline; write ``<runs_dir>/<dataset>/`` and return the metrics."""
     with xgb.config_context(nthread=settings.snapshot.xgb_threads):
         return _run(load_mapping(mapping_path), settings, runs_dir)

@@ -2,7 +2,7 @@
 
 The contributions are the explain step's (exact TreeSHAP summed feature -> cause -> category,
 ``clm.explain.reasons``) with the mapping's own feature-to-cause table, and the summaries and
-charts are the driver report's (``clm.explain.drivers``, ``clm.explain.figures``). The page
+charts are the driver report's (``clm.explain.drivers``, ``clm.reports.figures``). The page
 is its own, shorter template: snapshot data has no monthly history, so there is no lifecycle
 stage, value tier or network to segment by, and no truth to check reasons against. The page
 says so instead of showing those sections empty or made up.
@@ -14,9 +14,9 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
-from clm.explain import figures
+from clm.domain.taxonomy import load_taxonomy
+from clm.explain.attribution import NO_REASON
 from clm.explain.drivers import (
     CATEGORY,
     CAUSE,
@@ -33,8 +33,9 @@ from clm.explain.reasons import (
     to_causes,
     top_categories,
 )
-from clm.explain.taxonomy import load_taxonomy
 from clm.models.trained import TrainedModel
+from clm.reports import figures
+from clm.reports.render import render_page
 from clm.snapshot.frame import ID
 from clm.snapshot.mapping import Arithmetic, Column, Constant, Expression, Mapping, Recode
 
@@ -111,13 +112,6 @@ def render_snapshot_report(
     explained: pl.DataFrame, mapping: Mapping, report: SnapshotReport, config: ExplainConfig
 ) -> str:
     """The report's HTML: one self-contained, bilingual file."""
-    environment = Environment(
-        loader=PackageLoader("clm.snapshot", "templates"),
-        autoescape=select_autoescape(["html", "j2"]),
-        undefined=StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-    )
     taxonomy = load_taxonomy()
     risky = high_risk(explained, config.high_risk_share)
     causes = cause_shares(risky)
@@ -126,8 +120,10 @@ def render_snapshot_report(
     examples = risky.head(config.example_customers).with_columns(
         customer=pl.col(ID).map_elements(anonymise, return_dtype=pl.String)
     )
-    return environment.get_template("drivers.html.j2").render(
+    return render_page(
+        "snapshot.html.j2",
         taxonomy=taxonomy,
+        no_reason=NO_REASON,
         report=report,
         customers=explained.height,
         high_risk_customers=risky.height,

@@ -10,9 +10,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from clm.data.lifecycle import STAGE_NAMES, churn_probability_within, warning_hazard
-from clm.data.profile import GeneratorProfile, load_profile
 from clm.months import month_index
+from clm.synthetic.lifecycle import STAGE_NAMES, churn_probability_within, warning_hazard
+from clm.synthetic.profile import GeneratorProfile, load_profile
 
 
 def oracle_churn_probability(

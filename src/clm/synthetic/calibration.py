@@ -14,7 +14,7 @@ import polars as pl
 import yaml
 
 from clm.data.contract import SURVEY_REASONS
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 
 ARPU_BAND_NAMES = ("0-50", "50-100", ">100")
 HALF_YEAR = 6
@@ -37,7 +37,7 @@ class Figure:
 @cache
 def load_seed_figures() -> dict:
     """The packaged seed figures and tolerances."""
-    source = resources.files("clm.data").joinpath("seed_figures.yaml")
+    source = resources.files("clm.synthetic").joinpath("seed_figures.yaml")
     with source.open(encoding="utf-8") as handle:
         return yaml.safe_load(handle)
 

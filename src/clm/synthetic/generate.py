@@ -19,7 +19,9 @@ from rich.progress import Progress
 
 from clm.data import contract
 from clm.data.contract import BRANDS, DESTINATIONS, NETWORKS, PAYMENT_TYPES, REGIONS
-from clm.data.lifecycle import (
+from clm.data.io import parquet_stream, write_parquet_atomic
+from clm.domain.taxonomy import load_taxonomy
+from clm.synthetic.lifecycle import (
     EXITED,
     GROWTH,
     NOT_JOINED,
@@ -30,11 +32,9 @@ from clm.data.lifecycle import (
     step_stages,
     warning_hazard,
 )
-from clm.data.population import NO_CONTRACT, Population, draw_population
-from clm.data.profile import GeneratorProfile, load_profile
-from clm.data.usage import base_levels, draw_usage, monthly_levels, signature_matrices
-from clm.explain.taxonomy import load_taxonomy
-from clm.io import parquet_stream, write_parquet_atomic
+from clm.synthetic.population import NO_CONTRACT, Population, draw_population
+from clm.synthetic.profile import GeneratorProfile, load_profile
+from clm.synthetic.usage import base_levels, draw_usage, monthly_levels, signature_matrices
 
 log = logging.getLogger(__name__)
 

@@ -95,6 +95,6 @@ class GeneratorProfile:
 @cache
 def load_profile(path: Path | None = None) -> GeneratorProfile:
     """Load the generator profile; the packaged default unless ``path`` is given."""
-    source = path or resources.files("clm.data").joinpath("generator_profile.yaml")
+    source = path or resources.files("clm.synthetic").joinpath("generator_profile.yaml")
     with source.open(encoding="utf-8") as handle:
         return from_dict(GeneratorProfile, yaml.safe_load(handle), where=str(source))

@@ -6,9 +6,9 @@ from __future__ import annotations
 import numpy as np
 
 from clm.data.contract import SURVEY_REASONS
-from clm.data.lifecycle import GROWTH, SUNK, WARNING
-from clm.data.population import REGION_DROPPED_CALL_FACTOR, Population
-from clm.data.profile import GeneratorProfile
+from clm.synthetic.lifecycle import GROWTH, SUNK, WARNING
+from clm.synthetic.population import REGION_DROPPED_CALL_FACTOR, Population
+from clm.synthetic.profile import GeneratorProfile
 
 LEVELS = (
     "arpu",

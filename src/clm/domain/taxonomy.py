@@ -146,7 +146,7 @@ class Taxonomy:
 @cache
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Load and check the taxonomy; the packaged ``taxonomy.yaml`` unless ``path`` is given."""
-    source = path or resources.files("clm.explain").joinpath("taxonomy.yaml")
+    source = path or resources.files("clm.domain").joinpath("taxonomy.yaml")
     with source.open(encoding="utf-8") as handle:
         try:
             raw = yaml.safe_load(handle)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from clm.data.profile import GeneratorProfile, TransitionProfile
+from clm.synthetic.profile import GeneratorProfile, TransitionProfile
 
 GROWTH, STABLE, WARNING, SUNK, EXITED, NOT_JOINED = range(6)
 STAGE_NAMES = ("growth", "stable", "warning", "sunk")

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES, REGIONS
-from clm.data.profile import GeneratorProfile
+from clm.synthetic.profile import GeneratorProfile
 
 GROUP_SHARE = 0.06
 SUBSCRIBERS_PER_GROUP = 25

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 from matplotlib.figure import Figure
 
-from clm.explain.taxonomy import load_taxonomy
+from clm.domain.taxonomy import load_taxonomy
 
 BAR = "#c0504d"
 SURVEY = "#7f7f7f"
