@@ -63,10 +63,20 @@ def warning_hazard(
 
 
 def step_stages(
-    stage: np.ndarray, hazard: np.ndarray, uniform: np.ndarray, transitions: TransitionProfile
+    stage: np.ndarray,
+    hazard: np.ndarray,
+    uniform: np.ndarray,
+    transitions: TransitionProfile,
+    exit_multiplier: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """Draw next month's stage for active subscribers (EXITED marks a churn)."""
-    to_exit_w = transitions.warning_to_exit
+    """Draw next month's stage for active subscribers (EXITED marks a churn).
+
+    ``exit_multiplier`` scales the warning -> exit probability (a retention measure at
+    work). The exits it prevents recover to stable and every other uniform keeps its
+    outcome, so with common uniforms a treated step differs from the untreated one only
+    where the treatment made the difference.
+    """
+    to_exit_w = np.minimum(transitions.warning_to_exit * exit_multiplier, 1.0)
     next_stage = stage.copy()
     growth, stable = stage == GROWTH, stage == STABLE
     warning, sunk = stage == WARNING, stage == SUNK
@@ -78,7 +88,8 @@ def step_stages(
     next_stage[grows_up] = STABLE
 
     next_stage[warning & (uniform < to_exit_w)] = EXITED
-    recovers = (uniform >= to_exit_w) & (uniform < to_exit_w + transitions.warning_to_stable)
+    recover_limit = transitions.warning_to_exit + transitions.warning_to_stable
+    recovers = (uniform >= to_exit_w) & (uniform < recover_limit)
     next_stage[warning & recovers] = STABLE
     next_stage[sunk & (uniform < transitions.sunk_to_exit)] = EXITED
     return next_stage
