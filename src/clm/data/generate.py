@@ -184,11 +184,11 @@ def _run_window(
                 profile,
             )
             columns = draw_usage(levels, profile, rng)
-            consumed[active] = _consume_contract(population, active, t, consumed, columns["arpu"])
+            consumed[active] = consume_contract(population, active, t, consumed, columns["arpu"])
             if on_month is not None:
                 columns["contract_consumed_amount"] = np.round(consumed[active], 2)
                 on_month(
-                    _usage_frame(population, active, months[t], columns),
+                    usage_frame(population, active, months[t], columns),
                     _stage_frame(population, active, months[t], stage[active]),
                 )
 
@@ -230,7 +230,7 @@ def _advance(
         population.base_hazard[active],
         population.is_g[active],
         tenure,
-        _months_to_contract_end(population, active, t),
+        months_to_contract_end(population, active, t),
         profile,
     )
     current = stage[active]
@@ -295,7 +295,7 @@ def _start_some_in_warning(
     reason[starts_warning] = reason_draw(starts_warning)
 
 
-def _months_to_contract_end(population: Population, rows: np.ndarray, t: int) -> np.ndarray:
+def months_to_contract_end(population: Population, rows: np.ndarray, t: int) -> np.ndarray:
     end = population.contract_end_index[rows]
     return np.where(end == NO_CONTRACT, np.nan, end - t)
 
@@ -307,7 +307,7 @@ def _consumed_before_window(population: Population, profile: GeneratorProfile) -
     return np.where(population.has_contract, consumed, 0.0)
 
 
-def _consume_contract(
+def consume_contract(
     population: Population, active: np.ndarray, t: int, consumed: np.ndarray, arpu: np.ndarray
 ) -> np.ndarray:
     start = population.contract_start_index[active]
@@ -325,7 +325,7 @@ def _as_dates(month: np.datetime64 | np.ndarray) -> pl.Series | date:
     return np.asarray(month, dtype="datetime64[M]").astype("datetime64[D]")
 
 
-def _usage_frame(
+def usage_frame(
     population: Population, active: np.ndarray, month: np.datetime64, columns: dict
 ) -> pl.DataFrame:
     frame = pl.DataFrame(
@@ -392,11 +392,23 @@ def _churn_frame(
         mix = profile.networks[name].destination_mix
         weights = np.array([mix[d] for d in DESTINATIONS])
         destination[rows] = rng.choice(len(DESTINATIONS), size=rows.sum(), p=weights)
+    return churn_events_frame(
+        population.subscriber_id[churned],
+        first_month + churn_index[churned],
+        reason[churned],
+        destination,
+    )
+
+
+def churn_events_frame(
+    subscriber_id: np.ndarray, churn_month: np.ndarray, reason: np.ndarray, destination: np.ndarray
+) -> pl.DataFrame:
+    """The raw churn-events table from reason and destination indices."""
     return pl.DataFrame(
         {
-            "subscriber_id": population.subscriber_id[churned],
-            "churn_month": _as_dates(first_month + churn_index[churned]),
-            "reason": np.array(contract.SURVEY_REASONS)[reason[churned]],
+            "subscriber_id": subscriber_id,
+            "churn_month": _as_dates(churn_month),
+            "reason": np.array(contract.SURVEY_REASONS)[reason],
             "destination": np.array(DESTINATIONS)[destination],
         }
     ).select([pl.col(name).cast(dtype) for name, dtype in contract.CHURN_EVENTS.items()])

@@ -54,12 +54,18 @@ def warning_hazard(
         young,
         np.where(tenure_months >= OLD_TENURE_MONTHS, old, 1.0),
     )
-    low, high = EXPIRY_WINDOW
-    with np.errstate(invalid="ignore"):
-        expiring = (months_to_contract_end >= low) & (months_to_contract_end < high)
-    expiry_factor = np.where(expiring, profile.hazard.contract_expiry_multiplier, 1.0)
+    expiry_factor = np.where(
+        in_expiry_window(months_to_contract_end), profile.hazard.contract_expiry_multiplier, 1.0
+    )
     hazard = base_hazard * tenure_factor * expiry_factor
     return np.minimum(hazard, profile.hazard.max_monthly_hazard)
+
+
+def in_expiry_window(months_to_contract_end: np.ndarray) -> np.ndarray:
+    """True where the contract is near its end (NaN, no contract: False)."""
+    low, high = EXPIRY_WINDOW
+    with np.errstate(invalid="ignore"):
+        return (months_to_contract_end >= low) & (months_to_contract_end < high)
 
 
 def step_stages(
