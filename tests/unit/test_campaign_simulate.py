@@ -20,7 +20,14 @@ from clm.campaign.simulate import (
 )
 from clm.data import contract
 from clm.data.generate import GenerateConfig, state_at
-from clm.data.lifecycle import STABLE, SUNK, WARNING, churn_probability_within, warning_hazard
+from clm.data.lifecycle import (
+    STABLE,
+    STAGE_NAMES,
+    SUNK,
+    WARNING,
+    churn_probability_within,
+    warning_hazard,
+)
 from clm.data.profile import load_profile
 from clm.data.usage import poisson_quantile
 
@@ -315,3 +322,15 @@ def test_every_measure_the_scorer_can_recommend_has_a_true_effect():
     broken = _with_measure(hazard_multiplier={"no_such_reason": 0.5})
     with pytest.raises(ValueError, match="DM001: unknown reasons"):
         measure_table(broken)
+
+
+def test_the_replayed_state_is_the_world_of_the_raw_tables(small_data):
+    month = 9
+    state = state_at(small_data.config, month)
+    first = np.datetime64(small_data.config.first_month, "M")
+    in_month = pl.col("month") == (first + month).astype("datetime64[D]").item()
+    stages = small_data.stages.filter(in_month).sort("subscriber_id")
+    usage = small_data.usage.filter(in_month).sort("subscriber_id")
+    active = state.active
+    assert np.array_equal(state.population.subscriber_id[active], usage["subscriber_id"])
+    assert np.array_equal(np.array(STAGE_NAMES)[state.stage[active]], stages["stage"])
