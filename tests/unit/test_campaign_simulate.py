@@ -234,7 +234,8 @@ def test_a_policy_is_valued_net_of_its_contact_cost(state, world):
     effects = world.effects(assignment)
     retained = (effects["value_if_treated_yuan"] - effects["value_if_untreated_yuan"]).sum()
     assert value.contacted == assignment.height
-    assert value.contact_cost_yuan == pytest.approx(6.0 * assignment.height)
+    cost = load_profile().measures["DS001"].contact_cost_yuan
+    assert value.contact_cost_yuan == pytest.approx(cost * assignment.height)
     assert value.retained_value_yuan == pytest.approx(retained, abs=0.01)
     assert value.net_value_yuan == pytest.approx(retained - value.contact_cost_yuan, abs=0.01)
     assert world.evaluate(assignment.clear()).net_value_yuan == 0

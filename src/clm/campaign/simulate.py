@@ -193,6 +193,20 @@ class Counterfactuals:
     def untreated(self) -> Rollout:
         return self.rollout(_empty_assignment())
 
+    def churn_probability(self) -> pl.DataFrame:
+        """Each base subscriber's true untreated P(churn within the horizon): the oracle."""
+        rows = self.state.active
+        no_measure = np.full(rows.size, NO_MEASURE)
+        probability = churn_probability_under(
+            self.state, rows, no_measure, self.horizon_months, self.profile, treated=False
+        )
+        return pl.DataFrame(
+            {
+                "subscriber_id": self.state.population.subscriber_id[rows],
+                "churn_probability": probability,
+            }
+        )
+
     def rollout(self, assignment: pl.DataFrame, on_month: UsageSink | None = None) -> Rollout:
         """The world under ``assignment`` (see ``roll_forward``)."""
         return roll_forward(
