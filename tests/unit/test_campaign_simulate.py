@@ -335,3 +335,18 @@ def test_the_replayed_state_is_the_world_of_the_raw_tables(small_data):
     active = state.active
     assert np.array_equal(state.population.subscriber_id[active], usage["subscriber_id"])
     assert np.array_equal(np.array(STAGE_NAMES)[state.stage[active]], stages["stage"])
+
+
+def test_a_plan_naming_a_subscriber_without_usage_in_t_is_refused(state, tmp_path):
+    plan = _plan(state, date(2024, 8, 1))
+    plan = plan.with_columns(subscriber_id=pl.col("subscriber_id") + 10_000_000)
+    plan.write_parquet(tmp_path / "plan.parquet")
+    with pytest.raises(ValueError, match=r"plan.parquet: assignment: column 'subscriber_id'"):
+        write_outcome(CONFIG, tmp_path / "plan.parquet", tmp_path / "out", tmp_path / "truth", 3)
+
+
+def test_a_plan_with_an_unknown_arm_is_refused(state, tmp_path):
+    plan = _plan(state, date(2024, 8, 1)).with_columns(arm=pl.lit("treated"))
+    plan.write_parquet(tmp_path / "plan.parquet")
+    with pytest.raises(ValueError, match=r"plan.parquet: column 'arm' has values \['treated'\]"):
+        write_outcome(CONFIG, tmp_path / "plan.parquet", tmp_path / "out", tmp_path / "truth", 3)

@@ -57,6 +57,7 @@ CAMPAIGN_STREAM = 15
 U_TRANSITION, U_REASON, U_PROMPT, U_ACCEPT, U_DESTINATION = range(5)
 NO_MEASURE = -1
 PLAN_COLUMNS = ("subscriber_id", "month", "arm", "measure_code")
+ARMS = ("treatment", "control", "untargeted")
 
 UsageSink = Callable[[pl.DataFrame], None]
 
@@ -303,6 +304,7 @@ def _chain_probability(
     accepted: bool,
     contacted: bool,
 ) -> np.ndarray:
+    """P(churn within the horizon) when every row accepted the measure, or none did."""
     population, transitions = state.population, profile.transitions
     stage, reason = state.stage[rows], state.reason[rows]
     growth = (stage == GROWTH).astype(float)
@@ -346,8 +348,11 @@ def _chain_probability(
 def _exit_multiplier(
     table: MeasureTable, measure: np.ndarray, reason_rows: np.ndarray | None, to_end: np.ndarray
 ) -> np.ndarray:
-    """A measure's factor on warning -> exit, by reason (all reasons when ``reason_rows`` is
-    None: shape (reasons, n)), including its extra factor in the contract's expiry window."""
+    """A measure's factor on warning -> exit, its contract-expiry factor included.
+
+    One factor per row for the given reasons, or, without ``reason_rows``, one per reason
+    and row: shape (len(SURVEY_REASONS), n).
+    """
     safe = np.maximum(measure, 0)
     expiry = np.where(in_expiry_window(to_end), table.contract_expiry_multiplier[safe], 1.0)
     if reason_rows is None:
@@ -513,7 +518,14 @@ def plan_assignment(plan: pl.DataFrame, where: str) -> tuple[np.datetime64, pl.D
     months = plan["month"].unique().drop_nulls()
     if months.len() != 1 or plan["month"].null_count():
         raise ValueError(f"{where}: column 'month' must hold one campaign month, found {months}")
-    treated = plan.filter((pl.col("arm") == "treatment") & pl.col("measure_code").is_not_null())
+    arms = set(plan["arm"].unique().to_list())
+    if arms - set(ARMS):
+        raise ValueError(f"{where}: column 'arm' has values {sorted(arms - set(ARMS), key=str)}")
+    treatment = pl.col("arm") == "treatment"
+    no_measure = plan.filter(treatment & pl.col("measure_code").is_null()).height
+    if no_measure:
+        log.warning("%s: %d treatment rows without a measure stay untreated", where, no_measure)
+    treated = plan.filter(treatment & pl.col("measure_code").is_not_null())
     month = np.datetime64(months.item(), "M")
     return month, treated.select("subscriber_id", "measure_code")
 
@@ -537,8 +549,11 @@ def write_outcome(
     if not 0 <= month_index < config.n_months:
         raise ValueError(f"{plan_path}: column 'month' {month} lies outside the generated window")
     world = Counterfactuals(state_at(config, month_index), horizon_months, config.seed)
-    with parquet_stream(outcome_dir / "usage_monthly.parquet") as write_usage:
-        treated = world.rollout(assignment, on_month=write_usage)
+    try:
+        with parquet_stream(outcome_dir / "usage_monthly.parquet") as write_usage:
+            treated = world.rollout(assignment, on_month=write_usage)
+    except ValueError as error:
+        raise ValueError(f"{plan_path}: {error}") from error
     write_parquet_atomic(treated.churn_events, outcome_dir / "churn_events.parquet")
     write_parquet_atomic(world.effects(assignment, treated), truth_dir / "campaign_effects.parquet")
     log.info(
