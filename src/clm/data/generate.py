@@ -110,11 +110,11 @@ def generate(
     profile = profile or load_profile()
     rng = np.random.default_rng(config.seed)
     months = _month_dates(config.first_month, config.n_months)
-    state, reason, churn_index = _run_window(
+    state, churn_index = _run_window(
         config, profile, rng, config.n_months - 1, on_month, show_progress
     )
     log.info("generated %d subscribers over %d months", config.n_subscribers, config.n_months)
-    population = state.population
+    population, reason = state.population, state.reason
     return StaticTables(
         subscribers=_subscribers_frame(population, months[0]),
         churn_events=_churn_frame(population, churn_index, reason, months[0], profile, rng),
@@ -134,7 +134,7 @@ def state_at(
         raise ValueError(f"state_at: month index {month_index} outside the window")
     profile = profile or load_profile()
     rng = np.random.default_rng(config.seed)
-    state, _, _ = _run_window(config, profile, rng, month_index, None, False)
+    state, _ = _run_window(config, profile, rng, month_index, None, False)
     return state
 
 
@@ -145,8 +145,8 @@ def _run_window(
     last_month: int,
     on_month: MonthSink | None,
     show_progress: bool,
-) -> tuple[WindowState, np.ndarray, np.ndarray]:
-    """Run months 0..last_month; return the last month's state, reasons and exit months."""
+) -> tuple[WindowState, np.ndarray]:
+    """Run months 0..last_month; return the last month's state and each exit month."""
     months = _month_dates(config.first_month, config.n_months)
     population = draw_population(
         config.n_subscribers, config.n_months, config.cdma_share, profile, rng
@@ -209,7 +209,7 @@ def _run_window(
         months_in_warning=months_in_warning,
         consumed=consumed,
     )
-    return state, reason, churn_index
+    return state, churn_index
 
 
 def _advance(
