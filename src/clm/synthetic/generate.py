@@ -73,6 +73,29 @@ class StaticTables:
 MonthSink = Callable[[pl.DataFrame, pl.DataFrame], None]
 
 
+@dataclass(frozen=True)
+class WindowState:
+    """The generator's latent state in one month of the window, after that month's usage.
+
+    The arrays hold one entry per subscriber of the window (joiners included), in id order;
+    ``roll_forward`` in ``clm.campaign.simulate`` continues the lifecycle from here.
+    """
+
+    month_index: int  # index of the month in the window
+    month: np.datetime64  # that month, as datetime64[M]
+    population: Population
+    base: np.ndarray  # usual usage levels, shape (n, len(LEVELS))
+    stage: np.ndarray
+    reason: np.ndarray  # index into SURVEY_REASONS; NO_REASON outside warning and sunk
+    months_in_warning: np.ndarray
+    consumed: np.ndarray  # contract amount consumed so far, yuan
+
+    @property
+    def active(self) -> np.ndarray:
+        """Indices of the subscribers with usage in this month."""
+        return np.flatnonzero(self.stage < EXITED)
+
+
 def generate(
     config: GenerateConfig,
     on_month: MonthSink,
@@ -86,6 +109,44 @@ def generate(
     """
     profile = profile or load_profile()
     rng = np.random.default_rng(config.seed)
+    months = _month_dates(config.first_month, config.n_months)
+    state, churn_index = _run_window(
+        config, profile, rng, config.n_months - 1, on_month, show_progress
+    )
+    log.info("generated %d subscribers over %d months", config.n_subscribers, config.n_months)
+    population, reason = state.population, state.reason
+    return StaticTables(
+        subscribers=_subscribers_frame(population, months[0]),
+        churn_events=_churn_frame(population, churn_index, reason, months[0], profile, rng),
+        truth_subscribers=_truth_frame(population, churn_index, reason),
+    )
+
+
+def state_at(
+    config: GenerateConfig, month_index: int, profile: GeneratorProfile | None = None
+) -> WindowState:
+    """Replay the window up to ``month_index`` and return the latent state of that month.
+
+    The replay draws the same random numbers as ``generate``, so it is the very world of
+    the raw tables made with ``config``, not a look-alike.
+    """
+    if not 0 <= month_index < config.n_months:
+        raise ValueError(f"state_at: month index {month_index} outside the window")
+    profile = profile or load_profile()
+    rng = np.random.default_rng(config.seed)
+    state, _ = _run_window(config, profile, rng, month_index, None, False)
+    return state
+
+
+def _run_window(
+    config: GenerateConfig,
+    profile: GeneratorProfile,
+    rng: np.random.Generator,
+    last_month: int,
+    on_month: MonthSink | None,
+    show_progress: bool,
+) -> tuple[WindowState, np.ndarray]:
+    """Run months 0..last_month; return the last month's state and each exit month."""
     months = _month_dates(config.first_month, config.n_months)
     population = draw_population(
         config.n_subscribers, config.n_months, config.cdma_share, profile, rng
@@ -105,8 +166,8 @@ def generate(
     _start_some_in_warning(stage, reason, population, profile, reason_draw, rng)
 
     with Progress(disable=not show_progress, transient=True) as progress:
-        task = progress.add_task("generating months", total=config.n_months)
-        for t in range(config.n_months):
+        task = progress.add_task("generating months", total=last_month + 1)
+        for t in range(last_month + 1):
             joining = population.join_index == t
             stage[joining] = np.where(population.is_sham[joining], SUNK, GROWTH)
             reason[joining & population.is_sham] = SIM_FLIPPING
@@ -123,26 +184,32 @@ def generate(
                 profile,
             )
             columns = draw_usage(levels, profile, rng)
-            consumed[active] = _consume_contract(population, active, t, consumed, columns["arpu"])
-            columns["contract_consumed_amount"] = np.round(consumed[active], 2)
-            on_month(
-                _usage_frame(population, active, months[t], columns),
-                _stage_frame(population, active, months[t], stage[active]),
-            )
+            consumed[active] = consume_contract(population, active, t, consumed, columns["arpu"])
+            if on_month is not None:
+                columns["contract_consumed_amount"] = np.round(consumed[active], 2)
+                on_month(
+                    usage_frame(population, active, months[t], columns),
+                    _stage_frame(population, active, months[t], stage[active]),
+                )
 
-            if t + 1 < config.n_months:
+            if t < last_month:
                 _advance(
                     t, active, tenure, stage, reason, months_in_warning, churn_index,
                     population, profile, reason_draw, rng,
                 )  # fmt: skip
             progress.advance(task)
 
-    log.info("generated %d subscribers over %d months", n, config.n_months)
-    return StaticTables(
-        subscribers=_subscribers_frame(population, months[0]),
-        churn_events=_churn_frame(population, churn_index, reason, months[0], profile, rng),
-        truth_subscribers=_truth_frame(population, churn_index, reason),
+    state = WindowState(
+        month_index=last_month,
+        month=months[last_month],
+        population=population,
+        base=base,
+        stage=stage,
+        reason=reason,
+        months_in_warning=months_in_warning,
+        consumed=consumed,
     )
+    return state, churn_index
 
 
 def _advance(
@@ -163,7 +230,7 @@ def _advance(
         population.base_hazard[active],
         population.is_g[active],
         tenure,
-        _months_to_contract_end(population, active, t),
+        months_to_contract_end(population, active, t),
         profile,
     )
     current = stage[active]
@@ -179,12 +246,11 @@ def _advance(
     stage[active] = following
 
 
-def _reason_sampler(
-    population: Population, rng: np.random.Generator
-) -> Callable[[np.ndarray], np.ndarray]:
-    """Draw a churn reason per network from the exit-survey shares (domain.md §4.1).
+def reason_shares() -> np.ndarray:
+    """Share of each churn reason among warning entries, shape (len(NETWORKS), reasons).
 
-    SIM flipping is not drawn here: it is the sham cards' path, sized by ``sham_share``.
+    From the exit survey (domain.md §4.1). SIM flipping gets none: it is the sham cards'
+    path, sized by ``sham_share``.
     """
     taxonomy = load_taxonomy()
     shares = np.array(
@@ -194,7 +260,14 @@ def _reason_sampler(
         ]
     )
     shares[:, SIM_FLIPPING] = 0.0
-    shares /= shares.sum(axis=1, keepdims=True)
+    return shares / shares.sum(axis=1, keepdims=True)
+
+
+def _reason_sampler(
+    population: Population, rng: np.random.Generator
+) -> Callable[[np.ndarray], np.ndarray]:
+    """Draw a churn reason per network from the exit-survey shares."""
+    shares = reason_shares()
 
     def draw(indices: np.ndarray) -> np.ndarray:
         drawn = np.empty(indices.size, np.int8)
@@ -222,7 +295,7 @@ def _start_some_in_warning(
     reason[starts_warning] = reason_draw(starts_warning)
 
 
-def _months_to_contract_end(population: Population, rows: np.ndarray, t: int) -> np.ndarray:
+def months_to_contract_end(population: Population, rows: np.ndarray, t: int) -> np.ndarray:
     end = population.contract_end_index[rows]
     return np.where(end == NO_CONTRACT, np.nan, end - t)
 
@@ -234,7 +307,7 @@ def _consumed_before_window(population: Population, profile: GeneratorProfile) -
     return np.where(population.has_contract, consumed, 0.0)
 
 
-def _consume_contract(
+def consume_contract(
     population: Population, active: np.ndarray, t: int, consumed: np.ndarray, arpu: np.ndarray
 ) -> np.ndarray:
     start = population.contract_start_index[active]
@@ -252,7 +325,7 @@ def _as_dates(month: np.datetime64 | np.ndarray) -> pl.Series | date:
     return np.asarray(month, dtype="datetime64[M]").astype("datetime64[D]")
 
 
-def _usage_frame(
+def usage_frame(
     population: Population, active: np.ndarray, month: np.datetime64, columns: dict
 ) -> pl.DataFrame:
     frame = pl.DataFrame(
@@ -319,11 +392,23 @@ def _churn_frame(
         mix = profile.networks[name].destination_mix
         weights = np.array([mix[d] for d in DESTINATIONS])
         destination[rows] = rng.choice(len(DESTINATIONS), size=rows.sum(), p=weights)
+    return churn_events_frame(
+        population.subscriber_id[churned],
+        first_month + churn_index[churned],
+        reason[churned],
+        destination,
+    )
+
+
+def churn_events_frame(
+    subscriber_id: np.ndarray, churn_month: np.ndarray, reason: np.ndarray, destination: np.ndarray
+) -> pl.DataFrame:
+    """The raw churn-events table from reason and destination indices."""
     return pl.DataFrame(
         {
-            "subscriber_id": population.subscriber_id[churned],
-            "churn_month": _as_dates(first_month + churn_index[churned]),
-            "reason": np.array(contract.SURVEY_REASONS)[reason[churned]],
+            "subscriber_id": subscriber_id,
+            "churn_month": _as_dates(churn_month),
+            "reason": np.array(contract.SURVEY_REASONS)[reason],
             "destination": np.array(DESTINATIONS)[destination],
         }
     ).select([pl.col(name).cast(dtype) for name, dtype in contract.CHURN_EVENTS.items()])

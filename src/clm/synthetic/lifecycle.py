@@ -54,19 +54,35 @@ def warning_hazard(
         young,
         np.where(tenure_months >= OLD_TENURE_MONTHS, old, 1.0),
     )
-    low, high = EXPIRY_WINDOW
-    with np.errstate(invalid="ignore"):
-        expiring = (months_to_contract_end >= low) & (months_to_contract_end < high)
-    expiry_factor = np.where(expiring, profile.hazard.contract_expiry_multiplier, 1.0)
+    expiry_factor = np.where(
+        in_expiry_window(months_to_contract_end), profile.hazard.contract_expiry_multiplier, 1.0
+    )
     hazard = base_hazard * tenure_factor * expiry_factor
     return np.minimum(hazard, profile.hazard.max_monthly_hazard)
 
 
+def in_expiry_window(months_to_contract_end: np.ndarray) -> np.ndarray:
+    """True where the contract is near its end (NaN, no contract: False)."""
+    low, high = EXPIRY_WINDOW
+    with np.errstate(invalid="ignore"):
+        return (months_to_contract_end >= low) & (months_to_contract_end < high)
+
+
 def step_stages(
-    stage: np.ndarray, hazard: np.ndarray, uniform: np.ndarray, transitions: TransitionProfile
+    stage: np.ndarray,
+    hazard: np.ndarray,
+    uniform: np.ndarray,
+    transitions: TransitionProfile,
+    exit_multiplier: np.ndarray | float = 1.0,
 ) -> np.ndarray:
-    """Draw next month's stage for active subscribers (EXITED marks a churn)."""
-    to_exit_w = transitions.warning_to_exit
+    """Draw next month's stage for active subscribers (EXITED marks a churn).
+
+    ``exit_multiplier`` scales the warning -> exit probability (a retention measure at
+    work). The exits it prevents recover to stable and every other uniform keeps its
+    outcome, so with common uniforms a treated step differs from the untreated one only
+    where the treatment made the difference.
+    """
+    to_exit_w = np.minimum(transitions.warning_to_exit * exit_multiplier, 1.0)
     next_stage = stage.copy()
     growth, stable = stage == GROWTH, stage == STABLE
     warning, sunk = stage == WARNING, stage == SUNK
@@ -78,7 +94,8 @@ def step_stages(
     next_stage[grows_up] = STABLE
 
     next_stage[warning & (uniform < to_exit_w)] = EXITED
-    recovers = (uniform >= to_exit_w) & (uniform < to_exit_w + transitions.warning_to_stable)
+    recover_limit = transitions.warning_to_exit + transitions.warning_to_stable
+    recovers = (uniform >= to_exit_w) & (uniform < recover_limit)
     next_stage[warning & recovers] = STABLE
     next_stage[sunk & (uniform < transitions.sunk_to_exit)] = EXITED
     return next_stage

@@ -83,6 +83,49 @@ class Signature:
 
 
 @dataclass(frozen=True)
+class MeasureProfile:
+    """What one retention measure truly costs and does; the operator only has beliefs.
+
+    The effect multiplies the warning -> exit probability of a customer who accepted, for
+    ``effect_months`` after the contact; a customer it keeps from leaving recovers to stable.
+    """
+
+    contact_cost_yuan: float
+    offer_discount_share: float  # share of ARPU given back per month of the offer
+    offer_months: int
+    acceptance: float  # probability that a contacted customer takes the measure
+    effect_months: int
+    hazard_multiplier: dict[str, float]  # per true reason; the default covers the rest
+    default_hazard_multiplier: float
+    contract_expiry_multiplier: float  # extra factor while the contract is in its expiry window
+    stable_prompt_leave_share: float  # contacted stable customers prompted into warning
+
+    def __post_init__(self) -> None:
+        shares = {
+            "offer_discount_share": self.offer_discount_share,
+            "acceptance": self.acceptance,
+            "stable_prompt_leave_share": self.stable_prompt_leave_share,
+        }
+        for name, value in shares.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(f"generator profile: measure {name} must be in [0, 1]: {value}")
+        factors = [
+            self.default_hazard_multiplier,
+            self.contract_expiry_multiplier,
+            *self.hazard_multiplier.values(),
+        ]
+        if min(factors) < 0 or self.contact_cost_yuan < 0:
+            raise ValueError("generator profile: measure costs and multipliers must be >= 0")
+        if self.offer_months < 0 or self.effect_months < 0:
+            raise ValueError("generator profile: measure months must be >= 0")
+
+
+@dataclass(frozen=True)
+class EconomicsProfile:
+    margin_share_of_arpu: float  # the operator's true margin on a month of a customer's bill
+
+
+@dataclass(frozen=True)
 class GeneratorProfile:
     networks: dict[str, NetworkProfile]
     hazard: HazardProfile
@@ -90,6 +133,8 @@ class GeneratorProfile:
     contracts: ContractProfile
     usage: UsageProfile
     signatures: dict[str, Signature]
+    economics: EconomicsProfile
+    measures: dict[str, MeasureProfile]
 
 
 @cache

@@ -3,7 +3,10 @@ and, in the warning months before exit, by the churn reason's behavioural signat
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
+from scipy import special
 
 from clm.data.contract import SURVEY_REASONS
 from clm.synthetic.lifecycle import GROWTH, SUNK, WARNING
@@ -129,14 +132,61 @@ def monthly_levels(
 def draw_usage(levels: np.ndarray, profile: GeneratorProfile, rng: np.random.Generator) -> dict:
     """Observed usage columns (contract names) around the expected levels."""
     n = levels.shape[0]
+    return _usage_columns(
+        levels,
+        profile,
+        count=lambda _, level: rng.poisson(level),
+        normal=lambda _: rng.standard_normal(n, dtype=np.float32),
+    )
+
+
+def draw_usage_from_uniforms(
+    levels: np.ndarray, profile: GeneratorProfile, uniforms: np.ndarray
+) -> dict:
+    """``draw_usage`` driven by given uniforms, one column per entry of ``LEVELS``.
+
+    Each draw is the inverse CDF of its own uniform, so a subscriber's noise is the same
+    whatever the levels: the common random numbers of a counterfactual roll-forward.
+    """
+    uniforms = np.clip(uniforms, 1e-12, 1 - 1e-12)
+    return _usage_columns(
+        levels,
+        profile,
+        count=lambda i, level: poisson_quantile(uniforms[:, i], level),
+        normal=lambda i: special.ndtri(uniforms[:, i]).astype(np.float32),
+    )
+
+
+def poisson_quantile(uniform: np.ndarray, mean: np.ndarray) -> np.ndarray:
+    """Smallest count k with P(Poisson(mean) <= k) >= uniform, elementwise.
+
+    Starts from the Cornish-Fisher guess and steps to the exact quantile; many times
+    faster than ``scipy.stats.poisson.ppf``, which inverts the CDF numerically.
+    """
+    z = special.ndtri(uniform)
+    mean = np.asarray(mean, np.float64)
+    k = np.maximum(np.floor(mean + np.sqrt(mean) * z + (z * z - 1) / 6), 0.0)
+    while (low := special.pdtr(k, mean) < uniform).any():
+        k[low] += 1
+    while (high := (k > 0) & (special.pdtr(k - 1, mean) >= uniform)).any():
+        k[high] -= 1
+    return k
+
+
+def _usage_columns(
+    levels: np.ndarray,
+    profile: GeneratorProfile,
+    count: Callable[[int, np.ndarray], np.ndarray],
+    normal: Callable[[int], np.ndarray],
+) -> dict:
     sigma = profile.usage.noise_sigma
     columns: dict[str, np.ndarray] = {}
     for i, name in enumerate(LEVELS):
         level = levels[:, i]
         if name in COUNTS:
-            columns[name] = rng.poisson(level).astype(np.int64)
+            columns[name] = count(i, level).astype(np.int64)
         else:
-            noisy = level * np.exp(sigma * rng.standard_normal(n, dtype=np.float32))
+            noisy = level * np.exp(sigma * normal(i))
             columns[name] = np.round(noisy.astype(np.float64), DECIMALS.get(name, 2))
     columns["dropped_call_rate"] = np.clip(columns["dropped_call_rate"], 0.0, 1.0)
     columns["distinct_called_numbers"] = np.minimum(

@@ -1,0 +1,1 @@
+"""Retention campaigns: planning, measuring and, on synthetic data, their true outcome."""
