@@ -30,8 +30,8 @@ from collections.abc import Callable
 import polars as pl
 
 from clm.campaign.simulate import Counterfactuals, measure_table
-from clm.data.generate import GenerateConfig, state_at
-from clm.data.profile import GeneratorProfile, load_profile
+from clm.synthetic.generate import GenerateConfig, state_at
+from clm.synthetic.profile import GeneratorProfile, load_profile
 
 # A policy turns the scored base and a budget into an assignment (subscriber_id, measure_code).
 Policy = Callable[[pl.DataFrame, float], pl.DataFrame]

@@ -21,7 +21,7 @@ import numpy as np
 import polars as pl
 
 from clm.campaign.simulate import Counterfactuals
-from clm.data.generate import GenerateConfig, state_at
+from clm.synthetic.generate import GenerateConfig, state_at
 
 Z_95 = 1.959964
 

@@ -19,8 +19,8 @@ from clm.campaign.simulate import (
     write_outcome,
 )
 from clm.data import contract
-from clm.data.generate import GenerateConfig, state_at
-from clm.data.lifecycle import (
+from clm.synthetic.generate import GenerateConfig, state_at
+from clm.synthetic.lifecycle import (
     STABLE,
     STAGE_NAMES,
     SUNK,
@@ -28,8 +28,8 @@ from clm.data.lifecycle import (
     churn_probability_within,
     warning_hazard,
 )
-from clm.data.profile import load_profile
-from clm.data.usage import poisson_quantile
+from clm.synthetic.profile import load_profile
+from clm.synthetic.usage import poisson_quantile
 
 CONFIG = GenerateConfig(
     seed=11, n_subscribers=4000, n_months=8, first_month="2024-01-01", cdma_share=0.4

@@ -23,7 +23,9 @@ import polars as pl
 
 from clm.data import contract
 from clm.data.contract import DESTINATIONS, NETWORKS
-from clm.data.generate import (
+from clm.data.io import parquet_stream, write_parquet_atomic
+from clm.domain.taxonomy import load_taxonomy
+from clm.synthetic.generate import (
     NO_REASON,
     GenerateConfig,
     WindowState,
@@ -34,7 +36,7 @@ from clm.data.generate import (
     state_at,
     usage_frame,
 )
-from clm.data.lifecycle import (
+from clm.synthetic.lifecycle import (
     EXITED,
     GROWTH,
     STABLE,
@@ -44,10 +46,8 @@ from clm.data.lifecycle import (
     step_stages,
     warning_hazard,
 )
-from clm.data.profile import GeneratorProfile, load_profile
-from clm.data.usage import LEVELS, draw_usage_from_uniforms, monthly_levels, signature_matrices
-from clm.explain.taxonomy import load_taxonomy
-from clm.io import parquet_stream, write_parquet_atomic
+from clm.synthetic.profile import GeneratorProfile, load_profile
+from clm.synthetic.usage import LEVELS, draw_usage_from_uniforms, monthly_levels, signature_matrices
 
 log = logging.getLogger(__name__)
 
@@ -154,7 +154,7 @@ def roll_forward(
     """Roll the base at T forward ``horizon_months`` months under ``assignment``.
 
     Args:
-        state: the generator's state at T (``clm.data.generate.state_at``).
+        state: the generator's state at T (``clm.synthetic.generate.state_at``).
         assignment: subscriber_id and measure_code of each contacted subscriber; everyone
             else in the base gets nothing. An empty frame is the untreated world.
         horizon_months: months after T to simulate.
