@@ -11,7 +11,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.features.metadata import load_feature_metadata
 from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import CHURN, STAGE, ModelConfig, Task, train_booster

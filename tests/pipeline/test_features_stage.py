@@ -8,7 +8,7 @@ from datetime import date
 import polars as pl
 from tests.random_history import random_raw_tables
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.features.build import FeatureConfig
 from clm.features.schema import feature_table_schema
 from clm.features.stage import run_features

@@ -15,8 +15,8 @@ from polars.testing import assert_frame_equal
 from typer.testing import CliRunner
 
 from clm.cli import app
-from clm.data.contract import STAGES
 from clm.data.validate import FAILED_CHECKS
+from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
 from clm.months import add_months
 from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input

@@ -8,8 +8,8 @@ import polars as pl
 import pytest
 from tests import handmade
 
-from clm.data.contract import STAGES
-from clm.labels import LabelConfig, StageRuleConfig, add_labels, label_churn, rule_stage
+from clm.domain.stages import STAGES, StageRuleConfig, rule_stage
+from clm.labels import LabelConfig, add_labels, label_churn
 
 JUL = date(2023, 7, 1)
 LAST = date(2023, 12, 1)

@@ -9,7 +9,7 @@ import shap
 import xgboost as xgb
 from tests import explained
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reasons import (
     Contributions,

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from clm.data.contract import NETWORKS, STAGES, SURVEY_REASONS
+from clm.data.contract import NETWORKS, SURVEY_REASONS
+from clm.domain.stages import STAGES
 from clm.domain.taxonomy import TaxonomyError, load_taxonomy
 from clm.features.metadata import load_feature_metadata, parse_feature_metadata
 

@@ -77,9 +77,6 @@ RAW_TABLES: dict[str, dict[str, pl.DataType]] = {
     "churn_events": CHURN_EVENTS,
 }
 
-# Latent lifecycle stages of domain.md §1 (operator model), written only to truth files.
-STAGES = ("growth", "stable", "warning", "sunk")
-
 TRUTH_MONTHLY: dict[str, pl.DataType] = {
     "subscriber_id": pl.Int64(),
     "month": pl.Date(),

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 import polars as pl
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reasons import (
     feature_contributions,

@@ -17,7 +17,7 @@ import numpy as np
 import polars as pl
 import xgboost as xgb
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
 from clm.features.metadata import FeatureMeta, load_feature_metadata
 from clm.models.trained import TrainedModel

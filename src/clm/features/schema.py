@@ -11,7 +11,7 @@ from functools import cache
 import pandera.polars as pa
 import polars as pl
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.features.build import CATEGORIES
 from clm.features.metadata import FeatureMeta, load_feature_metadata
 

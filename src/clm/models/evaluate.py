@@ -18,7 +18,7 @@ from sklearn.metrics import precision_recall_curve, roc_curve
 from sklearn.pipeline import make_pipeline
 from sklearn.preprocessing import StandardScaler
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.models.metrics import churn_metrics, gain_table, stage_metrics
 from clm.models.trained import TrainedModel
 

@@ -10,7 +10,7 @@ import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.figure import Figure
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.models.evaluate import ChurnEvaluation, StageEvaluation
 
 AXES = {

@@ -15,7 +15,7 @@ import pandas as pd
 import polars as pl
 import xgboost as xgb
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 
 
 @dataclass(frozen=True)

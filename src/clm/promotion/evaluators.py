@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 from mlflow.entities.model_registry import ModelVersion
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.models.metrics import churn_metrics, stage_metrics
 from clm.models.splits import read_part
 from clm.models.tasks import CHURN, STAGE, Task

@@ -13,7 +13,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from clm.data.contract import STAGES
+from clm.domain.stages import STAGES
 from clm.domain.taxonomy import Taxonomy
 from clm.explain.reasons import top_reasons
 from clm.features.build import FeatureConfig
