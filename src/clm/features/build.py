@@ -31,6 +31,7 @@ from datetime import date
 
 import polars as pl
 
+from clm.config import ConfigError
 from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES
 from clm.months import from_index, index_to_month, month_index, to_index
 
@@ -106,17 +107,28 @@ class TierConfig:
     prepaid_mid_next_share: float = 0.3  # the next share: mid, the rest low
 
 
+HISTORY_GAP_POLICIES = ("quarantine", "impute")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """The ``features`` section of params.yaml."""
 
     first_snapshot_offset: int = 6  # months of history before the first snapshot month
+    history_gaps: str = "quarantine"  # a month missing in a subscriber's history: see history.py
     chunk_panel_rows: int = 1_500_000  # subscriber-months held in memory per chunk
     delta_share_cap: float = 10.0  # upper bound of every *_share delta (a rise from 0 hits it)
     complaint_surge_min: int = 2  # complaints in T needed for a surge ...
     complaint_surge_factor: float = 2.0  # ... and at least this x the mean of T-3..T-1
     bill_shock_share: float = 0.5  # ARPU rise vs 3-month mean that, with a complaint, is a shock
     tiers: TierConfig = field(default_factory=TierConfig)
+
+    def __post_init__(self) -> None:
+        if self.history_gaps not in HISTORY_GAP_POLICIES:
+            raise ConfigError(
+                f"features.history_gaps must be one of {HISTORY_GAP_POLICIES}, "
+                f"got {self.history_gaps!r}"
+            )
 
 
 def default_snapshot_months(first_month: date, last_month: date, offset: int) -> list[date]:
