@@ -7,7 +7,9 @@ How history is read:
   "T-1" is always the previous calendar month, never the previous record.
 * A month inside that span without a usage record is a month of **zero usage**: flows (ARPU,
   minutes, calls, complaints, dropped-call rate, ...) are 0 and stocks (contract consumed
-  amount, arrears) carry their last recorded value forward. Months before the subscriber
+  amount, arrears) carry their last recorded value forward. The features stage and the scorer
+  never hand such a month in: ``clm.features.history`` quarantines or imputes it before (per
+  ``history_gaps``), since zero usage would read as a sudden drop. Months before the subscriber
   joined (or before the data starts) do not exist: means and sums skip them, and a delta whose
   base has no month at all is null.
 * Subscribers already gone at T (``churn_month <= T``) and not yet joined get no row at T.
