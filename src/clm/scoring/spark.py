@@ -60,7 +60,7 @@ QUARANTINE_SCHEMA: dict[str, pl.DataType] = {**SCORING_INPUT, FAILED_CHECKS: pl.
 
 
 class SparkScores(NamedTuple):
-    """Every input row of a subscriber scored at T is behind a score or in the quarantine."""
+    """Each subscriber with a row in the scoring month is in exactly one of the two frames."""
 
     scores: DataFrame  # one row per scored subscriber (``clm.scoring.score.OUTPUT_SCHEMA``)
     quarantine: DataFrame  # rows of subscribers that cannot be scored, with ``failed_checks``
