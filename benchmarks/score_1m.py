@@ -62,7 +62,7 @@ def spark(folder: Path, model: str, sample: int) -> None:
     session = local_session(cores=2)
     session.sparkContext.setLogLevel("ERROR")
     started = time.perf_counter()
-    rows = score_spark(spark_frame(session, frame), model, buckets=8).count()
+    rows = score_spark(spark_frame(session, frame), model, buckets=8).scores.count()
     seconds = time.perf_counter() - started
     session.stop()
     print(

@@ -136,6 +136,20 @@ BAD_ROWS = {
     "null arpu": (set_value("usage_monthly", 0, "arpu", None), "arpu:not_nullable"),
     "NaN mou": (set_value("usage_monthly", 0, "mou", float("nan")), "mou:not_nullable"),
     "infinite data": (set_value("usage_monthly", 0, "data_mb", float("inf")), "data_mb:finite"),
+    # finite, so they pass ``finite``; downstream they overflow features or inflate budget caps
+    "arpu near the float maximum": (
+        set_value("usage_monthly", 0, "arpu", 1e308),
+        "arpu:plausible_max",
+    ),
+    "arpu of a trillion yuan": (set_value("usage_monthly", 0, "arpu", 1e12), "arpu:plausible_max"),
+    "a billion complaints": (
+        set_value("usage_monthly", 0, "complaints", 10**9),
+        "complaints:plausible_max",
+    ),
+    "contract of a billion yuan": (
+        set_value("subscribers", 0, "contract_total_amount", 1e9),
+        "contract_total_amount:plausible_max",
+    ),
     "dropped rate above 1": (
         set_value("usage_monthly", 0, "dropped_call_rate", 1.5),
         "dropped_call_rate:between_0_and_1",

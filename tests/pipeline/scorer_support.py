@@ -17,6 +17,7 @@ from clm.features.build import FeatureConfig
 from clm.features.metadata import load_feature_metadata
 from clm.models.tasks import TASKS, ModelConfig
 from clm.models.train import TrainConfig, fit_final
+from clm.months import add_months
 from clm.scoring.export import export_scorer, input_example
 from clm.scoring.inputs import scoring_input
 from clm.scoring.rules import BudgetRules
@@ -69,3 +70,27 @@ def build_tiny_scorer(small_split, root: Path) -> TinyScorer:
         finally:
             mlflow.set_tracking_uri(None)
     return TinyScorer(root, uri, root / "scorer", version, frame)
+
+
+def with_history_gaps(frame: pl.DataFrame) -> tuple[pl.DataFrame, int, int]:
+    """``frame`` with one subscriber missing T-2 and another, joined before T-6, only at T."""
+    month = frame["month"].max()
+    at_t = frame.filter(pl.col("month") == month, pl.col("join_month") < add_months(month, -6))
+    gap, only_t = at_t["subscriber_id"].sort().head(2)
+    dropped = ((pl.col("subscriber_id") == gap) & (pl.col("month") == add_months(month, -2))) | (
+        (pl.col("subscriber_id") == only_t) & (pl.col("month") != month)
+    )
+    return frame.filter(~dropped), gap, only_t
+
+
+def assert_every_subscriber_accounted_for(frame, month, scores, quarantine):
+    """Each subscriber with a row at T is scored or quarantined, and each input row is
+    behind a score, in the quarantine, or of a subscriber without a row at T."""
+    at_t = set(frame.filter(pl.col("month") == month)["subscriber_id"])
+    scored, set_aside = set(scores["subscriber_id"]), set(quarantine["subscriber_id"])
+    assert not scored & set_aside
+    assert at_t <= scored | set_aside
+    rows_of = frame.group_by("subscriber_id").len()
+    inactive = rows_of.filter(~pl.col("subscriber_id").is_in(list(at_t)))["len"].sum()
+    behind_scores = rows_of.filter(pl.col("subscriber_id").is_in(list(scored)))["len"].sum()
+    assert behind_scores + quarantine.height + inactive == frame.height

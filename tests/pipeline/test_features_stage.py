@@ -8,6 +8,7 @@ from datetime import date
 import polars as pl
 from tests.random_history import random_raw_tables
 
+from clm.data.validate import FAILED_CHECKS
 from clm.domain.stages import STAGES
 from clm.features.build import FeatureConfig
 from clm.features.schema import feature_table_schema
@@ -36,6 +37,11 @@ def test_features_then_split(tmp_path):
     table = pl.read_parquet(features_path)
     feature_table_schema().validate(table)
     assert rows == table.height > 0
+    # the random history misses about 3 % of months: those subscribers are set aside, named
+    quarantine = pl.read_parquet(tmp_path / "features" / "quarantine.parquet")
+    assert quarantine.height > 0
+    assert set(quarantine[FAILED_CHECKS].explode()) == {"month:history_gap"}
+    assert not set(quarantine["subscriber_id"]) & set(table["subscriber_id"])
     months = sorted(table["snapshot_month"].unique())
     assert months[0] == date(2023, 7, 1) and months[-1] == date(2023, 12, 1)
     labelled = table.filter(pl.col("churn").is_not_null())["snapshot_month"].unique().sort()

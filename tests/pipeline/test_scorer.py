@@ -6,15 +6,18 @@ import os
 import subprocess
 import sys
 import textwrap
+from dataclasses import replace
 
 import mlflow
 import polars as pl
 import pytest
 from mlflow import MlflowClient
 from polars.testing import assert_frame_equal
+from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 from typer.testing import CliRunner
 
 from clm.cli import app
+from clm.data.contract import PLAUSIBLE_MAX
 from clm.data.validate import FAILED_CHECKS
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
@@ -169,6 +172,67 @@ def test_bad_rows_are_quarantined_with_their_subscriber(tiny_scorer, tmp_path):
     scores = pl.read_parquet(output)
     assert not set(scores["subscriber_id"]) & bad
     assert scores.height == summary.subscribers_scored
+
+
+def test_a_subscriber_missing_a_window_month_is_quarantined_not_scored(tiny_scorer, tmp_path):
+    frame, gap, only_t = with_history_gaps(tiny_scorer.frame)
+    output = tmp_path / "scores.parquet"
+
+    summary = score_input(frame.lazy(), load_scorer_from(str(tiny_scorer.path)), output, BATCHED)
+
+    scores = pl.read_parquet(output)
+    quarantine = pl.read_parquet(tmp_path / "scores.quarantine.parquet")
+    assert set(quarantine["subscriber_id"]) == {gap, only_t}
+    assert set(quarantine[FAILED_CHECKS].explode()) == {"month:history_gap"}
+    assert summary.rows_in == frame.height and summary.rows_quarantined == quarantine.height
+    assert_every_subscriber_accounted_for(frame, summary.scoring_month, scores, quarantine)
+    assert (scores["imputed_months"] == 0).all()
+
+
+def test_impute_policy_scores_a_gap_and_flags_the_imputed_months(tiny_scorer, tmp_path):
+    frame, gap, only_t = with_history_gaps(tiny_scorer.frame)
+    scorer = load_scorer_from(str(tiny_scorer.path))
+    imputing = replace(scorer, features=replace(scorer.features, history_gaps="impute"))
+    output = tmp_path / "scores.parquet"
+
+    summary = score_input(frame.lazy(), imputing, output, BATCHED)
+
+    scores = pl.read_parquet(output)
+    assert summary.rows_quarantined == 0
+    imputed = scores.filter(pl.col("imputed_months") > 0).select("subscriber_id", "imputed_months")
+    assert sorted(imputed.rows()) == sorted([(gap, 1), (only_t, 6)])
+    assert_every_subscriber_accounted_for(
+        frame,
+        summary.scoring_month,
+        scores,
+        pl.read_parquet(tmp_path / "scores.quarantine.parquet"),
+    )
+
+
+def test_an_implausible_value_is_quarantined_and_the_month_still_scored(tiny_scorer, tmp_path):
+    frame = tiny_scorer.frame
+    month = frame["month"].max()
+    huge, trillion = frame.filter(pl.col("month") == month)["subscriber_id"].sort().tail(2)
+    at_t = pl.col("month") == month
+    broken = frame.with_columns(
+        arpu=pl.when(at_t & (pl.col("subscriber_id") == huge))
+        .then(1e308)  # finite: passes ``finite``, then overflows the features
+        .when(at_t & (pl.col("subscriber_id") == trillion))
+        .then(1e12)
+        .otherwise("arpu")
+    )
+    output = tmp_path / "scores.parquet"
+
+    summary = score_input(broken.lazy(), load_scorer_from(str(tiny_scorer.path)), output, BATCHED)
+
+    scores = pl.read_parquet(output)
+    quarantine = pl.read_parquet(tmp_path / "scores.quarantine.parquet")
+    assert set(quarantine["subscriber_id"]) == {huge, trillion}
+    assert "arpu:plausible_max" in set(quarantine[FAILED_CHECKS].explode())
+    assert_every_subscriber_accounted_for(broken, month, scores, quarantine)
+    assert summary.subscribers_scored == scores.height > 0
+    largest_group = scores["group_size"].max() or 1
+    assert scores["maintenance_cap_yuan"].max() <= 0.2 * PLAUSIBLE_MAX["arpu"] * largest_group
 
 
 def test_cli_scores_csv_like_parquet_and_fails_clearly_on_bad_input(tiny_scorer, scored, tmp_path):

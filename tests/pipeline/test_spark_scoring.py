@@ -5,7 +5,9 @@ from __future__ import annotations
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 
+from clm.data.validate import FAILED_CHECKS
 from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input
 from clm.scoring.spark import local_session, score_spark, spark_frame
 
@@ -21,9 +23,11 @@ def spark():
     session.stop()
 
 
-def test_spark_scores_match_the_single_machine_scorer(spark, tiny_scorer, tmp_path):
+def test_spark_scores_and_quarantines_like_the_single_machine_scorer(spark, tiny_scorer, tmp_path):
     ids = tiny_scorer.frame["subscriber_id"].unique().sort().head(SUBSCRIBERS)
-    frame = tiny_scorer.frame.filter(pl.col("subscriber_id").is_in(ids.implode()))
+    frame, gap, only_t = with_history_gaps(
+        tiny_scorer.frame.filter(pl.col("subscriber_id").is_in(ids.implode()))
+    )
     output = tmp_path / "scores.parquet"
     score_input(
         frame.lazy(),
@@ -32,8 +36,12 @@ def test_spark_scores_match_the_single_machine_scorer(spark, tiny_scorer, tmp_pa
         ScoringConfig(batch_rows=1_000),
     )
     on_spark = score_spark(spark_frame(spark, frame), str(tiny_scorer.path), buckets=3)
-    result = pl.from_arrow(on_spark.toArrow()).sort("subscriber_id")
+    result = pl.from_arrow(on_spark.scores.toArrow()).sort("subscriber_id")
     expected = pl.read_parquet(output)
+    quarantine = pl.from_arrow(on_spark.quarantine.toArrow())
+    assert set(quarantine["subscriber_id"]) == {gap, only_t}
+    assert set(quarantine[FAILED_CHECKS].explode()) == {"month:history_gap"}
+    assert_every_subscriber_accounted_for(frame, frame["month"].max(), result, quarantine)
     assert result.height == expected.height > 100
     assert result["churn_probability"].equals(expected["churn_probability"])
     assert result["risk_decile"].cast(pl.Int8).equals(expected["risk_decile"])

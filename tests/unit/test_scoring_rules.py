@@ -7,6 +7,7 @@ from datetime import date
 import polars as pl
 import pytest
 
+from clm.data.contract import PLAUSIBLE_MAX
 from clm.domain.taxonomy import load_taxonomy
 from clm.features.build import FeatureConfig
 from clm.scoring.month import MonthStats
@@ -48,6 +49,20 @@ def test_budget_caps_per_tier():
     assert caps["maintenance_cap_yuan"][2] is None
     assert caps["maintenance_cap_yuan"][3] == pytest.approx(192.0)
     assert caps["winback_cap_yuan"].to_list() == [800.0, 600.0, None, 12 * 400.0 * 1.5]
+
+
+def test_budget_caps_are_bounded_by_the_contracts_plausible_arpu():
+    frame = pl.DataFrame(
+        {
+            "value_tier": ["high", "group"],
+            "arpu_mean_3m": [1e12, 1e12],
+            "group_size": [None, 3],
+            "group_arpu_mean_3m": [None, 1e308],
+        }
+    )
+    caps = frame.select(budget_caps(BudgetRules()))["maintenance_cap_yuan"]
+    arpu_max = PLAUSIBLE_MAX["arpu"]
+    assert caps.to_list() == [pytest.approx(0.1 * arpu_max), pytest.approx(3 * 0.2 * arpu_max)]
 
 
 def test_measures_follow_the_taxonomy_and_none_without_a_cause():

@@ -71,6 +71,31 @@ CHURN_EVENTS: dict[str, pl.DataType] = {
     "destination": pl.String(),
 }
 
+# The top of each numeric column's plausible range (the bottom is 0: ``non_negative``;
+# ``dropped_call_rate`` is a share, 0..1). A value above it is a unit or extraction error, not
+# a customer: its row is quarantined, so no single value can overflow a feature or inflate a
+# budget cap. Generous on purpose: a month has at most 44,640 minutes, and the synthetic
+# operator's largest values are at least 4 times below these.
+MINUTES_PER_MONTH = 31 * 24 * 60
+PLAUSIBLE_MAX: dict[str, float] = {
+    "contract_total_amount": 1_000_000.0,  # yuan
+    "arpu": 100_000.0,  # yuan in a month
+    "mou": MINUTES_PER_MONTH,
+    "calls_out": 100_000,
+    "calls_in": 100_000,
+    "distinct_called_numbers": 100_000,
+    "call_forward_count": 100_000,
+    "call_forward_offnet_count": 100_000,
+    "sms_count": 1_000_000,
+    "data_mb": 10_000_000.0,  # 10 TB
+    "vas_revenue": 100_000.0,  # yuan
+    "contract_consumed_amount": 1_000_000.0,  # yuan, at most the largest contract
+    "complaints": 1_000,
+    "hotline_calls": 1_000,
+    "arrears": 1_000_000.0,  # yuan
+    "roaming_minutes": MINUTES_PER_MONTH,
+}
+
 RAW_TABLES: dict[str, dict[str, pl.DataType]] = {
     "subscribers": SUBSCRIBERS,
     "usage_monthly": USAGE_MONTHLY,

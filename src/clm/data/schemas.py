@@ -20,6 +20,7 @@ from clm.data.contract import (
     DESTINATIONS,
     NETWORKS,
     PAYMENT_TYPES,
+    PLAUSIBLE_MAX,
     REGIONS,
     SUBSCRIBERS,
     SURVEY_REASONS,
@@ -46,6 +47,10 @@ NON_NEGATIVE = expression_check("non_negative", lambda column: pl.col(column) >=
 POSITIVE = expression_check("positive", lambda column: pl.col(column) > 0)
 FINITE = expression_check("finite", lambda column: pl.col(column).is_finite())
 SHARE = expression_check("between_0_and_1", lambda column: pl.col(column).is_between(0, 1))
+PLAUSIBLE = expression_check(
+    "plausible_max", lambda column: pl.col(column) <= PLAUSIBLE_MAX[column]
+)
+
 GROUP_ID_IFF_IS_GROUP = expression_check(
     "group_id_iff_is_group", lambda column: pl.col(column).is_not_null() == pl.col("is_group")
 )
@@ -125,7 +130,7 @@ SUBSCRIBERS_SCHEMA = table_schema(
         "region": [allowed_values(REGIONS)],
         "contract_start_month": [FIRST_OF_MONTH],
         "contract_end_month": [FIRST_OF_MONTH, WITH_CONTRACT_START, NOT_BEFORE_CONTRACT_START],
-        "contract_total_amount": [FINITE, POSITIVE, WITH_CONTRACT_START],
+        "contract_total_amount": [FINITE, POSITIVE, PLAUSIBLE, WITH_CONTRACT_START],
     },
     nullable=("group_id", "contract_start_month", "contract_end_month", "contract_total_amount"),
     unique_key=("subscriber_id",),
@@ -136,8 +141,8 @@ USAGE_MONTHLY_SCHEMA = table_schema(
     USAGE_MONTHLY,
     checks={
         "month": [FIRST_OF_MONTH],
-        **{column: [NON_NEGATIVE] for column in _USAGE_COUNTS},
-        **{column: [FINITE, NON_NEGATIVE] for column in _USAGE_AMOUNTS},
+        **{column: [NON_NEGATIVE, PLAUSIBLE] for column in _USAGE_COUNTS},
+        **{column: [FINITE, NON_NEGATIVE, PLAUSIBLE] for column in _USAGE_AMOUNTS},
         "dropped_call_rate": [FINITE, SHARE],
     },
     unique_key=("subscriber_id", "month"),

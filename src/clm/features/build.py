@@ -7,7 +7,9 @@ How history is read:
   "T-1" is always the previous calendar month, never the previous record.
 * A month inside that span without a usage record is a month of **zero usage**: flows (ARPU,
   minutes, calls, complaints, dropped-call rate, ...) are 0 and stocks (contract consumed
-  amount, arrears) carry their last recorded value forward. Months before the subscriber
+  amount, arrears) carry their last recorded value forward. The features stage and the scorer
+  never hand such a month in: ``clm.features.history`` quarantines or imputes it before (per
+  ``history_gaps``), since zero usage would read as a sudden drop. Months before the subscriber
   joined (or before the data starts) do not exist: means and sums skip them, and a delta whose
   base has no month at all is null.
 * Subscribers already gone at T (``churn_month <= T``) and not yet joined get no row at T.
@@ -31,6 +33,7 @@ from datetime import date
 
 import polars as pl
 
+from clm.config import ConfigError
 from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES
 from clm.months import from_index, index_to_month, month_index, to_index
 
@@ -106,17 +109,28 @@ class TierConfig:
     prepaid_mid_next_share: float = 0.3  # the next share: mid, the rest low
 
 
+HISTORY_GAP_POLICIES = ("quarantine", "impute")
+
+
 @dataclass(frozen=True)
 class FeatureConfig:
     """The ``features`` section of params.yaml."""
 
     first_snapshot_offset: int = 6  # months of history before the first snapshot month
+    history_gaps: str = "quarantine"  # a month missing in a subscriber's history: see history.py
     chunk_panel_rows: int = 1_500_000  # subscriber-months held in memory per chunk
     delta_share_cap: float = 10.0  # upper bound of every *_share delta (a rise from 0 hits it)
     complaint_surge_min: int = 2  # complaints in T needed for a surge ...
     complaint_surge_factor: float = 2.0  # ... and at least this x the mean of T-3..T-1
     bill_shock_share: float = 0.5  # ARPU rise vs 3-month mean that, with a complaint, is a shock
     tiers: TierConfig = field(default_factory=TierConfig)
+
+    def __post_init__(self) -> None:
+        if self.history_gaps not in HISTORY_GAP_POLICIES:
+            raise ConfigError(
+                f"features.history_gaps must be one of {HISTORY_GAP_POLICIES}, "
+                f"got {self.history_gaps!r}"
+            )
 
 
 def default_snapshot_months(first_month: date, last_month: date, offset: int) -> list[date]:

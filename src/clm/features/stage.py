@@ -1,4 +1,10 @@
-"""The ``features`` step with its default paths, shared by the DVC stage and ``clm features``."""
+"""The ``features`` step with its default paths, shared by the DVC stage and ``clm features``.
+
+Before features are built, months missing inside a subscriber's history are settled by
+``features.history_gaps`` (``clm.features.history``): the subscribers set aside go to
+``quarantine.parquet`` and the imputed months to ``imputed_months.parquet``, both beside the
+feature table, so every validated subscriber is accounted for.
+"""
 
 from __future__ import annotations
 
@@ -9,12 +15,16 @@ import polars as pl
 
 from clm import paths
 from clm.data.contract import RAW_TABLES, TRUTH_MONTHLY
-from clm.data.io import check_contract
+from clm.data.io import check_contract, write_parquet_atomic
 from clm.features.build import FeatureConfig
 from clm.features.chunked import write_feature_table
+from clm.features.history import settle_training_gaps
 from clm.labels import LabelConfig
 
 logger = logging.getLogger(__name__)
+
+QUARANTINE_NAME = "quarantine.parquet"  # beside the feature table
+IMPUTED_NAME = "imputed_months.parquet"
 
 
 def run_features(
@@ -29,15 +39,32 @@ def run_features(
     The truth file is optional: without it (real data) ``stage_true`` is null.
     """
     tables = {name: scan_checked(validated_dir / f"{name}.parquet", name) for name in RAW_TABLES}
+    settled = settle_training_gaps(
+        tables["subscribers"],
+        tables["usage_monthly"],
+        tables["churn_events"],
+        features.history_gaps,
+    )
+    write_parquet_atomic(settled.quarantined, out_path.with_name(QUARANTINE_NAME))
+    write_parquet_atomic(settled.imputed, out_path.with_name(IMPUTED_NAME))
+    if settled.quarantined.height or settled.imputed.height:
+        logger.warning(
+            "history gaps (features.history_gaps=%s): %d subscribers quarantined, "
+            "%d subscriber-months imputed; see %s",
+            features.history_gaps,
+            settled.quarantined.height,
+            settled.imputed.height,
+            out_path.parent,
+        )
     truth = None
     if truth_path.exists():
         truth = scan_checked(truth_path, "stages_monthly", TRUTH_MONTHLY)
     else:
         logger.info("no truth file at %s: stage_true stays null", truth_path)
     return write_feature_table(
-        tables["subscribers"],
-        tables["usage_monthly"],
-        tables["churn_events"],
+        settled.subscribers,
+        settled.usage,
+        settled.churn_events,
         truth,
         out_path,
         features,

@@ -2,8 +2,9 @@
 
 Batches are cut by subscriber id, so each holds every month of its subscribers. Three passes:
 
-1. each batch is checked (bad subscribers' rows go to quarantine) and gives its share of the
-   month's statistics, which are then computed once over the whole base (``MonthStats``);
+1. each batch is checked (bad subscribers' rows go to quarantine, as do those missing a month
+   of their feature window unless ``features.history_gaps`` is ``impute``) and gives its share
+   of the month's statistics, which are then computed once over the whole base (``MonthStats``);
 2. each batch is scored with those statistics and appended to a side file;
 3. risk deciles are ranked over the whole month and the side file is streamed to the output.
 
@@ -139,7 +140,7 @@ def score_input(
         rows_in, quarantined, stats_parts = 0, [], []
         for frame in batches():
             rows_in += frame.height
-            accepted, bad = split_scorable(frame)
+            accepted, bad = split_scorable(frame, month, scorer.features.history_gaps)
             quarantined.append(bad)
             stats_parts.append(scorer.stats_rows(accepted, month, min(months)))
         quarantine = pl.concat(quarantined)

@@ -3,8 +3,10 @@
 One frame carries everything the features need, so the pyfunc takes a single DataFrame: the
 ``usage_monthly`` columns of the raw contract plus every ``subscribers`` column, repeated on
 each of the subscriber's months (``scoring_input`` builds it from the two raw tables). Rows
-are checked with the project's pandera schemas; a subscriber with any failing row cannot be
-scored, so all of that subscriber's rows are quarantined with the checks they failed.
+are checked with the project's pandera schemas, and each subscriber scored at T must have a row
+in every month of its feature window (``clm.features.history``) unless params say to impute
+them; a subscriber with any failing row cannot be scored, so all of that subscriber's rows are
+quarantined with the checks they failed.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from clm.data.io import check_contract
 from clm.data.schemas import SUBSCRIBERS_SCHEMA, USAGE_MONTHLY_SCHEMA
 from clm.data.validate import FAILED_CHECKS, failures_where, schema_failures, split_rows
 from clm.features.build import LOOKBACK_MONTHS
+from clm.features.history import HISTORY_GAP, missing_months, scoring_spans
 from clm.months import from_index, to_index
 
 logger = logging.getLogger(__name__)
@@ -76,20 +79,24 @@ def input_schema() -> pa.DataFrameSchema:
     )
 
 
-def split_scorable(frame: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+def split_scorable(
+    frame: pl.DataFrame, scoring_month: date, history_gaps: str
+) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows of scorable subscribers, and the quarantined rest with ``failed_checks``.
 
-    Every row lands in exactly one of the two frames. Raises TableError when a column is
-    missing or has another dtype (no row can be checked then).
+    ``history_gaps`` is ``features.history_gaps``: under ``quarantine`` a subscriber missing a
+    month of its feature window fails ``month:history_gap`` on every row. Every row lands in
+    exactly one of the two frames. Raises TableError when a column is missing or has another
+    dtype (no row can be checked then).
     """
     check_columns(frame.schema)
+    row_checks = {("month", "usage_before_join"): pl.col("month") < pl.col("join_month")}
+    if history_gaps == "quarantine":
+        gaps = missing_months(frame.lazy(), scoring_spans(frame.lazy(), scoring_month))
+        gap_ids = gaps["subscriber_id"].unique().implode()
+        row_checks["month", HISTORY_GAP] = pl.col("subscriber_id").is_in(gap_ids)
     failures = pl.concat(
-        [
-            schema_failures(frame, TABLE, input_schema()),
-            failures_where(
-                frame, {("month", "usage_before_join"): pl.col("month") < pl.col("join_month")}
-            ),
-        ]
+        [schema_failures(frame, TABLE, input_schema()), failures_where(frame, row_checks)]
     )
     checked = split_rows(frame, TABLE, failures)
     bad_ids = checked.quarantined["subscriber_id"].unique().implode()

@@ -26,6 +26,7 @@ from clm.features.build import (
     panel_start,
     spend_before,
 )
+from clm.features.history import IMPUTED_MONTHS, fill_gaps, missing_months, scoring_spans
 
 STATS_COLUMNS = (
     "subscriber_id",
@@ -118,29 +119,38 @@ def base_features(
 
     ``frame`` holds all months of its subscribers (scoring input columns). Rows after the
     scoring month are ignored; subscriber columns are read from the scoring month's row.
-    Without churn events a month without a row is a month of zero usage, as in training.
+    A month of the feature window without a row is imputed (``clm.features.history``; the
+    input checks quarantined such subscribers unless ``history_gaps`` is ``impute``) and
+    counted in ``imputed_months``.
     """
     frame = frame.filter(pl.col("month") <= scoring_month)
     scored = frame.filter(pl.col("month") == scoring_month)
     subscribers = scored.select(list(SUBSCRIBERS))
-    usage = frame.filter(pl.col("subscriber_id").is_in(scored["subscriber_id"].implode())).select(
+    missing = missing_months(frame.lazy(), scoring_spans(frame.lazy(), scoring_month))
+    filled, imputed = fill_gaps(frame.lazy(), missing)
+    usage = filled.filter(pl.col("subscriber_id").is_in(scored["subscriber_id"].implode())).select(
         list(USAGE_MONTHLY)
     )
     window_start = panel_start([scoring_month], history_start)
     base = build_base_features(
         subscribers.lazy(),
-        usage.lazy().filter(pl.col("month") >= window_start),
-        spend_before(usage.lazy(), window_start),
+        usage.filter(pl.col("month") >= window_start),
+        spend_before(usage, window_start),
         pl.LazyFrame(schema=CHURN_EVENTS),
         [scoring_month],
         history_start,
         config,
     )
-    return base.join(
-        subscribers.select("subscriber_id", "group_id"),
-        on="subscriber_id",
-        how="left",
-        maintain_order="left",
+    imputed_months = imputed.group_by("subscriber_id").agg(pl.len().alias(IMPUTED_MONTHS))
+    return (
+        base.join(
+            subscribers.select("subscriber_id", "group_id"),
+            on="subscriber_id",
+            how="left",
+            maintain_order="left",
+        )
+        .join(imputed_months, on="subscriber_id", how="left", maintain_order="left")
+        .with_columns(pl.col(IMPUTED_MONTHS).fill_null(0))
     )
 
 

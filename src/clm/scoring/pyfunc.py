@@ -93,15 +93,15 @@ def predict_frame(
         HistoryError: a month the features read is missing (whole-base calls only).
     """
     frame = from_pandas(model_input)
-    accepted, quarantined = split_scorable(frame)
+    month_text = params.get("scoring_month") or ""
+    month = date.fromisoformat(month_text) if month_text else frame["month"].max()
+    accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
     if quarantined.height:
         checks = quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5).rows()
         raise InvalidInputError(
             f"{quarantined.height} of {frame.height} input rows cannot be scored; failed "
             f"checks (column:check, rows): {checks}"
         )
-    month_text = params.get("scoring_month") or ""
-    month = date.fromisoformat(month_text) if month_text else accepted["month"].max()
     if params.get("month_stats"):
         stats = MonthStats.from_json(params["month_stats"])
     else:

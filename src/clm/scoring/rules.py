@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 import polars as pl
 
+from clm.data.contract import PLAUSIBLE_MAX
 from clm.domain.taxonomy import Taxonomy
 
 GROUP_TIER = "group"
@@ -52,12 +53,18 @@ def budget_caps(rules: BudgetRules) -> tuple[pl.Expr, pl.Expr]:
     """Expressions for ``maintenance_cap_yuan`` (monthly) and ``winback_cap_yuan`` (total).
 
     They read ``value_tier``, ``arpu_mean_3m`` and, for group members, ``group_size`` and
-    ``group_arpu_mean_3m`` (the account's n and mean ARPU).
+    ``group_arpu_mean_3m`` (the account's n and mean ARPU). ARPU is clipped at the contract's
+    plausible maximum, so a cap is bounded even for input that skipped the checks.
     """
     tier = pl.col("value_tier").cast(pl.String)
     is_group = tier == GROUP_TIER
     n = pl.when(is_group).then(pl.col("group_size").cast(pl.Float64)).otherwise(1.0)
-    arpu = pl.when(is_group).then(pl.col("group_arpu_mean_3m")).otherwise(pl.col("arpu_mean_3m"))
+    arpu = (
+        pl.when(is_group)
+        .then(pl.col("group_arpu_mean_3m"))
+        .otherwise(pl.col("arpu_mean_3m"))
+        .clip(upper_bound=PLAUSIBLE_MAX["arpu"])
+    )
     share = tier.replace_strict(rules.maintenance_arpu_share, default=None, return_dtype=pl.Float64)
     multiple = tier.replace_strict(
         rules.winback_acpu_multiple, default=None, return_dtype=pl.Float64

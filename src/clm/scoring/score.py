@@ -17,6 +17,7 @@ from clm.domain.stages import STAGES
 from clm.domain.taxonomy import Taxonomy
 from clm.explain.reasons import top_reasons
 from clm.features.build import FeatureConfig
+from clm.features.history import IMPUTED_MONTHS
 from clm.models.trained import TrainedModel
 from clm.scoring.month import MonthStats, base_features, month_features, stats_rows
 from clm.scoring.rules import BudgetRules, budget_caps, recommended_measures, risk_deciles
@@ -44,6 +45,7 @@ OUTPUT_SCHEMA: dict[str, pl.DataType] = {
     "group_size": pl.UInt32(),
     "maintenance_cap_yuan": pl.Float64(),
     "winback_cap_yuan": pl.Float64(),
+    IMPUTED_MONTHS: pl.Int8(),  # months of the feature window imputed (features.history_gaps)
 }
 
 
@@ -87,6 +89,7 @@ class Scorer:
                 pl.col("value_tier").cast(pl.String),
                 "arpu_mean_3m",
                 "group_id",
+                IMPUTED_MONTHS,
             )
             .with_columns(
                 churn_probability=pl.Series(np.asarray(churn, dtype=np.float64)),

@@ -4,8 +4,9 @@ The plan mirrors ``clm.scoring.batches``: rows are grouped by a hash bucket of s
 (so a group holds all months of its subscribers) and handed to the artifact's scorer as Arrow
 tables (``applyInArrow``: exact dtypes, no pandas round trip). A first pass collects the few
 columns the month's statistics need, the driver computes ``MonthStats`` once and ships it to
-the second pass as JSON; risk deciles are ranked over the whole result. The input must have
-passed ``clm validate`` (bad rows raise here instead of being quarantined).
+the second pass as JSON; risk deciles are ranked over the whole result. Each group is checked
+as in ``clm score`` (``clm.scoring.inputs.split_scorable``): the passes score only the
+accepted subscribers, and the quarantined rows come back beside the scores.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ import sys
 from collections.abc import Callable
 from datetime import date
 from pathlib import Path
+from typing import NamedTuple
 
 import mlflow
 import polars as pl
@@ -26,7 +28,8 @@ from pyspark.sql import DataFrame, SparkSession, Window
 from pyspark.sql import functions as F
 
 from clm.data.io import TableError
-from clm.scoring.inputs import SCORING_INPUT, check_history
+from clm.data.validate import FAILED_CHECKS
+from clm.scoring.inputs import SCORING_INPUT, check_history, split_scorable
 from clm.scoring.month import STATS_COLUMNS, MonthStats
 from clm.scoring.rules import DECILES
 from clm.scoring.score import OUTPUT_SCHEMA, Scorer
@@ -53,6 +56,14 @@ SCORING_INPUT_STATS: dict[str, pl.DataType] = {
     "arpu_mean_3m": pl.Float64(),
     "cumulative_spend": pl.Float64(),
 }
+QUARANTINE_SCHEMA: dict[str, pl.DataType] = {**SCORING_INPUT, FAILED_CHECKS: pl.List(pl.String())}
+
+
+class SparkScores(NamedTuple):
+    """Each subscriber with a row in the scoring month is in exactly one of the two frames."""
+
+    scores: DataFrame  # one row per scored subscriber (``clm.scoring.score.OUTPUT_SCHEMA``)
+    quarantine: DataFrame  # rows of subscribers that cannot be scored, with ``failed_checks``
 
 
 def local_session(cores: int = 2) -> SparkSession:
@@ -78,8 +89,8 @@ def spark_frame(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
 
 def score_spark(
     frame: DataFrame, model: str, scoring_month: date | None = None, buckets: int = 16
-) -> DataFrame:
-    """Scores of every subscriber with a row in the scoring month, one row each.
+) -> SparkScores:
+    """Scores of every scorable subscriber with a row in the scoring month, and the quarantine.
 
     Args:
         frame: Scoring input rows (``clm.scoring.inputs.SCORING_INPUT`` columns).
@@ -100,9 +111,17 @@ def score_spark(
         BUCKET, F.pmod(F.xxhash64("subscriber_id"), F.lit(buckets))
     )
     name = local.resolve().name
+
+    def split(scorer: Scorer, group: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
+        return split_scorable(group, month, scorer.features.history_gaps)
+
+    quarantine = keyed.groupBy(BUCKET).applyInArrow(
+        _on_group(name, lambda s, f: split(s, f)[1]), _spark_schema(QUARANTINE_SCHEMA)
+    )
     stats_schema = _spark_schema({c: SCORING_INPUT_STATS[c] for c in STATS_COLUMNS})
     rows = keyed.groupBy(BUCKET).applyInArrow(
-        _on_group(name, lambda s, f: s.stats_rows(f, month, history_start)), stats_schema
+        _on_group(name, lambda s, f: s.stats_rows(split(s, f)[0], month, history_start)),
+        stats_schema,
     )
     scorer = _load_scorer(str(local.resolve()))
     stats = MonthStats.from_rows(pl.from_arrow(rows.toArrow()), history_start, scorer.features)
@@ -110,7 +129,7 @@ def score_spark(
     scored = (
         keyed.groupBy(BUCKET)
         .applyInArrow(
-            _on_group(name, lambda s, f: s.score(f, MonthStats.from_json(stats_json))),
+            _on_group(name, lambda s, f: s.score(split(s, f)[0], MonthStats.from_json(stats_json))),
             _spark_schema(OUTPUT_SCHEMA),
         )
         .cache()
@@ -118,7 +137,7 @@ def score_spark(
     n = scored.count()
     rank = F.row_number().over(Window.orderBy(F.desc("churn_probability"), F.asc("subscriber_id")))
     decile = (F.floor((rank - 1) * DECILES / F.lit(max(n, 1))) + 1).cast("byte")
-    return scored.withColumn("risk_decile", decile).select(*OUTPUT_SCHEMA)
+    return SparkScores(scored.withColumn("risk_decile", decile).select(*OUTPUT_SCHEMA), quarantine)
 
 
 def _spark_schema(schema: dict[str, pl.DataType]) -> str:
