@@ -40,10 +40,10 @@ class PromoteConfig:
     metrics: dict[str, dict[str, MetricGate]]  # model key -> metric -> gate
 
     def __post_init__(self) -> None:
-        unknown_models = sorted(set(self.metrics) - set(REGISTERED_MODELS))
-        if unknown_models:
+        unknown = sorted(set(self.metrics) - set(REGISTERED_MODELS))
+        if unknown:
             raise ConfigError(
-                f"promote.metrics: unknown models {unknown_models}; known: {list(REGISTERED_MODELS)}"
+                f"promote.metrics: unknown models {unknown}; known: {list(REGISTERED_MODELS)}"
             )
         for model, gates in self.metrics.items():
             unknown = sorted(set(gates) - set(HIGHER_IS_BETTER))
