@@ -349,10 +349,12 @@ ModelOption = Annotated[
 @app.command(
     help="Promote the challenger to champion if every gate passes.\n\nRe-scores challenger and "
     "champion from the registry on the same out-of-time test month and checks metric margins "
-    "and floors (promote.metrics), calibration, the input signature, a clean raw-data "
-    "validation report and the driver report. On success moves the champion alias and tags "
-    "the version with the decision, the gate values, previous_champion, who and when. Exits 1 "
-    "when a gate fails (also with --dry-run) or on any error, leaving the registry unchanged. "
+    "and floors (promote.metrics; the scorer: its churn and stage parts), calibration, the "
+    "input signature, a clean raw-data validation report, the driver report, and that the "
+    "version was never rolled back. On success moves the champion alias, appends the move to "
+    "the champion history (registered-model tags champion_history.<n>) and writes the gate "
+    "table as the version's description. Exits 1 when a gate fails (also with --dry-run) or on "
+    "any error, leaving the registry unchanged; exits 0 when the version is already champion. "
     "Uses MLFLOW_TRACKING_URI."
 )
 def promote(
@@ -381,10 +383,13 @@ def promote(
     from clm.promotion.promote import promote as run_promote
     from clm.promotion.table import gate_table
 
-    config = load_section(PromoteConfig, "promote", params)
     inputs = PromotionInputs(split_dir, validation_report, driver_report)
     with _registry_errors():
+        config = load_section(PromoteConfig, "promote", params)
         decision = run_promote(model, config, inputs, version=version, dry_run=dry_run)
+    if decision.already_champion:
+        typer.secho(f"{decision.name} v{decision.challenger} is already champion; nothing to do")
+        return
     Console().print(gate_table(decision))
     if decision.promoted:
         typer.secho(f"{decision.name} v{decision.challenger} is now champion", fg="green")
@@ -401,38 +406,50 @@ def promote(
 
 
 @app.command(
-    help="Move champion back to the version it replaced (its previous_champion tag).\n\n"
-    "Tags the version it leaves with who, when and why; a rolled-back version is refused by "
-    "later promotions until its promotion_decision tag is cleared. Uses MLFLOW_TRACKING_URI."
+    help="Move champion back to the last earlier champion that was not rolled back, walking "
+    "the champion history backwards.\n\nAppends the move, with who, when and --reason, to "
+    "the history and tags the version it leaves promotion_decision=rolled_back; a rolled-back "
+    "version is never champion again (later promotions refuse it, rollbacks skip it). Exits 1 "
+    "with nothing changed when there is no such version. Uses MLFLOW_TRACKING_URI."
 )
 def rollback(
     model: ModelOption,
-    reason: Annotated[str, typer.Option(help="Why, recorded on the version.")] = "manual rollback",
+    reason: Annotated[str, typer.Option(help="Why, recorded in the history.")] = "manual rollback",
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Say where champion would go; change nothing.")
+    ] = False,
     params: ParamsOption = DEFAULT_PARAMS,
 ) -> None:
-    """Roll the champion back one promotion."""
+    """Roll the champion back one step of its history."""
     from clm.config import load_section
     from clm.promotion.gates import PromoteConfig
     from clm.promotion.rollback import rollback as run_rollback
 
-    config = load_section(PromoteConfig, "promote", params)
     with _registry_errors():
-        done = run_rollback(model, config, reason)
-    typer.secho(f"{done.name}: champion v{done.from_version} -> v{done.to_version}", fg="green")
+        config = load_section(PromoteConfig, "promote", params)
+        done = run_rollback(model, config, reason, dry_run=dry_run)
+    move = f"{done.name}: champion v{done.from_version} -> v{done.to_version}"
+    if done.moved:
+        typer.secho(move, fg="green")
+    else:
+        typer.echo(f"dry run: {move} would be the rollback; registry unchanged")
 
 
 @contextmanager
 def _registry_errors() -> Iterator[None]:
-    """Check the tracking server first, then turn registry errors into one red line and exit 1."""
+    """Check the tracking server first, then turn config and registry errors into one red line
+    and exit 1."""
     import mlflow
     from mlflow.exceptions import MlflowException
 
+    from clm.config import ConfigError
+    from clm.promotion.champion import ChampionMovedError, RegistryMoveError
     from clm.promotion.evaluators import VersionLoadError
-    from clm.promotion.history import RegistryMoveError
     from clm.promotion.lease import LeaseBusyError
     from clm.promotion.promote import PromotionError
     from clm.promotion.rollback import RollbackError
     from clm.promotion.server import RegistryUnreachableError, check_reachable, shorten_http_retries
+    from clm.registry import UnknownModelError
 
     uri = mlflow.get_tracking_uri()
     shorten_http_retries()
@@ -440,8 +457,8 @@ def _registry_errors() -> Iterator[None]:
         check_reachable(uri)
         yield
     except (
-        RegistryUnreachableError, PromotionError, RollbackError, VersionLoadError,
-        LeaseBusyError, RegistryMoveError,
+        ConfigError, UnknownModelError, RegistryUnreachableError, PromotionError, RollbackError,
+        VersionLoadError, LeaseBusyError, ChampionMovedError, RegistryMoveError,
     ) as error:  # fmt: skip
         typer.secho(str(error), err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from error

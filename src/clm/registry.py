@@ -17,6 +17,17 @@ CHAMPION = "champion"
 REGISTERED_MODELS = {"churn": "clm-churn", "stage": "clm-stage", "scorer": "clm-scorer"}
 
 
+class UnknownModelError(ValueError):
+    """A model key that names no registered model."""
+
+
+def registered_name(model: str) -> str:
+    """The registered model of a model key (``churn`` -> ``clm-churn``)."""
+    if model not in REGISTERED_MODELS:
+        raise UnknownModelError(f"unknown model '{model}'; known: {', '.join(REGISTERED_MODELS)}")
+    return REGISTERED_MODELS[model]
+
+
 def mark_challenger(name: str, version: str, tags: dict[str, str]) -> None:
     """Tag a new version and point the ``challenger`` alias at it."""
     client = MlflowClient()

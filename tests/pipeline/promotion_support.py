@@ -30,6 +30,7 @@ from clm.models.tasks import CHURN
 from clm.models.train import FitReport, log_and_register
 from clm.models.trained import TrainedModel
 from clm.promotion.gates import MetricGate, PromoteConfig
+from clm.promotion.history import read_history
 from clm.promotion.promote import PromotionInputs
 from clm.registry import CHALLENGER, CHAMPION, REGISTERED_MODELS
 
@@ -122,17 +123,26 @@ def set_aliases(client: MlflowClient, champion: str | None, challenger: str | No
             client.set_registered_model_alias(NAME, alias, version)
 
 
-def champion_of(client: MlflowClient) -> str:
-    return str(client.get_model_version_by_alias(NAME, CHAMPION).version)
+def champion_of(client: MlflowClient, name: str = NAME) -> str:
+    return str(client.get_model_version_by_alias(name, CHAMPION).version)
 
 
-def snapshot(client: MlflowClient) -> dict:
-    """Registered model names, aliases and every version's tags: what must not change."""
+def snapshot(client: MlflowClient, name: str = NAME) -> dict:
+    """Registered model names, aliases, the champion history and every version's tags and
+    description: what must not change."""
+    versions = client.search_model_versions(f"name='{name}'")
     return {
         "models": sorted(model.name for model in client.search_registered_models()),
-        "aliases": client.get_registered_model(NAME).aliases,
-        "tags": {str(v.version): v.tags for v in client.search_model_versions(f"name='{NAME}'")},
+        "aliases": client.get_registered_model(name).aliases,
+        "history": client.get_registered_model(name).tags,
+        "tags": {str(v.version): v.tags for v in versions},
+        "descriptions": {str(v.version): v.description for v in versions},
     }
+
+
+def history_of(client: MlflowClient, name: str = NAME) -> list[tuple[str, str | None, str]]:
+    """The champion history as (action, from, to) triples, oldest first."""
+    return [(e.action, e.from_version, e.to_version) for e in read_history(client, name)]
 
 
 def free_port() -> int:

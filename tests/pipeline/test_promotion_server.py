@@ -18,6 +18,7 @@ from promotion_support import (
     PROVENANCE,
     champion_of,
     free_port,
+    history_of,
     log_version,
     mlflow_server,
     set_aliases,
@@ -28,9 +29,11 @@ from promotion_support import (
 from typer.testing import CliRunner
 
 from clm.cli import app
+from clm.promotion.champion import ChampionMovedError
 from clm.promotion.evaluators import EVALUATORS
+from clm.promotion.history import PREFIX as HISTORY_PREFIX
 from clm.promotion.lease import lock_name
-from clm.promotion.promote import PromotionError, promote
+from clm.promotion.promote import promote
 from clm.promotion.rollback import rollback
 
 pytestmark = pytest.mark.slow
@@ -50,8 +53,12 @@ def server(tmp_path_factory):
 
 @pytest.fixture
 def client(server):
-    """A client whose registry starts with champion v1, challenger v2 and no promotion tags."""
+    """A client whose registry starts with champion v1, challenger v2, no promotion tags and
+    no champion history."""
     client = MlflowClient()
+    for key in client.get_registered_model(NAME).tags:
+        if key.startswith(HISTORY_PREFIX):
+            client.delete_registered_model_tag(NAME, key)
     for version in client.search_model_versions(f"name='{NAME}'"):
         for key in set(version.tags) - set(PROVENANCE) - {"run_id"}:
             client.delete_model_version_tag(NAME, version.version, key)
@@ -68,10 +75,10 @@ def test_promote_and_rollback_over_http(client, inputs):
     decision = promote("churn", CONFIG, inputs)
     assert decision.promoted
     assert champion_of(client) == "2"
-    assert client.get_model_version(NAME, "2").tags["previous_champion"] == "1"
     rollback("churn", CONFIG, reason="drill")
     assert champion_of(client) == "1"
     assert client.get_model_version(NAME, "2").tags["promotion_decision"] == "rolled_back"
+    assert history_of(client) == [("promote", "1", "2"), ("rollback", "2", "1")]
     assert lock_name(NAME) not in snapshot(client)["models"]
 
 
@@ -88,20 +95,20 @@ def test_racing_promotions_end_with_one_consistent_champion(client, inputs):
     def race(version: str):
         try:
             return promote("churn", CONFIG, inputs, version=version, evaluator=score_then_meet)
-        except PromotionError as error:
+        except ChampionMovedError as error:
             return error
 
     with ThreadPoolExecutor(max_workers=2) as pool:
         outcomes = list(pool.map(race, ["2", "3"]))
 
-    winners = [o for o in outcomes if not isinstance(o, PromotionError)]
-    losers = [o for o in outcomes if isinstance(o, PromotionError)]
+    winners = [o for o in outcomes if not isinstance(o, ChampionMovedError)]
+    losers = [o for o in outcomes if isinstance(o, ChampionMovedError)]
     assert len(winners) == 1 and winners[0].promoted
     assert len(losers) == 1 and "moved from version 1" in str(losers[0])
     champion = champion_of(client)
     assert champion == winners[0].challenger
-    tags = client.get_model_version(NAME, champion).tags
-    assert (tags["promotion_decision"], tags["previous_champion"]) == ("promoted", "1")
+    assert client.get_model_version(NAME, champion).tags["promotion_decision"] == "promoted"
+    assert history_of(client) == [("promote", "1", champion)]
     loser = "3" if champion == "2" else "2"
     assert "promotion_decision" not in client.get_model_version(NAME, loser).tags
     assert lock_name(NAME) not in snapshot(client)["models"]

@@ -67,7 +67,6 @@ def test_margin_row_shows_the_bound():
         "0.8800",
         ">= 0.8750",
     )
-    assert margin.as_tag().startswith("pass: challenger 0.8850, champion 0.8800")
 
 
 def test_first_promotion_is_decided_by_absolute_limits_only():
@@ -130,5 +129,17 @@ def test_config_names_unknown_metrics():
                 "lease_seconds": 60,
                 "lock_wait_seconds": 5,
                 "metrics": {"churn": {"accuracy": {"tolerance": 0.1}}},
+            },
+        )
+
+
+def test_config_names_unknown_models():
+    with pytest.raises(ConfigError, match=r"unknown models \['chrun'\]"):
+        from_dict(
+            PromoteConfig,
+            {
+                "lease_seconds": 60,
+                "lock_wait_seconds": 5,
+                "metrics": {"chrun": {"roc_auc": {"tolerance": 0.1}}},
             },
         )

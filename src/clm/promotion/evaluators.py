@@ -21,6 +21,7 @@ from clm.models.metrics import churn_metrics, stage_metrics
 from clm.models.splits import read_part
 from clm.models.tasks import CHURN, STAGE, Task
 from clm.models.trained import META_FILE, TrainedModel
+from clm.scoring.batches import load_scorer_from
 
 log = logging.getLogger(__name__)
 
@@ -34,21 +35,26 @@ class VersionLoadError(RuntimeError):
 
 def evaluate_churn(version: ModelVersion, split_dir: Path) -> dict[str, float]:
     """Churn metrics of an XGBoost churn version on the test month."""
-    test = read_part("test", CHURN, split_dir)
-    return churn_metrics(CHURN.labels(test), _load_booster_model(CHURN, version).predict(test))
+    return _churn_part(_load_booster_model(CHURN, version), split_dir)
 
 
 def evaluate_stage(version: ModelVersion, split_dir: Path) -> dict[str, float]:
-    """Macro-F1 of an XGBoost stage version against the stage it learned (the true stage on
-    synthetic data, the rule-table stage on an operator's own) on the test month."""
-    model = _load_booster_model(STAGE, version)
-    test = read_part("test", model.task, split_dir)
-    predicted = np.asarray(STAGES)[model.predict(test).argmax(axis=1)]
-    actual = test[model.task.label_column].cast(pl.String).to_numpy()
-    return {"macro_f1": stage_metrics(actual, predicted, STAGES)["macro_f1"]}
+    """Macro-F1 of an XGBoost stage version on the test month."""
+    return _stage_part(_load_booster_model(STAGE, version), split_dir)
 
 
-EVALUATORS: dict[str, Evaluator] = {"churn": evaluate_churn, "stage": evaluate_stage}
+def evaluate_scorer(version: ModelVersion, split_dir: Path) -> dict[str, float]:
+    """The scorer's churn part's churn metrics and its stage part's macro-F1, loaded through
+    the pyfunc as ``clm score`` loads it (metric names do not overlap)."""
+    scorer = load_scorer_from(_uri(version))
+    return {**_churn_part(scorer.churn, split_dir), **_stage_part(scorer.stage, split_dir)}
+
+
+EVALUATORS: dict[str, Evaluator] = {
+    "churn": evaluate_churn,
+    "stage": evaluate_stage,
+    "scorer": evaluate_scorer,
+}
 
 
 def score_version(evaluator: Evaluator, version: ModelVersion, split_dir: Path) -> dict[str, float]:
@@ -73,6 +79,20 @@ def input_columns(version: ModelVersion) -> list[dict] | None:
             f"{version.name} version {version.version}: cannot read its signature: {error}"
         ) from error
     return None if signature is None else signature.inputs.to_dict()
+
+
+def _churn_part(model: TrainedModel, split_dir: Path) -> dict[str, float]:
+    test = read_part("test", CHURN, split_dir)
+    return churn_metrics(CHURN.labels(test), model.predict(test))
+
+
+def _stage_part(model: TrainedModel, split_dir: Path) -> dict[str, float]:
+    """Against the stage the model learned (the true stage on synthetic data, the rule-table
+    stage on an operator's own)."""
+    test = read_part("test", model.task, split_dir)
+    predicted = np.asarray(STAGES)[model.predict(test).argmax(axis=1)]
+    actual = test[model.task.label_column].cast(pl.String).to_numpy()
+    return {"macro_f1": stage_metrics(actual, predicted, STAGES)["macro_f1"]}
 
 
 def _load_booster_model(task: Task, version: ModelVersion) -> TrainedModel:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from clm.config import ConfigError
+from clm.registry import REGISTERED_MODELS
 
 HIGHER_IS_BETTER = {
     "roc_auc": True,
@@ -39,6 +40,11 @@ class PromoteConfig:
     metrics: dict[str, dict[str, MetricGate]]  # model key -> metric -> gate
 
     def __post_init__(self) -> None:
+        unknown = sorted(set(self.metrics) - set(REGISTERED_MODELS))
+        if unknown:
+            raise ConfigError(
+                f"promote.metrics: unknown models {unknown}; known: {list(REGISTERED_MODELS)}"
+            )
         for model, gates in self.metrics.items():
             unknown = sorted(set(gates) - set(HIGHER_IS_BETTER))
             if unknown:
@@ -62,7 +68,7 @@ class Evidence:
 
 @dataclass(frozen=True)
 class GateResult:
-    """One row of the gate table; ``key`` names its version tag."""
+    """One row of the gate table; ``key`` names the gate for programs."""
 
     key: str
     gate: str
@@ -70,12 +76,6 @@ class GateResult:
     champion: str
     threshold: str
     passed: bool
-
-    def as_tag(self) -> str:
-        verdict = "pass" if self.passed else "fail"
-        return (
-            f"{verdict}: challenger {self.challenger}, champion {self.champion}, {self.threshold}"
-        )
 
 
 def evaluate_gates(gates: dict[str, MetricGate], evidence: Evidence) -> list[GateResult]:

@@ -1,91 +1,92 @@
-"""The record a promotion or rollback leaves on registry versions, and the one way it is written.
+"""The champion history: an append-only record of every move of the ``champion`` alias.
 
-Tags go on first and the alias moves last: if the process dies in between, ``champion`` still
-points at the old version (the alias is the truth) and the stray tags say what was attempted.
-If the alias move itself fails, the tags are put back as they were.
+Each move is one registered-model tag ``champion_history.<n>`` holding a JSON event (what,
+from which version to which, who, when, why). A tag is written once and never changed, so no
+decision is ever overwritten: a version promoted twice has two events. Rollback and the
+"never rolled back" gate read their answers from these events with the pure functions below.
 """
 
 from __future__ import annotations
 
-import getpass
-import logging
-import os
-from datetime import UTC, datetime
+import json
+from dataclasses import asdict, dataclass
 
 from mlflow import MlflowClient
-from mlflow.entities.model_registry import ModelVersion
-from mlflow.exceptions import MlflowException
-from mlflow.protos.databricks_pb2 import INVALID_PARAMETER_VALUE, RESOURCE_DOES_NOT_EXIST, ErrorCode
 
-log = logging.getLogger(__name__)
-
-DECISION = "promotion_decision"
-PROMOTED = "promoted"
-ROLLED_BACK = "rolled_back"
-PREVIOUS_CHAMPION = "previous_champion"
-NO_PREVIOUS = "none"
+PREFIX = "champion_history."
+PROMOTE = "promote"
+ROLLBACK = "rollback"
 
 
-class RegistryMoveError(RuntimeError):
-    """The alias could not be moved, or ended up somewhere else than intended."""
+@dataclass(frozen=True)
+class Event:
+    """One move of ``champion``; ``from_version`` is None when there was no champion."""
+
+    sequence: int
+    action: str  # PROMOTE or ROLLBACK
+    from_version: str | None
+    to_version: str
+    by: str
+    at: str  # UTC, ISO 8601
+    reason: str = ""
+
+    @property
+    def key(self) -> str:
+        return f"{PREFIX}{self.sequence:06d}"  # zero-padded so the registry UI sorts them
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
 
 
-def actor() -> str:
-    """Who is acting: the login name, else $USER."""
-    try:
-        return getpass.getuser()
-    except OSError:  # no passwd entry, as in some containers
-        return os.environ.get("USER", "unknown")
+def read_history(client: MlflowClient, name: str) -> list[Event]:
+    """Every recorded move of ``name``'s champion, oldest first."""
+    tags = client.get_registered_model(name).tags
+    events = [Event(**json.loads(value)) for key, value in tags.items() if key.startswith(PREFIX)]
+    return sorted(events, key=lambda event: event.sequence)
 
 
-def utc_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="seconds")
+def append_event(client: MlflowClient, name: str, event: Event) -> None:
+    """Write one event; the caller holds the registry lease, so its sequence is free."""
+    client.set_registered_model_tag(name, event.key, event.to_json())
 
 
-def number(version: ModelVersion | None) -> str | None:
-    """The version number as text: the SQL store returns ints, the REST API strings."""
-    return None if version is None else str(version.version)
+def next_sequence(history: list[Event]) -> int:
+    return history[-1].sequence + 1 if history else 1
 
 
-def version_by_alias(client: MlflowClient, name: str, alias: str) -> ModelVersion | None:
-    """The version an alias points at, None when the alias is not set."""
-    try:
-        return client.get_model_version_by_alias(name, alias)
-    except MlflowException as error:
-        # A missing alias is INVALID_PARAMETER_VALUE in the SQL store, RESOURCE_DOES_NOT_EXIST
-        # in others; a missing registered model must still surface.
-        missing = {ErrorCode.Name(RESOURCE_DOES_NOT_EXIST), ErrorCode.Name(INVALID_PARAMETER_VALUE)}
-        if error.error_code in missing and "alias" in error.message.lower():
-            return None
-        raise
+def champions(history: list[Event]) -> list[str]:
+    """The versions that held ``champion``, oldest first, repeats kept (v1, v3, v1 ...).
+
+    Each event's ``from_version`` was read under the lease just before the move, so a champion
+    set by hand, or by a move whose event was never written, still appears.
+    """
+    held: list[str] = []
+    for event in history:
+        for version in (event.from_version, event.to_version):
+            if version is not None and (not held or held[-1] != version):
+                held.append(version)
+    return held
 
 
-def record_and_move(
-    client: MlflowClient,
-    tagged: ModelVersion,
-    tags: dict[str, str],
-    alias: str,
-    target: ModelVersion,
-) -> None:
-    """Tag ``tagged``, then point ``alias`` at ``target`` and check that it stayed there."""
-    name = tagged.name
-    before = client.get_model_version(name, tagged.version).tags
-    for key, value in tags.items():
-        client.set_model_version_tag(name, tagged.version, key, value)
-    try:
-        client.set_registered_model_alias(name, alias, target.version)
-    except MlflowException:
-        for key in tags:
-            if key in before:
-                client.set_model_version_tag(name, tagged.version, key, before[key])
-            else:
-                client.delete_model_version_tag(name, tagged.version, key)
-        raise
-    landed = version_by_alias(client, name, alias)
-    if number(landed) != number(target):
-        raise RegistryMoveError(
-            f"{name}@{alias} points at version {number(landed)} right "
-            f"after moving it to {target.version}: something outside clm moved it; check the "
-            "registry"
-        )
-    log.info("%s@%s -> version %s", name, alias, target.version)
+def rolled_back(history: list[Event]) -> dict[str, Event]:
+    """Versions rolled back out of production, with the rollback that removed them; they never
+    become champion again."""
+    return {event.from_version: event for event in history if event.action == ROLLBACK}
+
+
+def rollback_target(history: list[Event], current: str) -> str | None:
+    """The last version before ``current`` that was champion and was not rolled back."""
+    excluded = {*rolled_back(history), current}
+    return next((v for v in reversed(champions(history)) if v not in excluded), None)
+
+
+def describe(history: list[Event]) -> str:
+    """The champion's path in one line, e.g. ``v1 -> v3 -> v1 (rollback)``."""
+    if not history:
+        return "no recorded moves"
+    path = [f"v{history[0].from_version}"] if history[0].from_version else []
+    path += [
+        f"v{event.to_version}" + (" (rollback)" if event.action == ROLLBACK else "")
+        for event in history
+    ]
+    return " -> ".join(path)

@@ -1,10 +1,10 @@
-"""Promote a challenger to ``champion`` when every gate passes, recording why on the version.
+"""Promote a challenger to ``champion`` when every gate passes.
 
 Both versions are re-scored from the registry on the same test month before anything is
-locked (the slow part). Then, under the registry lease, the champion is re-read: if it moved
-while we were scoring, the comparison is stale and the promotion stops (compare-and-set). Only
-then are the tags written and the alias moved. A refusal, a dry run or any error before the
-move leaves the registry exactly as it was.
+locked (the slow part); then ``move_champion`` moves the alias under the lease, unless the
+champion moved meanwhile, and records the decision. A refusal, a dry run or any error before
+the move leaves the registry exactly as it was; promoting the current champion again changes
+nothing and is not an error, so a rerun CI job succeeds.
 """
 
 from __future__ import annotations
@@ -18,22 +18,12 @@ from pathlib import Path
 from mlflow import MlflowClient
 from mlflow.entities.model_registry import ModelVersion
 
+from clm.promotion.champion import move_champion, number, version_by_alias
 from clm.promotion.evaluators import EVALUATORS, Evaluator, input_columns, score_version
 from clm.promotion.gates import Evidence, GateResult, PromoteConfig, all_passed, evaluate_gates
-from clm.promotion.history import (
-    DECISION,
-    NO_PREVIOUS,
-    PREVIOUS_CHAMPION,
-    PROMOTED,
-    ROLLED_BACK,
-    actor,
-    number,
-    record_and_move,
-    utc_now,
-    version_by_alias,
-)
-from clm.promotion.lease import registry_lease
-from clm.registry import CHALLENGER, CHAMPION, REGISTERED_MODELS
+from clm.promotion.history import PROMOTE, Event, read_history, rolled_back
+from clm.promotion.table import gate_markdown
+from clm.registry import CHALLENGER, CHAMPION, registered_name
 
 log = logging.getLogger(__name__)
 
@@ -59,7 +49,8 @@ class Decision:
     challenger: str
     champion: str | None
     gates: list[GateResult]
-    promoted: bool
+    promoted: bool = False
+    already_champion: bool = False  # nothing was scored: the version holds champion already
 
     @property
     def passed(self) -> bool:
@@ -77,7 +68,7 @@ def promote(
 ) -> Decision:
     """Gate ``version`` (default: the ``challenger`` alias) against the champion; move
     ``champion`` to it if every gate passes and this is not a dry run."""
-    name = REGISTERED_MODELS[model]
+    name = registered_name(model)
     evaluator = evaluator or EVALUATORS.get(model)
     if evaluator is None or model not in config.metrics:
         raise PromotionError(
@@ -87,8 +78,8 @@ def promote(
     client = MlflowClient()
     challenger = _challenger(client, name, version)
     champion = version_by_alias(client, name, CHAMPION)
-    if champion is not None and number(champion) == number(challenger):
-        raise PromotionError(f"{name} version {challenger.version} is already {CHAMPION}")
+    if number(champion) == number(challenger):
+        return Decision(name, number(challenger), number(champion), [], already_champion=True)
 
     challenger_metrics = score_version(evaluator, challenger, inputs.split_dir)
     champion_metrics = None
@@ -103,28 +94,17 @@ def promote(
         driver_report_present=inputs.driver_report.is_file()
         and inputs.driver_report.stat().st_size > 0,
     )
-    gates = [_not_rolled_back(challenger), *evaluate_gates(config.metrics[model], evidence)]
-    decision = Decision(name, number(challenger), number(champion), gates, promoted=False)
+    history = read_history(client, name)
+    gates = [
+        _not_rolled_back(number(challenger), rolled_back(history)),
+        *evaluate_gates(config.metrics[model], evidence),
+    ]
+    decision = Decision(name, number(challenger), number(champion), gates)
     if dry_run or not decision.passed:
         return decision
-
-    who = actor()
-    with registry_lease(client, name, who, config.lease_seconds, config.lock_wait_seconds):
-        current = version_by_alias(client, name, CHAMPION)
-        if number(current) != decision.champion:
-            raise PromotionError(
-                f"{name}@{CHAMPION} moved from version {decision.champion} to "
-                f"{number(current)} while this promotion was scoring; nothing was "
-                "changed. Run it again to compare against the new champion."
-            )
-        tags = {
-            DECISION: PROMOTED,
-            PREVIOUS_CHAMPION: decision.champion or NO_PREVIOUS,
-            "promoted_by": who,
-            "promoted_at": utc_now(),
-            **{f"gate.{gate.key}": gate.as_tag() for gate in gates},
-        }
-        record_and_move(client, challenger, tags, CHAMPION, challenger)
+    move_champion(
+        client, config, decision.champion, challenger, PROMOTE, description=gate_markdown(decision)
+    )
     return dataclasses.replace(decision, promoted=True)
 
 
@@ -143,16 +123,14 @@ def _validation_clean(report: Path) -> bool | None:
     return json.loads(report.read_text(encoding="utf-8")).get("clean") is True
 
 
-def _not_rolled_back(challenger: ModelVersion) -> GateResult:
-    """A version rolled back out of production stays out until someone clears its tag."""
-    rolled_back = challenger.tags.get(DECISION) == ROLLED_BACK
+def _not_rolled_back(challenger: str, rollbacks: dict[str, Event]) -> GateResult:
+    """A version rolled back out of production stays out: register it again to retry it."""
+    event = rollbacks.get(challenger)
     return GateResult(
         key="not_rolled_back",
         gate="never rolled back",
-        challenger=f"rolled back {challenger.tags.get('rolled_back_at', '')}".strip()
-        if rolled_back
-        else "no",
+        challenger="no" if event is None else f"rolled back {event.at} by {event.by}",
         champion="-",
-        threshold=f"not {ROLLED_BACK}",
-        passed=not rolled_back,
+        threshold="not rolled back",
+        passed=event is None,
     )

@@ -1,31 +1,23 @@
-"""Roll ``champion`` back to the version it replaced, as recorded at promotion.
+"""Roll ``champion`` back to the last version that was champion and was not rolled back.
 
-Each promotion tags the new champion with ``previous_champion``, so rollbacks walk that chain
-one step at a time. The move runs under the same lease and compare-and-set as a promotion.
+The target comes from the champion history, walked backwards, so repeated rollbacks go
+further back and never cycle: a version rolled back once is never a target again. The move
+itself is ``move_champion``'s, the same as a promotion's.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from dataclasses import dataclass
 
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 
+from clm.promotion.champion import move_champion, number, version_by_alias
 from clm.promotion.gates import PromoteConfig
-from clm.promotion.history import (
-    DECISION,
-    NO_PREVIOUS,
-    PREVIOUS_CHAMPION,
-    ROLLED_BACK,
-    actor,
-    number,
-    record_and_move,
-    utc_now,
-    version_by_alias,
-)
-from clm.promotion.lease import registry_lease
-from clm.registry import CHAMPION, REGISTERED_MODELS
+from clm.promotion.history import ROLLBACK, describe, read_history, rollback_target
+from clm.registry import CHAMPION, registered_name
 
 log = logging.getLogger(__name__)
 
@@ -39,44 +31,32 @@ class Rollback:
     name: str
     from_version: str
     to_version: str
+    moved: bool = False  # False for a dry run
 
 
-def rollback(model: str, config: PromoteConfig, reason: str) -> Rollback:
-    """Point ``champion`` back at its ``previous_champion`` and tag the version it leaves."""
-    name = REGISTERED_MODELS[model]
+def rollback(model: str, config: PromoteConfig, reason: str, *, dry_run: bool = False) -> Rollback:
+    """Point ``champion`` back at the last earlier champion that was not rolled back."""
+    name = registered_name(model)
     client = MlflowClient()
-    champion = version_by_alias(client, name, CHAMPION)
+    champion = number(version_by_alias(client, name, CHAMPION))
     if champion is None:
         raise RollbackError(f"{name} has no '{CHAMPION}' alias: nothing to roll back")
-    previous = champion.tags.get(PREVIOUS_CHAMPION)
-    if previous in (None, NO_PREVIOUS):
+    history = read_history(client, name)
+    previous = rollback_target(history, champion)
+    if previous is None:
         raise RollbackError(
-            f"{name} version {champion.version} records no previous champion "
-            f"({PREVIOUS_CHAMPION}={previous}): nothing to roll back to"
+            f"{name} version {champion} has no earlier champion that was not rolled back "
+            f"(history: {describe(history)}): nothing to roll back to"
         )
     try:
         target = client.get_model_version(name, previous)
     except MlflowException as error:
         raise RollbackError(
-            f"{name} version {previous}, the recorded previous champion, cannot be read: "
+            f"{name} version {previous}, the champion to roll back to, cannot be read: "
             f"{error.message}"
         ) from error
-
-    who = actor()
-    with registry_lease(client, name, who, config.lease_seconds, config.lock_wait_seconds):
-        current = version_by_alias(client, name, CHAMPION)
-        if number(current) != number(champion):
-            raise RollbackError(
-                f"{name}@{CHAMPION} moved to version {number(current)} meanwhile; "
-                "nothing was changed. Check the registry and run it again."
-            )
-        tags = {
-            DECISION: ROLLED_BACK,
-            "rolled_back_by": who,
-            "rolled_back_at": utc_now(),
-            "rollback_reason": reason,
-            "rolled_back_to": number(target),
-        }
-        record_and_move(client, champion, tags, CHAMPION, target)
-    log.info("%s rolled back from version %s to %s", name, champion.version, target.version)
-    return Rollback(name, number(champion), number(target))
+    planned = Rollback(name, champion, previous)
+    if dry_run:
+        return planned
+    move_champion(client, config, champion, target, ROLLBACK, reason=reason)
+    return dataclasses.replace(planned, moved=True)
