@@ -15,7 +15,6 @@ import shutil
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import mlflow
 import polars as pl
 import xgboost as xgb
 
@@ -39,7 +38,7 @@ from clm.snapshot.report import (
     render_snapshot_report,
 )
 from clm.snapshot.split import split_frame
-from clm.tracking import file_digest, git_commit
+from clm.tracking import file_digest, git_commit, log_to_finished_run, use_experiment
 
 log = logging.getLogger(__name__)
 
@@ -104,7 +103,7 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     parts = prepare(mapping)
     out = runs_dir / mapping.dataset
     out.mkdir(parents=True, exist_ok=True)
-    mlflow.set_experiment(EXPERIMENT)
+    use_experiment(EXPERIMENT)
     tuning = _tune(mapping, parts, settings, out)
     trained, fit = fit_final(
         TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
@@ -145,10 +144,12 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
         "run_id": run_id,
     }
     write_text_atomic(json.dumps(document, indent=2) + "\n", out / "metrics.json")
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics({f"test_{name}": value for name, value in metrics[MODEL].items()})
-        for path in (out / "metrics.json", out / "drivers.html", model_dir / "mapping.yaml"):
-            mlflow.log_artifact(str(path), "snapshot")
+    log_to_finished_run(
+        run_id,
+        {f"test_{name}": value for name, value in metrics[MODEL].items()},
+        [out / "metrics.json", out / "drivers.html", model_dir / "mapping.yaml"],
+        "snapshot",
+    )
     return document
 
 
