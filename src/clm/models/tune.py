@@ -201,10 +201,10 @@ def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
 def _fail_orphans(study: optuna.Study, parent: mlflow.ActiveRun) -> None:
     """Fail the trials a killed tuner left RUNNING and end their MLflow runs as KILLED."""
     orphans = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
-    for trial in orphans:
-        study.tell(trial.number, state=TrialState.FAIL)
     if not orphans:
         return
+    for trial in orphans:
+        study.tell(trial.number, state=TrialState.FAIL)
     log.warning(
         "study %s: trials %s were left running by a killed tuner; marked failed",
         study.study_name,
