@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -91,7 +92,7 @@ def test_the_training_run_records_its_datasets_months_and_seeds(
     shutil.copytree(small_split.split_dir, tmp_path / "data" / "split")
     (tmp_path / "reports").mkdir()
     shutil.copy(small_split.root / "split.json", tmp_path / "reports" / "split.json")
-    params = read_params()
+    params = read_params(Path(__file__).resolve().parents[2] / "params.yaml")
     params["model"] |= {"max_boost_rounds": 30, "early_stopping_rounds": 5}
     (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
     with mlflow.start_run(run_name="tune-churn") as tuning_run:
