@@ -1,6 +1,6 @@
 """DVC stage `tune@<task>`: Optuna study for one model (params: model, tune).
 
-Resumes the stored study (optuna/<task>.db) after an interruption; writes the best
+Resumes the stored study (optuna/<task>.journal) after an interruption or a kill; writes the best
 parameters to models/tuning/<task>.json for the train stage, never to params.yaml.
 """
 

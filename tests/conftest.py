@@ -89,6 +89,9 @@ def tracking_store(tmp_path, monkeypatch) -> str:
     """A fresh MLflow SQLite store (tracking and registry) in a temp dir for one test."""
     uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
+    # an experiment another test made active names an id this fresh store lacks
+    monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)
+    monkeypatch.setattr(mlflow.tracking.fluent, "_active_experiment_id", None)
     monkeypatch.chdir(tmp_path)  # artifacts land in tmp_path/mlruns
     mlflow.set_tracking_uri(uri)
     yield uri

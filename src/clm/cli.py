@@ -15,7 +15,6 @@ from typing import Annotated, Literal
 import typer
 
 from clm import paths
-from clm.config import DEFAULT_PARAMS
 
 app = typer.Typer(
     help="Churn and lifecycle-stage models for mobile operators.",
@@ -38,7 +37,7 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
 
 @app.command()
 def generate(
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     raw_dir: Annotated[Path, typer.Option(help="Where the raw tables go.")] = paths.RAW_DIR,
     truth_dir: Annotated[
         Path, typer.Option(help="Where the truth goes (latent stages, true reasons).")
@@ -70,7 +69,7 @@ def generate(
     "then the report and quarantine files are written and the previous validated tables kept."
 )
 def validate(
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     raw_dir: Annotated[
         Path, typer.Option(help="Folder with subscribers/usage_monthly/churn_events.parquet.")
     ] = paths.RAW_DIR,
@@ -110,7 +109,7 @@ def validate(
     "truth file when present, stage_rule from the seed's rule table."
 )
 def features(
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     validated_dir: Annotated[
         Path, typer.Option(help="Folder with subscribers/usage_monthly/churn_events.parquet.")
     ] = paths.VALIDATED_DIR,
@@ -142,7 +141,7 @@ def features(
     "any train month is not before valid and test."
 )
 def split(
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     features_path: Annotated[
         Path, typer.Option("--features", help="Feature table.")
     ] = paths.FEATURES,
@@ -170,7 +169,7 @@ TaskArgument = Annotated[str, typer.Argument(help="churn or stage.")]
 
 
 @app.command()
-def tune(task: TaskArgument, params: ParamsOption = DEFAULT_PARAMS) -> None:
+def tune(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
     """Tune a model with Optuna on the train/valid months; a stored study resumes.
 
     Best parameters go to models/tuning/<task>.json, the study to optuna/<task>.journal.
@@ -188,7 +187,7 @@ def tune(task: TaskArgument, params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
-def train(task: TaskArgument, params: ParamsOption = DEFAULT_PARAMS) -> None:
+def train(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
     """Train the final model from the tuned parameters; register it as `challenger`."""
     from clm.models.steps import run_train
 
@@ -197,7 +196,7 @@ def train(task: TaskArgument, params: ParamsOption = DEFAULT_PARAMS) -> None:
 
 
 @app.command()
-def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
+def evaluate(params: ParamsOption = paths.PARAMS) -> None:
     """Evaluate both models, the baselines and the oracle on the out-of-time test month."""
     import json
 
@@ -215,7 +214,7 @@ def evaluate(params: ParamsOption = DEFAULT_PARAMS) -> None:
     "report and metrics are logged to the churn model's MLflow run."
 )
 def explain(
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     log_to_mlflow: Annotated[
         bool, typer.Option(help="Attach the report to the churn model's MLflow run.")
     ] = True,
@@ -245,7 +244,7 @@ def explain(
     "--out and registers it as clm-scorer with the alias challenger (MLFLOW_TRACKING_URI)."
 )
 def export(
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     validated_dir: Annotated[
         Path, typer.Option(help="Validated tables; the input example comes from them.")
     ] = paths.VALIDATED_DIR,
@@ -294,7 +293,7 @@ def score(
     month: Annotated[
         str | None, typer.Option(help="Scoring month YYYY-MM-01; default the latest.")
     ] = None,
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
 ) -> None:
     """Score with the artifact, print the risk mix."""
     import tempfile
@@ -365,7 +364,7 @@ def promote(
     version: Annotated[
         str | None, typer.Option(help="Version to promote instead of the challenger alias.")
     ] = None,
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     split_dir: Annotated[Path, typer.Option(help="Folder with test.parquet.")] = paths.SPLIT_DIR,
     validation_report: Annotated[
         Path, typer.Option(help="Raw-data validation report.")
@@ -418,7 +417,7 @@ def rollback(
     dry_run: Annotated[
         bool, typer.Option("--dry-run", help="Say where champion would go; change nothing.")
     ] = False,
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
 ) -> None:
     """Roll the champion back one step of its history."""
     from clm.config import load_section
@@ -508,7 +507,7 @@ def snapshot_check(mapping: MappingArgument) -> None:
 )
 def snapshot_run(
     mapping: MappingArgument,
-    params: ParamsOption = DEFAULT_PARAMS,
+    params: ParamsOption = paths.PARAMS,
     runs_dir: Annotated[Path, typer.Option(help="Where <dataset>/ goes.")] = paths.RUNS_DIR,
 ) -> None:
     """Run the snapshot pipeline and print the test metrics."""

@@ -11,6 +11,7 @@ from pathlib import Path
 
 PARAMS = Path("params.yaml")
 DVC_LOCK = Path("dvc.lock")
+DVC_YAML = Path("dvc.yaml")
 
 RAW_DIR = Path("data/raw")
 TRUTH_DIR = Path("data/truth")
@@ -22,6 +23,8 @@ VALIDATED_CHURN_EVENTS = VALIDATED_DIR / "churn_events.parquet"
 QUARANTINE_DIR = Path("data/quarantine")
 FEATURES = Path("data/features/features.parquet")
 SPLIT_DIR = Path("data/split")
+TRAIN_PART = SPLIT_DIR / "train.parquet"
+VALID_PART = SPLIT_DIR / "valid.parquet"
 TEST_PART = SPLIT_DIR / "test.parquet"
 REASONS = Path("data/explain/reasons.parquet")
 SCORES = Path("data/scores/scores.parquet")

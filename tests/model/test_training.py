@@ -1,22 +1,27 @@
-"""Tuning, training and registration of the churn and stage models on a small fixture."""
+"""Training and registration of the churn and stage models on a small fixture."""
 
 from __future__ import annotations
 
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
 import mlflow
 import numpy as np
-import optuna
 import polars as pl
 import pytest
+import yaml
 from mlflow import MlflowClient
 
+from clm.config import read_params
 from clm.features.metadata import load_feature_metadata
-from clm.models import tune as tune_module
-from clm.models.encoding import FeatureEncoder
-from clm.models.tasks import CHURN, STAGE, ModelConfig, Task
+from clm.models.steps import run_train
+from clm.models.tasks import CHURN, STAGE, ModelConfig
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
-from clm.models.tune import Range, TuneConfig, study_name, tune
 from clm.registry import CHALLENGER, REGISTERED_MODELS
+from clm.tracking import CLASSIC_ML, EXPERIMENT, EXPERIMENT_KIND_TAG
 
 MODEL = ModelConfig(
     device="cpu",
@@ -25,27 +30,6 @@ MODEL = ModelConfig(
     early_stopping_rounds=10,
     monotone_constraints={"churn": {"complaints_3m_sum": 1, "contract_remaining_months": -1}},
 )
-SPACE = TuneConfig(
-    n_trials=3,
-    pruner_startup_trials=1,
-    pruner_warmup_rounds=5,
-    search_space={
-        "max_depth": Range(2, 4, integer=True),
-        "learning_rate": Range(0.1, 0.4, log=True),
-    },
-)
-
-
-def _matrices(small_split, task: Task):
-    train, valid = (
-        small_split.part(p).filter(pl.col(task.label_column).is_not_null())
-        for p in ("train", "valid")
-    )
-    encoder = FeatureEncoder.fit(train, load_feature_metadata())
-    return (
-        (encoder.transform(train), task.labels(train)),
-        (encoder.transform(valid), task.labels(valid)),
-    )
 
 
 def test_the_time_split_never_trains_on_the_test_month(small_split):
@@ -53,43 +37,6 @@ def test_the_time_split_never_trains_on_the_test_month(small_split):
     assert len(test_month) == 1
     for part in ("train", "valid"):
         assert small_split.part(part)["snapshot_month"].max() < test_month[0]
-
-
-def test_interrupted_tuning_resumes_the_same_study(small_split, tracking_store, monkeypatch):
-    train, valid = _matrices(small_split, CHURN)
-    storage = f"sqlite:///{tracking_store.removeprefix('sqlite:///')}.optuna"
-    real_train = tune_module.train_booster
-    calls = []
-
-    def interrupted_on_second_trial(*args, **kwargs):
-        calls.append(1)
-        if len(calls) == 2:
-            raise KeyboardInterrupt
-        return real_train(*args, **kwargs)
-
-    monkeypatch.setattr(tune_module, "train_booster", interrupted_on_second_trial)
-    with pytest.raises(KeyboardInterrupt):
-        tune(CHURN, train, valid, MODEL, SPACE, storage, data_digest="d1")
-    monkeypatch.setattr(tune_module, "train_booster", real_train)
-
-    name = study_name(CHURN, MODEL, SPACE, "d1")
-    first = optuna.load_study(study_name=name, storage=storage).trials[0]
-    result = tune(CHURN, train, valid, MODEL, SPACE, storage, data_digest="d1")
-
-    study = optuna.load_study(study_name=name, storage=storage)
-    finished = [t for t in study.trials if t.state.is_finished() and t.state.name != "FAIL"]
-    assert result.study_name == name
-    assert len(finished) == SPACE.n_trials
-    assert study.trials[0].params == first.params  # the same study, continued
-    parent = study.user_attrs[tune_module.PARENT_RUN_ATTR]
-    nested = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent}'")
-    assert len(nested) >= SPACE.n_trials  # one nested run per trial, across both sessions
-
-
-def test_other_data_starts_another_study():
-    assert study_name(CHURN, MODEL, SPACE, "d1") != study_name(CHURN, MODEL, SPACE, "d2")
-    more_trials = TuneConfig(10, 1, 5, SPACE.search_space)
-    assert study_name(CHURN, MODEL, SPACE, "d1") == study_name(CHURN, MODEL, more_trials, "d1")
 
 
 @pytest.mark.parametrize("task", [CHURN, STAGE], ids=lambda t: t.name)
@@ -135,3 +82,43 @@ def test_saved_model_round_trips(small_split, tmp_path):
     assert loaded.calibrator == trained.calibrator is not None
     test = small_split.part("test")
     np.testing.assert_array_equal(loaded.predict(test), trained.predict(test))
+
+
+def test_the_training_run_records_its_datasets_months_and_seeds(
+    small_split, tracking_store, tmp_path
+):
+    # the train step's inputs, where dvc repro leaves them (tracking_store works in tmp_path)
+    shutil.copytree(small_split.split_dir, tmp_path / "data" / "split")
+    (tmp_path / "reports").mkdir()
+    shutil.copy(small_split.root / "split.json", tmp_path / "reports" / "split.json")
+    params = read_params(Path(__file__).resolve().parents[2] / "params.yaml")
+    params["model"] |= {"max_boost_rounds": 30, "early_stopping_rounds": 5}
+    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    with mlflow.start_run(run_name="tune-churn") as tuning_run:
+        pass
+    tuning = {"study_name": "s", "best_params": {"max_depth": 3}, "run_id": tuning_run.info.run_id}
+    (tmp_path / "models" / "tuning").mkdir(parents=True)
+    (tmp_path / "models" / "tuning" / "churn.json").write_text(json.dumps(tuning))
+
+    registration = run_train("churn", tmp_path / "params.yaml")
+
+    run = MlflowClient().get_run(registration["run_id"])
+    months = json.loads((small_split.root / "split.json").read_text())
+    assert run.data.params["horizon_months"] == str(params["labels"]["horizon_months"])
+    assert run.data.params["test_month"] == months["test"]["months"][0]
+    assert run.data.params["valid_month"] == months["valid"]["months"][0]
+    assert run.data.params["n_train_months"] == str(len(months["train"]["months"]))
+    assert run.data.params["data_seed"] == str(params["generate"]["seed"])
+    assert run.data.params["model_seed"] == str(params["model"]["seed"])
+    assert run.data.tags["tuning_run_id"] == tuning_run.info.run_id
+    logged = {
+        (d.dataset.name, d.dataset.digest, json.loads(d.dataset.source)["uri"], d.tags[0].value)
+        for d in run.inputs.dataset_inputs
+    }
+    assert logged == {  # each file by its DVC path and md5, the key of its DVC cache entry
+        (part, hashlib.md5((tmp_path / path).read_bytes()).hexdigest(), path, context)
+        for part, context in (("train", "training"), ("valid", "validation"))
+        for path in [f"data/split/{part}.parquet"]
+    }
+    experiment = mlflow.get_experiment(run.info.experiment_id)
+    assert (experiment.name, experiment.tags[EXPERIMENT_KIND_TAG]) == (EXPERIMENT, CLASSIC_ML)

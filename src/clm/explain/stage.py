@@ -16,7 +16,6 @@ import logging
 from dataclasses import dataclass
 from pathlib import Path
 
-import mlflow
 import polars as pl
 
 from clm import paths
@@ -27,6 +26,7 @@ from clm.explain.reasons import feature_contributions, to_causes, top_categories
 from clm.explain.report import ReportInputs, render_report
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
+from clm.tracking import log_to_finished_run
 
 logger = logging.getLogger(__name__)
 
@@ -95,23 +95,21 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
 
 
 def log_to_run(document: dict, paths: ExplainPaths = ExplainPaths()) -> str:
-    """Attach the report and metric file to the churn model's MLflow run; return its id."""
+    """Attach the report and metric file to the churn model's finished MLflow run, without
+    reopening it; return its id."""
     registration = paths.models / "churn" / "registration.json"
     run_id = json.loads(registration.read_text(encoding="utf-8"))["run_id"]
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_artifact(str(paths.report), "explain")
-        mlflow.log_artifact(str(paths.metrics), "explain")
-        if "attribution" in document:
-            figures = document["attribution"]
-            mlflow.log_metrics(
-                {
-                    "explain_top_category_accuracy": figures["top_category_accuracy"],
-                    "explain_naive_accuracy": figures["naive_accuracy"],
-                    "explain_top_category_accuracy_at_exit": document["attribution_at_exit"][
-                        "top_category_accuracy"
-                    ],
-                }
-            )
+    metrics = {}
+    if "attribution" in document:
+        figures = document["attribution"]
+        metrics = {
+            "explain_top_category_accuracy": figures["top_category_accuracy"],
+            "explain_naive_accuracy": figures["naive_accuracy"],
+            "explain_top_category_accuracy_at_exit": document["attribution_at_exit"][
+                "top_category_accuracy"
+            ],
+        }
+    log_to_finished_run(run_id, metrics, [paths.report, paths.metrics], "explain")
     return run_id
 
 

@@ -10,34 +10,46 @@ import json
 from dataclasses import asdict
 from pathlib import Path
 
-import mlflow
 import polars as pl
 from mlflow import MlflowClient
+from mlflow.entities import DatasetInput
 
 from clm import paths
-from clm.config import DEFAULT_PARAMS, load_section
+from clm.config import load_section
 from clm.data.io import write_text_atomic
+from clm.data.operator import DataConfig
 from clm.features.metadata import load_feature_metadata
 from clm.labels import LabelConfig
 from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import evaluate_churn, evaluate_stage, fit_logistic_baseline
 from clm.models.plots import churn_figures, confusion_figure
-from clm.models.splits import SPLIT_DIR, read_part
+from clm.models.splits import read_part
 from clm.models.tasks import CHURN, RULE_STAGE, ModelConfig, task_for
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
 from clm.registry import REGISTERED_MODELS
+from clm.synthetic.generate import GenerateConfig
 from clm.synthetic.oracle import oracle_churn_probability
-from clm.tracking import EXPERIMENT, data_version, file_digest, git_commit
+from clm.tracking import (
+    EXPERIMENT,
+    data_version,
+    dataset_input,
+    file_digest,
+    git_commit,
+    log_to_finished_run,
+    use_experiment,
+)
+
+DATASET_CONTEXTS = {"train": "training", "valid": "validation", "test": "test"}
 
 
-def run_tune(task_name: str, params: Path = DEFAULT_PARAMS) -> TuningResult:
+def run_tune(task_name: str, params: Path = paths.PARAMS) -> TuningResult:
     """Run or resume the task's Optuna study; write its best parameters for training."""
     task = task_for(task_name, read_part("train"))
     train, valid = read_part("train", task), read_part("valid", task)
     encoder = FeatureEncoder.fit(train, load_feature_metadata())
-    mlflow.set_experiment(EXPERIMENT)
+    use_experiment(EXPERIMENT)
     result = tune(
         task,
         (encoder.transform(train), task.labels(train)),
@@ -45,7 +57,8 @@ def run_tune(task_name: str, params: Path = DEFAULT_PARAMS) -> TuningResult:
         load_section(ModelConfig, "model", params),
         load_section(TuneConfig, "tune", params),
         storage=journal_storage(paths.STUDY_DIR / f"{task.name}.journal"),
-        data_digest=file_digest(SPLIT_DIR / "train.parquet", SPLIT_DIR / "valid.parquet"),
+        data_digest=file_digest(paths.TRAIN_PART, paths.VALID_PART),
+        datasets=_split_inputs({"train": train, "valid": valid}),
         show_progress=True,
     )
     write_text_atomic(
@@ -54,7 +67,7 @@ def run_tune(task_name: str, params: Path = DEFAULT_PARAMS) -> TuningResult:
     return result
 
 
-def run_train(task_name: str, params: Path = DEFAULT_PARAMS) -> dict:
+def run_train(task_name: str, params: Path = paths.PARAMS) -> dict:
     """Train the final model from the tuned parameters; save, log and register it.
 
     Returns the registration (run id, version, fit report), also written beside the model.
@@ -70,22 +83,25 @@ def run_train(task_name: str, params: Path = DEFAULT_PARAMS) -> dict:
     )  # fmt: skip
     folder = paths.MODELS_DIR / task.name
     trained.save(folder)
-    mlflow.set_experiment(EXPERIMENT)
+    use_experiment(EXPERIMENT)
     provenance = {
         "git_commit": git_commit(),
         "data_version": data_version("split"),
         "study_name": tuning["study_name"],
+        "tuning_run_id": tuning["run_id"],
         "device": model.device,
     }
     run_id, version = log_and_register(
-        trained, report, tuning["best_params"], valid.head(200), metadata, provenance
-    )
+        trained, report, tuning["best_params"], valid.head(200), metadata, provenance,
+        run_params=_run_params(model, params),
+        datasets=_split_inputs({"train": train, "valid": valid}),
+    )  # fmt: skip
     registration = {"run_id": run_id, "version": version, **asdict(report)}
     write_text_atomic(json.dumps(registration, indent=2) + "\n", folder / "registration.json")
     return registration
 
 
-def run_evaluate(params: Path = DEFAULT_PARAMS) -> dict:
+def run_evaluate(params: Path = paths.PARAMS) -> dict:
     """Evaluate both models on the test month; write metrics and plots; log them to MLflow.
 
     Returns the metrics document (also written to reports/metrics.json).
@@ -103,7 +119,8 @@ def run_evaluate(params: Path = DEFAULT_PARAMS) -> dict:
         )
     baseline = fit_logistic_baseline(churn_model, read_part("train", CHURN))
     churn = evaluate_churn(churn_model, baseline, test, oracle)
-    stage = evaluate_stage(stage_model, read_part("test", stage_model.task))
+    stage_test = read_part("test", stage_model.task)
+    stage = evaluate_stage(stage_model, stage_test)
 
     registration = {
         task: json.loads(
@@ -134,11 +151,45 @@ def run_evaluate(params: Path = DEFAULT_PARAMS) -> dict:
     stage.predictions.write_csv(_ensure(paths.PLOTS_DIR / "stage_confusion.csv"))
 
     figures = churn_figures(churn)
-    _log_to_run(registration["churn"], "churn", churn.metrics["model"], document, figures)
+    _log_to_run(registration["churn"], "churn", churn.metrics["model"], document, figures, test)
     stage_figures = {f"stage_confusion_{s}.png": confusion_figure(stage, s) for s in stage.metrics}
     stage_model_f1 = {"macro_f1": stage.metrics["model"]["macro_f1"]}
-    _log_to_run(registration["stage"], "stage", stage_model_f1, document, stage_figures)
+    _log_to_run(registration["stage"], "stage", stage_model_f1, document, stage_figures, stage_test)
     return document
+
+
+def _split_inputs(parts: dict[str, pl.DataFrame]) -> list[DatasetInput]:
+    """Split parts as MLflow dataset inputs, each with its file under data/split."""
+    return [
+        dataset_input(paths.SPLIT_DIR / f"{part}.parquet", frame, DATASET_CONTEXTS[part])
+        for part, frame in parts.items()
+    ]
+
+
+def _run_params(model: ModelConfig, params: Path) -> dict:
+    """What defines a model beyond its tuned parameters: the label horizon, the months of
+    each split part, the seeds, and the boosting limits."""
+    months = {
+        part: figures["months"]
+        for part, figures in json.loads(paths.SPLIT_REPORT.read_text(encoding="utf-8")).items()
+    }
+    data = load_section(DataConfig, "data", params)
+    return {
+        "horizon_months": load_section(LabelConfig, "labels", params).horizon_months,
+        "train_months": f"{months['train'][0]}..{months['train'][-1]}",
+        "n_train_months": len(months["train"]),
+        "valid_month": months["valid"][0],
+        "test_month": months["test"][0],
+        "data_source": data.source,
+        "data_seed": (
+            load_section(GenerateConfig, "generate", params).seed
+            if data.source == "synthetic"
+            else "none: the operator's own data"
+        ),
+        "model_seed": model.seed,
+        "max_boost_rounds": model.max_boost_rounds,
+        "early_stopping_rounds": model.early_stopping_rounds,
+    }
 
 
 def _calibration_note(registration: dict) -> dict:
@@ -149,14 +200,18 @@ def _calibration_note(registration: dict) -> dict:
     }
 
 
-def _log_to_run(registration: dict, task: str, metrics: dict, document: dict, figures) -> None:
-    """Test metrics on the model's run and as tags on its registry version."""
-    with mlflow.start_run(run_id=registration["run_id"]):
-        mlflow.log_metrics({f"test_{k}": v for k, v in metrics.items()})
-        mlflow.log_dict(document, "evaluation/metrics.json")
-        for name, figure in figures.items():
-            mlflow.log_figure(figure, f"evaluation/{name}")
+def _log_to_run(
+    registration: dict, task: str, metrics: dict, document: dict, figures, test: pl.DataFrame
+) -> None:
+    """Test metrics, figures and dataset on the model's finished run; the metrics also as
+    tags on its registry version."""
+    run_id = registration["run_id"]
+    test_metrics = {f"test_{k}": v for k, v in metrics.items()}
+    log_to_finished_run(run_id, test_metrics, datasets=_split_inputs({"test": test}))
     client = MlflowClient()
+    client.log_dict(run_id, document, "evaluation/metrics.json")
+    for name, figure in figures.items():
+        client.log_figure(run_id, figure, f"evaluation/{name}")
     for key, value in metrics.items():
         client.set_model_version_tag(
             REGISTERED_MODELS[task], registration["version"], f"test_{key}", f"{value:.6f}"

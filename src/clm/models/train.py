@@ -4,10 +4,13 @@ version."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import mlflow
 import polars as pl
+from mlflow import MlflowClient
+from mlflow.entities import DatasetInput
 from mlflow.models import infer_signature
 
 from clm.features.metadata import FeatureMeta
@@ -78,15 +81,27 @@ def log_and_register(
     metadata: dict[str, FeatureMeta],
     provenance: dict[str, str],
     registered_name: str | None = None,
+    run_params: dict | None = None,
+    datasets: Sequence[DatasetInput] = (),
 ) -> tuple[str, str]:
-    """Log the model run (params, feature metadata, provenance, model with signature) and
-    register it as the new ``challenger`` of ``registered_name`` (default: the task's
-    registered model). Returns (run id, version)."""
+    """Log the model run (tuned and ``run_params``, feature metadata, provenance, the
+    ``datasets`` it learned from, model with signature) and register it as the new
+    ``challenger`` of ``registered_name`` (default: the task's registered model).
+    Returns (run id, version)."""
     name = registered_name or REGISTERED_MODELS[trained.task.name]
     matrix = trained.encoder.transform(example)
     with mlflow.start_run(run_name=f"train-{trained.task.name}") as run:
-        mlflow.log_params({**params, "best_rounds": report.best_rounds, "task": trained.task.name})
+        mlflow.log_params(
+            {
+                **params,
+                **(run_params or {}),
+                "best_rounds": report.best_rounds,
+                "task": trained.task.name,
+            }
+        )
         mlflow.set_tags({**provenance, "calibrated": str(report.calibrated)})
+        if datasets:
+            MlflowClient().log_inputs(run.info.run_id, datasets=list(datasets))
         if report.valid_ece_raw is not None:
             mlflow.log_metric("valid_ece_before_calibration", report.valid_ece_raw)
         mlflow.log_dict(_feature_table(trained.encoder, metadata), "features.json")

@@ -4,6 +4,9 @@ The study lives in an Optuna storage under a name derived from everything that d
 (task, search space, model settings, data digest), so rerunning after an interruption loads
 the same study and only runs the trials still missing. Each trial is a nested MLflow run
 under one parent run per study; the parent run's id is kept on the study to resume it too.
+
+One tuner works on a study at a time (DVC locks the stage), so a trial still RUNNING when a
+tuner starts was left by a killed one: it is failed, and its MLflow run ended as KILLED.
 """
 
 from __future__ import annotations
@@ -11,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
@@ -18,6 +22,8 @@ import mlflow
 import numpy as np
 import optuna
 import pandas as pd
+from mlflow import MlflowClient
+from mlflow.entities import DatasetInput
 from optuna.storages import JournalStorage
 from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
@@ -28,6 +34,8 @@ from clm.models.tasks import VALIDATION, ModelConfig, Task, train_booster
 log = logging.getLogger(__name__)
 
 PARENT_RUN_ATTR = "mlflow_parent_run_id"
+TRIAL_TAG = "optuna_trial"
+STATE_TAG = "optuna_state"
 
 
 @dataclass(frozen=True)
@@ -58,6 +66,7 @@ class TuningResult:
     best_rounds: int
     n_complete: int
     n_pruned: int
+    run_id: str  # the study's MLflow run
 
 
 Matrix = tuple[pd.DataFrame, np.ndarray]
@@ -83,21 +92,27 @@ def tune(
     config: TuneConfig,
     storage: str | optuna.storages.BaseStorage,
     data_digest: str,
+    datasets: Sequence[DatasetInput] = (),
     show_progress: bool = False,
 ) -> TuningResult:
-    """Run (or resume) the study until it holds ``config.n_trials`` finished trials."""
+    """Run (or resume) the study until it holds ``config.n_trials`` finished trials.
+
+    ``datasets`` (the files ``train`` and ``valid`` come from) are logged on the study's run.
+    """
     name = study_name(task, model, config, data_digest)
     study = optuna.create_study(
         study_name=name,
         storage=storage,
         load_if_exists=True,
         direction="maximize" if task.maximize else "minimize",
-        sampler=optuna.samplers.TPESampler(seed=model.seed),
         pruner=optuna.pruners.MedianPruner(
             n_startup_trials=config.pruner_startup_trials,
             n_warmup_steps=config.pruner_warmup_rounds,
         ),
     )
+    # seeded by the trials already stored: a resumed study continues the sampler's sequence
+    # instead of replaying its first points, and an uninterrupted study stays reproducible
+    study.sampler = optuna.samplers.TPESampler(seed=model.seed + len(study.trials))
     finished = _finished(study)
     remaining = max(0, config.n_trials - len(finished))
     log.info("study %s: %d trials finished, %d to run", name, len(finished), remaining)
@@ -105,10 +120,14 @@ def tune(
     with _parent_run(study, task) as parent:
         # tags, not params: a resumed study may be asked for more trials than before
         mlflow.set_tags({"study_name": name, "n_trials": config.n_trials, "task": task.name})
+        if datasets:
+            MlflowClient().log_inputs(parent.info.run_id, datasets=list(datasets))
+        _fail_orphans(study, parent)
 
         def objective(trial: optuna.Trial) -> float:
             params = _suggest(trial, config.search_space)
-            with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True):
+            run_tags = {TRIAL_TAG: str(trial.number)}
+            with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, tags=run_tags):
                 mlflow.log_params(params)
                 pruning = XGBoostPruningCallback(trial, f"{VALIDATION}-{task.eval_metric}")
                 try:
@@ -117,14 +136,15 @@ def tune(
                         model=model, callbacks=[pruning],
                     )  # fmt: skip
                 except optuna.TrialPruned:
-                    mlflow.set_tag("optuna_state", "pruned")
+                    mlflow.set_tag(STATE_TAG, "pruned")
+                    mlflow.end_run()  # FINISHED: the pruner did its job, nothing failed
                     raise
                 trial.set_user_attr("best_rounds", booster.best_iteration + 1)
                 value = float(booster.best_score)  # the validation metric at the best round
                 mlflow.log_metrics(
                     {task.eval_metric: value, "best_rounds": booster.best_iteration + 1}
                 )
-                mlflow.set_tag("optuna_state", "complete")
+                mlflow.set_tag(STATE_TAG, "complete")
                 return value
 
         if remaining:
@@ -137,6 +157,7 @@ def tune(
             best_rounds=best.user_attrs["best_rounds"],
             n_complete=len(study.get_trials(states=(TrialState.COMPLETE,))),
             n_pruned=len(study.get_trials(states=(TrialState.PRUNED,))),
+            run_id=parent.info.run_id,
         )
         mlflow.log_metrics(
             {
@@ -158,6 +179,29 @@ def tune(
 
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:
     return study.get_trials(deepcopy=False, states=(TrialState.COMPLETE, TrialState.PRUNED))
+
+
+def _fail_orphans(study: optuna.Study, parent: mlflow.ActiveRun) -> None:
+    """Fail the trials a killed tuner left RUNNING and end their MLflow runs as KILLED."""
+    orphans = study.get_trials(deepcopy=False, states=(TrialState.RUNNING,))
+    if not orphans:
+        return
+    for trial in orphans:
+        study.tell(trial.number, state=TrialState.FAIL)
+    log.warning(
+        "study %s: trials %s were left running by a killed tuner; marked failed",
+        study.study_name,
+        [trial.number for trial in orphans],
+    )
+    client = MlflowClient()
+    running = client.search_runs(
+        [parent.info.experiment_id],
+        filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}' "
+        "and attributes.status = 'RUNNING'",
+    )
+    for run in running:
+        client.set_tag(run.info.run_id, STATE_TAG, "killed")
+        client.set_terminated(run.info.run_id, status="KILLED")
 
 
 def _parent_run(study: optuna.Study, task: Task) -> mlflow.ActiveRun:

@@ -29,7 +29,7 @@ from clm.scoring.pyfunc import (
     write_scorer_config,
 )
 from clm.scoring.rules import BudgetRules
-from clm.tracking import EXPERIMENT, data_version, git_commit
+from clm.tracking import EXPERIMENT, data_version, git_commit, use_experiment
 
 logger = logging.getLogger(__name__)
 
@@ -123,7 +123,7 @@ def run_export(
         registration = model_dir / task / "registration.json"
         if registration.exists():
             tags[f"{task}_version"] = json.loads(registration.read_text())["version"]
-    mlflow.set_experiment(EXPERIMENT)
+    use_experiment(EXPERIMENT)
     _, version = export_scorer(
         model_dir / "churn",
         model_dir / "stage",

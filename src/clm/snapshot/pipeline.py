@@ -15,12 +15,11 @@ import shutil
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
-import mlflow
 import polars as pl
 import xgboost as xgb
 
 from clm import paths
-from clm.config import DEFAULT_PARAMS, load_section
+from clm.config import load_section
 from clm.data.io import write_parquet_atomic, write_text_atomic
 from clm.explain.drivers import ExplainConfig
 from clm.models.encoding import FeatureEncoder
@@ -40,7 +39,7 @@ from clm.snapshot.report import (
     render_snapshot_report,
 )
 from clm.snapshot.split import split_frame
-from clm.tracking import file_digest, git_commit
+from clm.tracking import file_digest, git_commit, log_to_finished_run, use_experiment
 
 log = logging.getLogger(__name__)
 
@@ -73,7 +72,7 @@ class SnapshotSettings:
     explain: ExplainConfig
 
     @classmethod
-    def load(cls, params: Path = DEFAULT_PARAMS) -> SnapshotSettings:
+    def load(cls, params: Path = paths.PARAMS) -> SnapshotSettings:
         """The sections of ``params``, tune's trial count replaced by ``snapshot.n_trials``."""
         snapshot = load_section(SnapshotConfig, "snapshot", params)
         return cls(
@@ -106,7 +105,7 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     parts = prepare(mapping)
     out = runs_dir / mapping.dataset
     out.mkdir(parents=True, exist_ok=True)
-    mlflow.set_experiment(EXPERIMENT)
+    use_experiment(EXPERIMENT)
     tuning = _tune(mapping, parts, settings, out)
     trained, fit = fit_final(
         TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
@@ -147,10 +146,12 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
         "run_id": run_id,
     }
     write_text_atomic(json.dumps(document, indent=2) + "\n", out / "metrics.json")
-    with mlflow.start_run(run_id=run_id):
-        mlflow.log_metrics({f"test_{name}": value for name, value in metrics[MODEL].items()})
-        for path in (out / "metrics.json", out / "drivers.html", model_dir / "mapping.yaml"):
-            mlflow.log_artifact(str(path), "snapshot")
+    log_to_finished_run(
+        run_id,
+        {f"test_{name}": value for name, value in metrics[MODEL].items()},
+        [out / "metrics.json", out / "drivers.html", model_dir / "mapping.yaml"],
+        "snapshot",
+    )
     return document
 
 
