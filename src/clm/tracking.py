@@ -10,7 +10,7 @@ import hashlib
 import subprocess
 from pathlib import Path
 
-import yaml
+from clm.safe_yaml import read_yaml
 
 EXPERIMENT = "clm"
 DVC_LOCK = Path("dvc.lock")
@@ -41,7 +41,7 @@ def data_version(stage: str, lock_path: Path = DVC_LOCK) -> str:
     """
     if not lock_path.exists():
         return "unknown"
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+    lock = read_yaml(lock_path) or {}
     outs = lock.get("stages", {}).get(stage, {}).get("outs", [])
     if not outs:
         return "unknown"

@@ -7,9 +7,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
 from clm.config import from_dict
+from clm.safe_yaml import read_yaml
 
 
 @dataclass(frozen=True)
@@ -96,5 +95,4 @@ class GeneratorProfile:
 def load_profile(path: Path | None = None) -> GeneratorProfile:
     """Load the generator profile; the packaged default unless ``path`` is given."""
     source = path or resources.files("clm.data").joinpath("generator_profile.yaml")
-    with source.open(encoding="utf-8") as handle:
-        return from_dict(GeneratorProfile, yaml.safe_load(handle), where=str(source))
+    return from_dict(GeneratorProfile, read_yaml(source), where=str(source))

@@ -15,10 +15,9 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from clm.explain.taxonomy import load_taxonomy
 from clm.features.metadata import KINDS, FeatureMeta, load_feature_metadata
+from clm.safe_yaml import YamlError, read_yaml
 
 ARITHMETIC = {"sum": (2, None), "difference": (2, 2), "product": (2, None), "ratio": (2, 2)}
 RECODE = "recode"
@@ -147,9 +146,9 @@ def load_mapping(path: Path) -> Mapping:
     if not path.is_file():
         raise MappingError(f"mapping file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise MappingError(f"{path}: not valid YAML: {error}") from error
+        raw = read_yaml(path)
+    except YamlError as error:
+        raise MappingError(str(error)) from error
     return parse_mapping(raw, path)
 
 
