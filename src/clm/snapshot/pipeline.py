@@ -30,7 +30,7 @@ from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.models.tune import ModelConfig, TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
-from clm.snapshot.mapping import Mapping, load_mapping
+from clm.snapshot.mapping import Mapping, MappingError, load_mapping
 from clm.snapshot.references import boosting_reference_scores
 from clm.snapshot.report import (
     SnapshotReport,
@@ -60,6 +60,7 @@ class SnapshotConfig:
 
     n_trials: int  # Optuna trials per dataset (tune's search space and pruner)
     xgb_threads: int  # XGBoost threads; small tables train fastest on one (0: all cores)
+    data_roots: tuple[str, ...]  # folders besides its own a mapping's data files may be in
 
 
 @dataclass(frozen=True)
@@ -91,13 +92,27 @@ def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
     log.info(
         "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
     )
-    return split_frame(table, mapping.split)
+    try:
+        return split_frame(table, mapping.split)
+    except MappingError as error:
+        raise MappingError(f"{mapping.path}:split: {error}") from error
 
 
-def run_snapshot(mapping_path: Path, settings: SnapshotSettings, runs_dir: Path = RUNS_DIR) -> dict:
-    """Run the whole pipeline; write ``<runs_dir>/<dataset>/`` and return the metrics."""
+def run_snapshot(
+    mapping_path: Path,
+    settings: SnapshotSettings,
+    runs_dir: Path = RUNS_DIR,
+    *,
+    allow_outside: bool = False,
+) -> dict:
+    """Run the whole pipeline; write ``<runs_dir>/<dataset>/`` and return the metrics.
+
+    The mapping's data files must lie in its folder or ``snapshot.data_roots`` unless
+    ``allow_outside``.
+    """
+    mapping = load_mapping(mapping_path, settings.snapshot.data_roots, allow_outside=allow_outside)
     with xgb.config_context(nthread=settings.snapshot.xgb_threads):
-        return _run(load_mapping(mapping_path), settings, runs_dir)
+        return _run(mapping, settings, runs_dir)
 
 
 def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:

@@ -13,7 +13,7 @@ import polars as pl
 from sklearn.model_selection import train_test_split
 
 from clm.snapshot.frame import FILE, ID, LABEL, PART
-from clm.snapshot.mapping import SplitSpec
+from clm.snapshot.mapping import MappingError, SplitSpec
 
 PARTS = ("train", "valid", "test")
 _GROUP = "_row_group"
@@ -36,17 +36,24 @@ def split_frame(table: pl.DataFrame, spec: SplitSpec) -> dict[str, pl.DataFrame]
     }
     for name, part in parts.items():
         if part.height == 0 or part[LABEL].n_unique() < 2:
-            raise ValueError(f"split part '{name}' needs churners and non-churners; check 'split'")
+            raise MappingError(f"split part '{name}' needs churners and non-churners")
     return {name: part.drop(_GROUP) for name, part in parts.items()}
 
 
 def _stratified_groups(table: pl.DataFrame, share: float, seed: int) -> pl.Series:
     """A ``share`` of the row groups, stratified by label."""
     groups = table.group_by(_GROUP, maintain_order=True).agg(pl.col(LABEL).first())
-    _, chosen = train_test_split(
-        groups[_GROUP].to_numpy(),
-        test_size=share,
-        random_state=seed,
-        stratify=groups[LABEL].to_numpy(),
-    )
+    try:
+        _, chosen = train_test_split(
+            groups[_GROUP].to_numpy(),
+            test_size=share,
+            random_state=seed,
+            stratify=groups[LABEL].to_numpy(),
+        )
+    except ValueError as error:  # too few churners or non-churners to stratify
+        counts = groups[LABEL].value_counts().sort(LABEL).rows()
+        raise MappingError(
+            f"a {share} share cannot be stratified by label over {counts} (label, distinct "
+            f"rows); each label needs at least 2 distinct rows on each side"
+        ) from error
     return pl.Series(_GROUP, chosen)
