@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from clm.cli import app
 from clm.features.metadata import load_feature_metadata
 from clm.snapshot.frame import ID, LABEL, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import Arithmetic, Column, MappingError, load_mapping, parse_expression
@@ -237,7 +240,7 @@ def test_a_link_out_of_the_mapping_folder_is_outside_too(tmp_path):
 def test_a_file_that_is_not_the_mapped_table_is_never_quoted(tmp_path):
     mapping = base_mapping()
     path = write(tmp_path, mapping, "root:x:0:0:secret-first-line\nsecond:secret-line\n")
-    with pytest.raises(MappingError, match="toy.csv has none of the mapping's columns") as error:
+    with pytest.raises(MappingError, match=r"toy.csv has none of the mapping's columns") as error:
         read_source(load_mapping(path))
     assert "secret" not in str(error.value)
 
@@ -272,3 +275,29 @@ def test_every_failed_schema_check_is_listed_on_one_line(tmp_path):
 
 def mapped_rows(mapping) -> int:
     return map_frame(mapping, read_source(mapping)).height
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ("alias", r"toy.yaml:\d+: YAML anchors and aliases"),
+        ("outside", r"toy.yaml:files\[0\]: '/etc/passwd' lies outside"),
+        ("params", r"params.yaml:2: YAML anchors and aliases"),
+    ],
+)
+def test_snapshot_check_prints_one_line_and_exits_2(tmp_path, broken, message):
+    mapping = base_mapping()
+    if broken == "outside":
+        mapping["files"] = "/etc/passwd"
+    path = write(tmp_path, mapping)
+    if broken == "alias":
+        path.write_text(path.read_text() + "x: &a [1]\ny: *a\n", encoding="utf-8")
+    params = tmp_path / "params.yaml"
+    roots = "&roots []" if broken == "params" else "[]"
+    params.write_text(f"snapshot:\n  data_roots: {roots}\n  n_trials: 1\n  xgb_threads: 1\n")
+
+    result = CliRunner().invoke(app, ["snapshot", "check", str(path), "--params", str(params)])
+
+    assert result.exit_code == 2, result.output
+    assert re.match(f"mapping check failed: .*{message}", result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output

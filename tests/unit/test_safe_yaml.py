@@ -38,7 +38,7 @@ def test_a_syntax_error_is_one_line_with_the_line_number_and_no_file_text():
 
 
 def test_a_character_yaml_refuses_is_an_error_not_a_traceback():
-    with pytest.raises(YamlError, match="^f.yaml: not valid YAML"):
+    with pytest.raises(YamlError, match=r"^f.yaml: not valid YAML"):
         parse_yaml("a: \x00", "f.yaml")
 
 
