@@ -301,3 +301,19 @@ def test_snapshot_check_prints_one_line_and_exits_2(tmp_path, broken, message):
     assert result.exit_code == 2, result.output
     assert re.match(f"mapping check failed: .*{message}", result.stderr)
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_a_category_value_missing_from_train_is_named_at_check(tmp_path):
+    header = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
+    rows = [f"{i},{i},1,1,0,Yes,ok,1,{'Yes' if i % 2 else 'No'}\n" for i in range(44)]
+    rows[0] = rows[0].replace(",ok,", ",rare,")
+    mapping = base_mapping()
+    mapping["files"] = [{"path": "toy.csv", "part": "train"}, {"path": "test.csv", "part": "test"}]
+    mapping["split"] = {"valid_share": 0.5, "seed": 1}
+    mapping["extra"]["state"] = {
+        "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
+    }  # fmt: skip
+    path = write(tmp_path, mapping, header + "".join(rows[4:]))
+    (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
+    with pytest.raises(MappingError, match=r"'state': value\(s\) \['rare'\] occur in the test"):
+        prepare(load_mapping(path))

@@ -38,7 +38,7 @@ from clm.snapshot.report import (
     reasons_table,
     render_snapshot_report,
 )
-from clm.snapshot.split import split_frame
+from clm.snapshot.split import check_train_levels, split_frame
 from clm.tracking import file_digest, git_commit
 
 log = logging.getLogger(__name__)
@@ -92,8 +92,11 @@ def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
     log.info(
         "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
     )
+    categories = [name for name, meta in mapping.metadata.items() if meta.kind == "category"]
     try:
-        return split_frame(table, mapping.split)
+        parts = split_frame(table, mapping.split)
+        check_train_levels(parts, categories)
+        return parts
     except MappingError as error:
         raise MappingError(f"{mapping.path}:split: {error}") from error
 
