@@ -54,6 +54,7 @@ def test_params_with_an_alias_is_a_config_error(tmp_path):
     [
         ROOT / "params.yaml",
         ROOT / "dvc.yaml",
+        ROOT / "dvc.lock",
         *sorted((ROOT / "mappings").glob("*.yaml")),
         *(
             resources.files(package) / name
