@@ -51,4 +51,10 @@ def parse_yaml(text: str, where: str) -> Any:
 
 def read_yaml(path: Path | Traversable) -> Any:
     """The YAML file at ``path`` (a file or a packaged resource) as plain data."""
-    return parse_yaml(path.read_text(encoding="utf-8"), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as error:
+        raise YamlError(f"{path}: not UTF-8 text (byte {error.start})") from error
+    except OSError as error:
+        raise YamlError(f"{path}: cannot be read ({type(error).__name__})") from error
+    return parse_yaml(text, str(path))

@@ -42,6 +42,13 @@ def test_a_character_yaml_refuses_is_an_error_not_a_traceback():
         parse_yaml("a: \x00", "f.yaml")
 
 
+def test_a_file_that_is_not_utf8_text_is_named(tmp_path):
+    path = tmp_path / "f.yaml"
+    path.write_bytes(b"a: \xff\xfe\n")
+    with pytest.raises(YamlError, match=r"f.yaml: not UTF-8 text \(byte 3\)"):
+        read_yaml(path)
+
+
 def test_params_with_an_alias_is_a_config_error(tmp_path):
     params = tmp_path / "params.yaml"
     params.write_text(BOMB, encoding="utf-8")
