@@ -473,24 +473,50 @@ snapshot_app = typer.Typer(
 )
 app.add_typer(snapshot_app, name="snapshot")
 MappingArgument = Annotated[Path, typer.Argument(help="Mapping file, e.g. mappings/iranian.yaml.")]
+AllowOutsideOption = Annotated[
+    bool,
+    typer.Option(
+        "--allow-outside",
+        help="Read data files wherever the mapping points, not only in its folder and "
+        "snapshot.data_roots.",
+    ),
+]
+
+
+@contextmanager
+def _snapshot_errors(action: str) -> Iterator[None]:
+    """A bad mapping, data file or params section: one red line naming it, exit 2."""
+    from clm.config import ConfigError
+    from clm.snapshot.mapping import MappingError
+
+    try:
+        yield
+    except (MappingError, ConfigError) as error:
+        typer.secho(f"{action} failed: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from error
 
 
 @snapshot_app.command(
     "check",
     help="Load the mapping, map and validate its data and split it; train nothing.\n\nPrints "
-    "each part's rows and churn rate. Exits 1 with the problem named (unknown clm feature or "
-    "cause, missing column, a value that does not convert, a failed schema check).",
+    "each part's rows and churn rate. Exits 2 with the problem named in one line (unknown clm "
+    "feature or cause, a data file outside the mapping's folder and snapshot.data_roots, an "
+    "empty or unreadable file, missing column, a value that does not convert, a failed schema "
+    "check).",
 )
-def snapshot_check(mapping: MappingArgument) -> None:
+def snapshot_check(
+    mapping: MappingArgument,
+    params: ParamsOption = paths.PARAMS,
+    allow_outside: AllowOutsideOption = False,
+) -> None:
     """Check a mapping file against its data."""
-    from clm.snapshot.mapping import MappingError, load_mapping
-    from clm.snapshot.pipeline import prepare
+    from clm.config import load_section
+    from clm.snapshot.mapping import load_mapping
+    from clm.snapshot.pipeline import SnapshotConfig, prepare
 
-    try:
-        parts = prepare(load_mapping(mapping))
-    except MappingError as error:
-        typer.secho(f"mapping check failed: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from error
+    with _snapshot_errors("mapping check"):
+        roots = load_section(SnapshotConfig, "snapshot", params).data_roots
+        parts = prepare(load_mapping(mapping, roots, allow_outside=allow_outside))
     for name, part in parts.items():
         typer.echo(f"{name}: {part.height} customers, churn rate {part['churn'].mean():.3f}")
 
@@ -503,25 +529,24 @@ def snapshot_check(mapping: MappingArgument) -> None:
     "metrics.json, drivers.html, reasons.parquet, model/ (model, encoder, mapping) and the "
     "Optuna study; registers clm-snapshot-<dataset> with the alias challenger "
     "(MLFLOW_TRACKING_URI). No stage model and no attribution check: snapshot data has "
-    "neither monthly history nor truth.",
+    "neither monthly history nor truth. Exits 2 with one line on a bad mapping, data file or "
+    "params section, as check does.",
 )
 def snapshot_run(
     mapping: MappingArgument,
     params: ParamsOption = paths.PARAMS,
     runs_dir: Annotated[Path, typer.Option(help="Where <dataset>/ goes.")] = paths.RUNS_DIR,
+    allow_outside: AllowOutsideOption = False,
 ) -> None:
     """Run the snapshot pipeline and print the test metrics."""
     import optuna
 
-    from clm.snapshot.mapping import MappingError
     from clm.snapshot.pipeline import SnapshotSettings, run_snapshot
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
-    try:
-        document = run_snapshot(mapping, SnapshotSettings.load(params), runs_dir)
-    except MappingError as error:
-        typer.secho(f"snapshot run failed: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from error
+    with _snapshot_errors("snapshot run"):
+        settings = SnapshotSettings.load(params)
+        document = run_snapshot(mapping, settings, runs_dir, allow_outside=allow_outside)
     for scorer, figures in document["churn"].items():
         typer.echo(
             f"{scorer}: ROC-AUC {figures['roc_auc']:.3f}, top-decile lift "

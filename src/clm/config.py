@@ -12,9 +12,8 @@ import typing
 from pathlib import Path
 from typing import Any, TypeVar
 
-import yaml
-
 from clm import paths
+from clm.safe_yaml import YamlError, read_yaml
 
 T = TypeVar("T")
 
@@ -27,8 +26,10 @@ def read_params(path: Path = paths.PARAMS) -> dict[str, Any]:
     """Read the whole params file as a dict."""
     if not path.exists():
         raise ConfigError(f"params file not found: {path}")
-    with path.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle) or {}
+    try:
+        return read_yaml(path) or {}
+    except YamlError as error:
+        raise ConfigError(str(error)) from error
 
 
 def load_section(cls: type[T], section: str, path: Path = paths.PARAMS) -> T:

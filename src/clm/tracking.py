@@ -15,13 +15,13 @@ from pathlib import Path
 
 import mlflow
 import polars as pl
-import yaml
 from mlflow import MlflowClient
 from mlflow.data.sources import LocalArtifactDatasetSource
 from mlflow.entities import Dataset, DatasetInput, InputTag
 from mlflow.utils.mlflow_tags import MLFLOW_DATASET_CONTEXT
 
 from clm import paths
+from clm.safe_yaml import read_yaml
 
 EXPERIMENT = "clm"
 # MLflow 3 opens an experiment without this tag on its GenAI traces page
@@ -63,7 +63,7 @@ def pipeline_outputs(dvc_yaml: Path = paths.DVC_YAML) -> list[str]:
     """The outs, metrics and plots of every stage in dvc.yaml, ``${item}`` as a wildcard."""
     if not dvc_yaml.exists():
         return []
-    stages = (yaml.safe_load(dvc_yaml.read_text(encoding="utf-8")) or {}).get("stages", {})
+    stages = (read_yaml(dvc_yaml) or {}).get("stages", {})
     outputs = []
     for stage in stages.values():
         body = stage.get("do", stage)  # a foreach stage keeps its definition under "do"
@@ -82,7 +82,7 @@ def data_version(stage: str, lock_path: Path = paths.DVC_LOCK) -> str:
     """
     if not lock_path.exists():
         return "unknown"
-    lock = yaml.safe_load(lock_path.read_text(encoding="utf-8")) or {}
+    lock = read_yaml(lock_path) or {}
     outs = lock.get("stages", {}).get(stage, {}).get("outs", [])
     if not outs:
         return "unknown"

@@ -1,5 +1,6 @@
-"""The shipped mapping files load, name only columns their real dataset has, and map it
-cleanly (types, ranges, labels) with the churn rate PROVENANCE.md states."""
+"""The shipped mapping files load with the shipped data roots (params.yaml), name only
+columns their real dataset has, and map it cleanly (types, ranges, labels) with the churn
+rate PROVENANCE.md states."""
 
 from __future__ import annotations
 
@@ -7,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
+from clm.config import load_section
 from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import load_mapping
+from clm.snapshot.pipeline import SnapshotConfig
 
 ROOT = Path(__file__).resolve().parents[2]
 REAL = (ROOT.parent / "shared" / "data" / "real").resolve()
@@ -21,8 +24,10 @@ CHURN_RATES = {
 
 @pytest.mark.skipif(not REAL.is_dir(), reason=f"real datasets not present at {REAL}")
 @pytest.mark.parametrize("dataset", sorted(CHURN_RATES))
-def test_shipped_mapping_fits_its_real_dataset(dataset):
-    mapping = load_mapping(ROOT / "mappings" / f"{dataset}.yaml")
+def test_shipped_mapping_fits_its_real_dataset(dataset, monkeypatch):
+    monkeypatch.chdir(ROOT)  # data roots are relative to the working directory
+    roots = load_section(SnapshotConfig, "snapshot", ROOT / "params.yaml").data_roots
+    mapping = load_mapping(ROOT / "mappings" / f"{dataset}.yaml", roots)
     assert mapping.dataset == dataset
     assert all(source.path.is_relative_to(REAL / dataset) for source in mapping.files)
 

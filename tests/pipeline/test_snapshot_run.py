@@ -30,7 +30,7 @@ def tiny_dataset(seed: int = 5) -> pl.DataFrame:
     complaints = rng.integers(0, 2, ROWS)
     tenure = rng.integers(1, 60, ROWS)
     minutes = rng.gamma(2.0, 100.0, ROWS).round(1)
-    plan = rng.choice(["basic", "plus", "max"], ROWS)
+    plan = rng.choice(["basic", "plus <10 GB", "max [unlimited]"], ROWS)  # XGBoost refuses <, [, ]
     risk = -1.5 + 2.0 * complaints - 0.04 * tenure + 0.5 * (plan == "basic")
     churned = rng.random(ROWS) < 1 / (1 + np.exp(-risk))
     return pl.DataFrame(
@@ -73,7 +73,7 @@ MAPPING = {
 
 def small_settings() -> SnapshotSettings:
     return SnapshotSettings(
-        snapshot=SnapshotConfig(n_trials=2, xgb_threads=1),
+        snapshot=SnapshotConfig(n_trials=2, xgb_threads=1, data_roots=()),
         model=ModelConfig(
             device="cpu",
             seed=3,
@@ -116,6 +116,7 @@ def test_snapshot_run_end_to_end(tmp_path, monkeypatch):
     model = TrainedModel.load(out / "model")
     assert not any(c.startswith("Status") or c == "status" for c in model.encoder.columns)
     assert set(model.encoder.columns) >= {"complaints", "tenure_months", "mou", "plan=basic"}
+    assert "plan=max %5Bunlimited%5D" in model.encoder.columns
     assert yaml.safe_load((out / "model" / "mapping.yaml").read_text()) == MAPPING
 
     reasons = pl.read_parquet(out / "reasons.parquet")

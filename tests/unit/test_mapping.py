@@ -2,15 +2,19 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import polars as pl
 import pytest
 import yaml
+from typer.testing import CliRunner
 
+from clm.cli import app
 from clm.features.metadata import load_feature_metadata
 from clm.snapshot.frame import ID, LABEL, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import Arithmetic, Column, MappingError, load_mapping, parse_expression
+from clm.snapshot.pipeline import prepare
 from clm.snapshot.split import split_frame
 
 CSV = """id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned
@@ -196,3 +200,120 @@ def test_identical_rows_land_in_the_same_part(tmp_path):
     signature = pl.exclude(ID, "source_file", "source_part")
     seen = [set(part.select(signature).rows()) for part in parts.values()]
     assert not (seen[0] & seen[1] or seen[0] & seen[2] or seen[1] & seen[2])
+
+
+def test_anchors_and_aliases_in_a_mapping_are_refused_with_file_and_line(tmp_path):
+    path = write(tmp_path, base_mapping())
+    text = path.read_text(encoding="utf-8")
+    path.write_text(f"{text}x: &repeat [a, b]\ny: [*repeat, *repeat]\n", encoding="utf-8")
+    line = text.count("\n") + 1
+    with pytest.raises(MappingError, match=rf"toy.yaml:{line}: YAML anchors and aliases"):
+        load_mapping(path)
+
+
+@pytest.mark.parametrize("outside", ["../outside/data.csv", "ABSOLUTE"])
+def test_a_data_file_outside_the_mapping_folder_is_refused_unless_allowed(tmp_path, outside):
+    (tmp_path / "outside").mkdir()
+    (tmp_path / "outside" / "data.csv").write_text(CSV, encoding="utf-8")
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    mapping = base_mapping()
+    mapping["files"] = str(tmp_path / "outside" / "data.csv") if outside == "ABSOLUTE" else outside
+    path = write(folder, mapping)
+    with pytest.raises(MappingError, match=r"toy.yaml:files\[0\]: .* lies outside the mapping's"):
+        load_mapping(path)
+    assert mapped_rows(load_mapping(path, [tmp_path / "outside"])) == 4  # a trusted data root
+    assert mapped_rows(load_mapping(path, allow_outside=True)) == 4
+
+
+def test_a_link_out_of_the_mapping_folder_is_outside_too(tmp_path):
+    (tmp_path / "secret.csv").write_text(CSV, encoding="utf-8")
+    folder = tmp_path / "mappings"
+    folder.mkdir()
+    (folder / "data.csv").symlink_to(tmp_path / "secret.csv")
+    mapping = base_mapping()
+    mapping["files"] = "data.csv"
+    with pytest.raises(MappingError, match="lies outside the mapping's folder"):
+        load_mapping(write(folder, mapping))
+
+
+def test_a_file_that_is_not_the_mapped_table_is_never_quoted(tmp_path):
+    mapping = base_mapping()
+    path = write(tmp_path, mapping, "root:x:0:0:secret-first-line\nsecond:secret-line\n")
+    with pytest.raises(MappingError, match=r"toy.csv has none of the mapping's columns") as error:
+        read_source(load_mapping(path))
+    assert "secret" not in str(error.value)
+
+
+@pytest.mark.parametrize(
+    ("content", "rule"),
+    [
+        ("", "toy.csv is empty"),
+        (CSV.splitlines()[0] + "\n", "toy.csv has no rows below its header"),
+        (CSV + "e,1,2,3,4,Yes,ok,1,No,secret,extra\n", r"toy.csv cannot be read as a CSV table"),
+    ],
+    ids=["zero-bytes", "header-only", "ragged"],
+)
+def test_an_empty_or_unreadable_data_file_is_one_line_naming_it(tmp_path, content, rule):
+    with pytest.raises(MappingError, match=rule) as error:
+        read_source(load_mapping(write(tmp_path, base_mapping(), content)))
+    assert "\n" not in str(error.value) and "secret" not in str(error.value)
+
+
+def test_too_few_customers_to_split_is_a_mapping_error(tmp_path):
+    mapping = load_mapping(write(tmp_path, base_mapping(), "\n".join(CSV.splitlines()[:3])))
+    with pytest.raises(MappingError, match=r"toy.yaml:split: .*cannot be stratified by label"):
+        prepare(mapping)
+
+
+def test_every_failed_schema_check_is_listed_on_one_line(tmp_path):
+    csv = CSV.replace("b,200,0,0,3", "b,200,0,0,-3").replace("d,80,40", "d,-80,-40")
+    with pytest.raises(MappingError, match=r"column 'hotline_calls'.*; column 'mou'") as error:
+        mapped(write(tmp_path, base_mapping(), csv))
+    assert "\n" not in str(error.value)
+
+
+def mapped_rows(mapping) -> int:
+    return map_frame(mapping, read_source(mapping)).height
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ("alias", r"toy.yaml:\d+: YAML anchors and aliases"),
+        ("outside", r"toy.yaml:files\[0\]: '/etc/passwd' lies outside"),
+        ("params", r"params.yaml:2: YAML anchors and aliases"),
+    ],
+)
+def test_snapshot_check_prints_one_line_and_exits_2(tmp_path, broken, message):
+    mapping = base_mapping()
+    if broken == "outside":
+        mapping["files"] = "/etc/passwd"
+    path = write(tmp_path, mapping)
+    if broken == "alias":
+        path.write_text(path.read_text() + "x: &a [1]\ny: *a\n", encoding="utf-8")
+    params = tmp_path / "params.yaml"
+    roots = "&roots []" if broken == "params" else "[]"
+    params.write_text(f"snapshot:\n  data_roots: {roots}\n  n_trials: 1\n  xgb_threads: 1\n")
+
+    result = CliRunner().invoke(app, ["snapshot", "check", str(path), "--params", str(params)])
+
+    assert result.exit_code == 2, result.output
+    assert re.match(f"mapping check failed: .*{message}", result.stderr)
+    assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
+
+
+def test_a_category_value_missing_from_train_is_named_at_check(tmp_path):
+    header = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
+    rows = [f"{i},{i},1,1,0,Yes,ok,1,{'Yes' if i % 2 else 'No'}\n" for i in range(44)]
+    rows[0] = rows[0].replace(",ok,", ",rare,")
+    mapping = base_mapping()
+    mapping["files"] = [{"path": "toy.csv", "part": "train"}, {"path": "test.csv", "part": "test"}]
+    mapping["split"] = {"valid_share": 0.5, "seed": 1}
+    mapping["extra"]["state"] = {
+        "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
+    }  # fmt: skip
+    path = write(tmp_path, mapping, header + "".join(rows[4:]))
+    (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
+    with pytest.raises(MappingError, match=r"'state': value\(s\) \['rare'\] occur in the test"):
+        prepare(load_mapping(path))

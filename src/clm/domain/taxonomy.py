@@ -17,9 +17,8 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Any, TypeVar
 
-import yaml
-
 from clm.config import ConfigError, from_dict
+from clm.safe_yaml import YamlError, read_yaml
 
 T = TypeVar("T")
 
@@ -147,11 +146,10 @@ class Taxonomy:
 def load_taxonomy(path: Path | None = None) -> Taxonomy:
     """Load and check the taxonomy; the packaged ``taxonomy.yaml`` unless ``path`` is given."""
     source = path or resources.files("clm.domain").joinpath("taxonomy.yaml")
-    with source.open(encoding="utf-8") as handle:
-        try:
-            raw = yaml.safe_load(handle)
-        except yaml.YAMLError as error:
-            raise TaxonomyError(f"{source}: not valid YAML: {error}") from error
+    try:
+        raw = read_yaml(source)
+    except YamlError as error:
+        raise TaxonomyError(str(error)) from error
     taxonomy = _parse_taxonomy(raw, str(source))
     _check_references(taxonomy, str(source))
     return taxonomy

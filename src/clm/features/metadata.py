@@ -11,9 +11,8 @@ from functools import cache
 from importlib import resources
 from typing import Any
 
-import yaml
-
 from clm.domain.taxonomy import load_taxonomy
+from clm.safe_yaml import read_yaml
 
 KINDS = ("float", "int", "bool", "category")
 
@@ -35,8 +34,7 @@ class FeatureMeta:
 @cache
 def load_feature_metadata() -> dict[str, FeatureMeta]:
     """Read the packaged metadata.yaml, checked by ``parse_feature_metadata``."""
-    text = resources.files("clm.features").joinpath("metadata.yaml").read_text(encoding="utf-8")
-    return parse_feature_metadata(yaml.safe_load(text))
+    return parse_feature_metadata(read_yaml(resources.files("clm.features") / "metadata.yaml"))
 
 
 def parse_feature_metadata(raw: dict[str, dict[str, Any]]) -> dict[str, FeatureMeta]:

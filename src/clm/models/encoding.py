@@ -2,7 +2,9 @@
 
 One-hot columns are named ``<feature>=<level>`` so every model column traces back to a
 feature of the metadata table (and so to a churn cause). The levels are learned at fit time
-and travel with the model, so scoring sees exactly the training columns.
+and travel with the model, so scoring sees exactly the training columns. XGBoost refuses
+column names holding ``[``, ``]`` or ``<``, so those (and ``%``, to keep names distinct) are
+percent-encoded in the name: any level text works.
 """
 
 from __future__ import annotations
@@ -16,6 +18,7 @@ import polars as pl
 from clm.features.metadata import FeatureMeta
 
 SEPARATOR = "="
+_NAME_ESCAPES = str.maketrans({"%": "%25", "<": "%3C", "[": "%5B", "]": "%5D"})
 
 
 class UnknownCategoryError(ValueError):
@@ -44,7 +47,7 @@ class FeatureEncoder:
     @property
     def columns(self) -> list[str]:
         """Model column names, in matrix order."""
-        one_hot = [f"{name}{SEPARATOR}{level}" for name, lv in self.levels.items() for level in lv]
+        one_hot = [_one_hot_name(name, level) for name, lv in self.levels.items() for level in lv]
         return [*self.numeric, *one_hot]
 
     def feature_of(self, column: str) -> str:
@@ -61,7 +64,10 @@ class FeatureEncoder:
                 )
         numeric = frame.select(pl.col(name).cast(pl.Float32) for name in self.numeric)
         one_hot = frame.select(
-            (pl.col(name) == level).fill_null(False).cast(pl.Float32).alias(f"{name}={level}")
+            (pl.col(name) == level)
+            .fill_null(False)
+            .cast(pl.Float32)
+            .alias(_one_hot_name(name, level))
             for name, levels in self.levels.items()
             for level in levels
         )
@@ -80,3 +86,8 @@ class FeatureEncoder:
             numeric=tuple(values["numeric"]),
             levels={name: tuple(levels) for name, levels in values["levels"].items()},
         )
+
+
+def _one_hot_name(feature: str, level: str) -> str:
+    """``<feature>=<level>``, the level's XGBoost-reserved characters percent-encoded."""
+    return f"{feature}{SEPARATOR}{level.translate(_NAME_ESCAPES)}"

@@ -13,6 +13,9 @@ from dataclasses import dataclass
 from clm.config import ConfigError
 from clm.registry import REGISTERED_MODELS
 
+SCORER = "scorer"
+SCORER_PARTS = ("churn", "stage")  # the models the scorer bundles
+
 HIGHER_IS_BETTER = {
     "roc_auc": True,
     "pr_auc": True,
@@ -52,6 +55,14 @@ class PromoteConfig:
                     f"promote.metrics.{model}: unknown metrics {unknown}; "
                     f"known: {sorted(HIGHER_IS_BETTER)}"
                 )
+
+    def gates_for(self, model: str) -> dict[str, MetricGate] | None:
+        """The metric gates of ``model``; the scorer bundles the churn and stage models, so its
+        parts are gated on their models' metrics (one source, no copy to drift)."""
+        if model == SCORER:
+            parts = [self.metrics.get(part) for part in SCORER_PARTS]
+            return None if None in parts else {k: v for gates in parts for k, v in gates.items()}
+        return self.metrics.get(model)
 
 
 @dataclass(frozen=True)
@@ -170,3 +181,19 @@ def _validation_gate(clean: bool | None) -> GateResult:
         threshold="clean",
         passed=clean is True,
     )
+
+
+@dataclass(frozen=True)
+class Decision:
+    """The outcome of one ``promote`` call."""
+
+    name: str
+    challenger: str
+    champion: str | None
+    gates: list[GateResult]
+    promoted: bool = False
+    already_champion: bool = False  # nothing was scored: the version holds champion already
+
+    @property
+    def passed(self) -> bool:
+        return all_passed(self.gates)

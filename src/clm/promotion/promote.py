@@ -20,7 +20,13 @@ from mlflow.entities.model_registry import ModelVersion
 
 from clm.promotion.champion import move_champion, number, version_by_alias
 from clm.promotion.evaluators import EVALUATORS, Evaluator, input_columns, score_version
-from clm.promotion.gates import Evidence, GateResult, PromoteConfig, all_passed, evaluate_gates
+from clm.promotion.gates import (
+    Decision,
+    Evidence,
+    GateResult,
+    PromoteConfig,
+    evaluate_gates,
+)
 from clm.promotion.history import PROMOTE, Event, read_history, rolled_back
 from clm.promotion.table import gate_markdown
 from clm.registry import CHALLENGER, CHAMPION, registered_name
@@ -41,22 +47,6 @@ class PromotionInputs:
     driver_report: Path
 
 
-@dataclass(frozen=True)
-class Decision:
-    """The outcome of one ``promote`` call."""
-
-    name: str
-    challenger: str
-    champion: str | None
-    gates: list[GateResult]
-    promoted: bool = False
-    already_champion: bool = False  # nothing was scored: the version holds champion already
-
-    @property
-    def passed(self) -> bool:
-        return all_passed(self.gates)
-
-
 def promote(
     model: str,
     config: PromoteConfig,
@@ -70,7 +60,8 @@ def promote(
     ``champion`` to it if every gate passes and this is not a dry run."""
     name = registered_name(model)
     evaluator = evaluator or EVALUATORS.get(model)
-    if evaluator is None or model not in config.metrics:
+    gates = config.gates_for(model)
+    if evaluator is None or gates is None:
         raise PromotionError(
             f"promotion of '{model}' ({name}) is not set up: it needs an evaluator in "
             f"clm.promotion.evaluators and a promote.metrics.{model} section in params"
@@ -97,7 +88,7 @@ def promote(
     history = read_history(client, name)
     gates = [
         _not_rolled_back(number(challenger), rolled_back(history)),
-        *evaluate_gates(config.metrics[model], evidence),
+        *evaluate_gates(gates, evidence),
     ]
     decision = Decision(name, number(challenger), number(champion), gates)
     if dry_run or not decision.passed:

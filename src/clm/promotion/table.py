@@ -3,12 +3,9 @@ version's description in the registry (markdown, which the MLflow UI renders).""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 from rich.table import Table
 
-if TYPE_CHECKING:
-    from clm.promotion.promote import Decision
+from clm.promotion.gates import Decision
 
 COLUMNS = ("gate", "challenger", "champion", "threshold", "result")
 

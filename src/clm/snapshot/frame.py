@@ -4,7 +4,9 @@ Files are read as text (every column a string) and each value is converted by wh
 mapping says it is, so a non-number in a numeric column, a value a recode does not list or
 a label value that is not there fails with the column, the file and example values named,
 instead of being coerced to null. The mapped table is then checked by a pandera schema built
-from the mapping (types, the feature contract's ranges, unique ids).
+from the mapping (types, the feature contract's ranges, unique ids). A file that is empty,
+unreadable as CSV or shares no column with the mapping is refused without quoting it: it
+may not be the table the mapping meant.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import difflib
 import logging
 from functools import reduce
+from typing import Any
 
 import pandera.errors
 import pandera.polars as pa
@@ -27,6 +30,7 @@ from clm.snapshot.mapping import (
     Mapping,
     MappingError,
     Recode,
+    SourceFile,
     columns_of,
 )
 
@@ -50,30 +54,49 @@ def read_source(mapping: Mapping) -> pl.DataFrame:
                 f"{mapping.path}: data file not found: {source.path} (file paths are relative "
                 f"to the mapping file's folder)"
             )
-        header = pl.read_csv(source.path, separator=mapping.separator, n_rows=0).columns
+        if source.path.stat().st_size == 0:
+            raise MappingError(f"{mapping.path}: data file {source.path.name} is empty (0 bytes)")
+        header = _read_csv(mapping, source, n_rows=0).columns
         missing = [column for column in mapping.source_columns if column not in header]
+        if len(missing) == len(mapping.source_columns):
+            raise MappingError(
+                f"{mapping.path}: {source.path.name} has none of the mapping's columns with "
+                f"separator {mapping.separator!r}; is it the right file?"
+            )
         if missing:
             hints = {c: difflib.get_close_matches(c, header, n=1) for c in missing}
             raise MappingError(
-                f"{mapping.path}: column(s) {missing} not in {source.path.name}"
-                f" (closest: {hints}); its columns: {header}"
+                f"{mapping.path}: column(s) {missing} not in {source.path.name} (closest: {hints})"
             )
         unused = [column for column in header if column not in mapping.source_columns]
         if unused:
             log.info("%s: columns not in the mapping, left out: %s", source.path.name, unused)
-        frame = pl.read_csv(
-            source.path,
-            separator=mapping.separator,
-            infer_schema=False,
-            null_values=list(mapping.null_values) or None,
-            columns=list(mapping.source_columns),
-        )
+        # every column read, then the mapped ones kept: with ``columns=`` polars would
+        # silently drop the extra fields of a ragged line instead of refusing it
+        frame = _read_csv(
+            mapping, source, infer_schema=False, null_values=list(mapping.null_values) or None
+        ).select(mapping.source_columns)
+        if frame.is_empty():
+            raise MappingError(f"{mapping.path}: {source.path.name} has no rows below its header")
         frames.append(frame.with_columns(pl.lit(source.path.name).alias(FILE)))
     parts = {source.path.name: source.part for source in mapping.files}
     table = pl.concat(frames)
     return table.with_columns(
         pl.col(FILE).replace_strict(parts, return_dtype=pl.String).alias(PART)
     )
+
+
+def _read_csv(mapping: Mapping, source: SourceFile, **options: Any) -> pl.DataFrame:
+    """``source`` read with the mapping's separator; a file polars cannot read as CSV (empty,
+    binary, ragged, repeated column names) is one line naming it. Polars' own message is
+    left out: it may quote the file."""
+    try:
+        return pl.read_csv(source.path, separator=mapping.separator, **options)
+    except (pl.exceptions.PolarsError, OSError) as error:
+        raise MappingError(
+            f"{mapping.path}: {source.path.name} cannot be read as a CSV table with separator "
+            f"{mapping.separator!r} ({type(error).__name__})"
+        ) from error
 
 
 def map_frame(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
@@ -122,13 +145,13 @@ def validate_frame(mapping: Mapping, table: pl.DataFrame) -> pl.DataFrame:
         summary = cases.group_by("column", "check", maintain_order=True).agg(
             rows=pl.len(), examples=pl.col("failure_case").head(EXAMPLES)
         )
-        lines = [
-            f"  column '{row['column']}', check {row['check']}: {row['rows']} row(s), "
+        failures = [
+            f"column '{row['column']}', check {row['check']}: {row['rows']} row(s), "
             f"e.g. {row['examples']}"
             for row in summary.iter_rows(named=True)
         ]
         raise MappingError(
-            f"{mapping.path}: the mapped data fails its schema:\n" + "\n".join(lines)
+            f"{mapping.path}: the mapped data fails its schema: " + "; ".join(failures)
         ) from error
 
 
@@ -204,7 +227,7 @@ def _label(mapping: Mapping, source: pl.DataFrame, where: str) -> pl.Expr:
     if absent:
         raise MappingError(
             f"label column '{mapping.label_column}' in {where}: positive value(s) {absent} never "
-            f"occur; its values are {sorted(values)}"
+            f"occur; its values include {sorted(values)[:EXAMPLES]}"
         )
     return pl.col(mapping.label_column).is_in(list(mapping.positive)).cast(pl.Int8)
 

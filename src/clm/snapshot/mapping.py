@@ -3,22 +3,27 @@
 A mapping is YAML (the format is documented in ``docs/mapping.md``). Everything that can be
 checked without reading the data is checked here, on load, with the mapping file and entry
 named in the message: unknown clm features, unknown cause codes, bad kinds, a feature built
-from an excluded (leaky), label, id or split column. Columns missing from the data file are
-checked by ``clm.snapshot.frame`` when the header is read.
+from an excluded (leaky), label, id or split column, a data file outside the folders the
+mapping may read. Columns missing from the data file are checked by ``clm.snapshot.frame``
+when the header is read.
+
+A mapping may come from anyone, so it names data files only inside its own folder or a data
+root the operator trusts (``snapshot.data_roots`` in params.yaml): a mapping pointing at
+``../../../etc/passwd`` or ``/etc/passwd`` is refused before anything is read.
 """
 
 from __future__ import annotations
 
 import difflib
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from clm.domain.taxonomy import load_taxonomy
 from clm.features.metadata import KINDS, FeatureMeta, load_feature_metadata
+from clm.safe_yaml import YamlError, read_yaml
 
 ARITHMETIC = {"sum": (2, None), "difference": (2, 2), "product": (2, None), "ratio": (2, 2)}
 RECODE = "recode"
@@ -142,19 +147,29 @@ def columns_of(expression: Expression) -> tuple[str, ...]:
     return ()
 
 
-def load_mapping(path: Path) -> Mapping:
-    """Read and check a mapping file."""
+def load_mapping(
+    path: Path, data_roots: Sequence[Path | str] = (), *, allow_outside: bool = False
+) -> Mapping:
+    """Read and check a mapping file.
+
+    Its data files must lie in the mapping's folder or one of ``data_roots`` (symbolic links
+    resolved), unless ``allow_outside``.
+    """
     if not path.is_file():
         raise MappingError(f"mapping file not found: {path}")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as error:
-        raise MappingError(f"{path}: not valid YAML: {error}") from error
-    return parse_mapping(raw, path)
+        raw = read_yaml(path)
+    except YamlError as error:
+        raise MappingError(str(error)) from error
+    roots = None if allow_outside else (path.parent, *data_roots)
+    return parse_mapping(raw, path, roots)
 
 
-def parse_mapping(raw: Any, path: Path) -> Mapping:
-    """Check a mapping's parsed YAML; ``path`` names it in errors and anchors relative paths."""
+def parse_mapping(raw: Any, path: Path, roots: Sequence[Path | str] | None) -> Mapping:
+    """Check a mapping's parsed YAML; ``path`` names it in errors and anchors relative paths.
+
+    Data files must lie inside one of ``roots``; ``None`` allows any file.
+    """
     where = str(path)
     _require_mapping(raw, where)
     unknown = sorted(set(raw) - TOP_KEYS)
@@ -175,7 +190,7 @@ def parse_mapping(raw: Any, path: Path) -> Mapping:
         raise MappingError(f"{where}:label: needs 'column' and a non-empty 'positive' list")
     positive = label["positive"]
     positive = positive if isinstance(positive, list) else [positive]
-    files = _parse_files(raw["files"], path.parent, f"{where}:files")
+    files = _parse_files(raw["files"], path.parent, roots, f"{where}:files")
     split = _parse_split(raw["split"], files, f"{where}:split")
     features = _parse_features(raw["features"], f"{where}:features")
     features += _parse_extras(raw.get("extra") or {}, f"{where}:extra")
@@ -199,8 +214,11 @@ def parse_mapping(raw: Any, path: Path) -> Mapping:
     return mapping
 
 
-def _parse_files(raw: Any, base: Path, where: str) -> tuple[SourceFile, ...]:
-    """Files as a path or a list of paths / {path, part}; relative to the mapping's folder."""
+def _parse_files(
+    raw: Any, base: Path, roots: Sequence[Path | str] | None, where: str
+) -> tuple[SourceFile, ...]:
+    """Files as a path or a list of paths / {path, part}; relative to the mapping's folder,
+    and inside one of ``roots`` (any file when ``roots`` is None)."""
     entries = raw if isinstance(raw, list) else [raw]
     files = []
     for index, entry in enumerate(entries):
@@ -211,7 +229,14 @@ def _parse_files(raw: Any, base: Path, where: str) -> tuple[SourceFile, ...]:
         part = entry.get("part")
         if part is not None and part not in PARTS:
             raise MappingError(f"{where}[{index}]: part must be one of {PARTS}, got {part!r}")
-        files.append(SourceFile((base / str(entry["path"])).resolve(), part))
+        path = (base / str(entry["path"])).resolve()
+        if roots is not None and not any(path.is_relative_to(Path(r).resolve()) for r in roots):
+            raise MappingError(
+                f"{where}[{index}]: {entry['path']!r} lies outside the mapping's folder and the "
+                f"data roots (snapshot.data_roots in params.yaml); move the file there, add its "
+                f"folder to snapshot.data_roots, or pass --allow-outside"
+            )
+        files.append(SourceFile(path, part))
     if not files:
         raise MappingError(f"{where}: at least one file is required")
     return tuple(files)

@@ -30,7 +30,7 @@ from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
-from clm.snapshot.mapping import Mapping, load_mapping
+from clm.snapshot.mapping import Mapping, MappingError, load_mapping
 from clm.snapshot.references import boosting_reference_scores
 from clm.snapshot.report import (
     SnapshotReport,
@@ -38,7 +38,7 @@ from clm.snapshot.report import (
     reasons_table,
     render_snapshot_report,
 )
-from clm.snapshot.split import split_frame
+from clm.snapshot.split import check_train_levels, split_frame
 from clm.tracking import file_digest, git_commit, log_to_finished_run, use_experiment
 
 log = logging.getLogger(__name__)
@@ -59,6 +59,7 @@ class SnapshotConfig:
 
     n_trials: int  # Optuna trials per dataset (tune's search space and pruner)
     xgb_threads: int  # XGBoost threads; small tables train fastest on one (0: all cores)
+    data_roots: tuple[str, ...]  # folders besides its own a mapping's data files may be in
 
 
 @dataclass(frozen=True)
@@ -90,15 +91,30 @@ def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
     log.info(
         "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
     )
-    return split_frame(table, mapping.split)
+    categories = [name for name, meta in mapping.metadata.items() if meta.kind == "category"]
+    try:
+        parts = split_frame(table, mapping.split)
+        check_train_levels(parts, categories)
+        return parts
+    except MappingError as error:
+        raise MappingError(f"{mapping.path}:split: {error}") from error
 
 
 def run_snapshot(
-    mapping_path: Path, settings: SnapshotSettings, runs_dir: Path = paths.RUNS_DIR
+    mapping_path: Path,
+    settings: SnapshotSettings,
+    runs_dir: Path = paths.RUNS_DIR,
+    *,
+    allow_outside: bool = False,
 ) -> dict:
-    """Run the whole pipeline; write ``<runs_dir>/<dataset>/`` and return the metrics."""
+    """Run the whole pipeline; write ``<runs_dir>/<dataset>/`` and return the metrics.
+
+    The mapping's data files must lie in its folder or ``snapshot.data_roots`` unless
+    ``allow_outside``.
+    """
+    mapping = load_mapping(mapping_path, settings.snapshot.data_roots, allow_outside=allow_outside)
     with xgb.config_context(nthread=settings.snapshot.xgb_threads):
-        return _run(load_mapping(mapping_path), settings, runs_dir)
+        return _run(mapping, settings, runs_dir)
 
 
 def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:

@@ -9,11 +9,13 @@ score a model on rows it was trained on.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import polars as pl
 from sklearn.model_selection import train_test_split
 
 from clm.snapshot.frame import FILE, ID, LABEL, PART
-from clm.snapshot.mapping import SplitSpec
+from clm.snapshot.mapping import MappingError, SplitSpec
 
 PARTS = ("train", "valid", "test")
 _GROUP = "_row_group"
@@ -36,17 +38,40 @@ def split_frame(table: pl.DataFrame, spec: SplitSpec) -> dict[str, pl.DataFrame]
     }
     for name, part in parts.items():
         if part.height == 0 or part[LABEL].n_unique() < 2:
-            raise ValueError(f"split part '{name}' needs churners and non-churners; check 'split'")
+            raise MappingError(f"split part '{name}' needs churners and non-churners")
     return {name: part.drop(_GROUP) for name, part in parts.items()}
+
+
+def check_train_levels(parts: dict[str, pl.DataFrame], categories: Sequence[str]) -> None:
+    """Every category value of valid and test occurs in train: the encoder learns its levels
+    from train, and a level it never saw cannot be scored."""
+    for name in categories:
+        seen = parts["train"][name].drop_nulls().unique()
+        for part in ("valid", "test"):
+            values = parts[part][name].drop_nulls().unique()
+            unseen = values.filter(~values.is_in(seen.implode())).sort().to_list()
+            if unseen:
+                raise MappingError(
+                    f"category feature '{name}': value(s) {unseen[:5]} occur in the {part} part "
+                    f"but not in train; merge rare values with a recode"
+                )
 
 
 def _stratified_groups(table: pl.DataFrame, share: float, seed: int) -> pl.Series:
     """A ``share`` of the row groups, stratified by label."""
     groups = table.group_by(_GROUP, maintain_order=True).agg(pl.col(LABEL).first())
-    _, chosen = train_test_split(
-        groups[_GROUP].to_numpy(),
-        test_size=share,
-        random_state=seed,
-        stratify=groups[LABEL].to_numpy(),
-    )
+    try:
+        _, chosen = train_test_split(
+            groups[_GROUP].to_numpy(),
+            test_size=share,
+            random_state=seed,
+            stratify=groups[LABEL].to_numpy(),
+        )
+    except ValueError as error:  # too few churners or non-churners to stratify
+        churners = int(groups[LABEL].sum())
+        raise MappingError(
+            f"a {share} share cannot be stratified by label: {churners} churner(s) and "
+            f"{groups.height - churners} non-churner(s) (distinct rows); each side of the "
+            f"split needs both"
+        ) from error
     return pl.Series(_GROUP, chosen)

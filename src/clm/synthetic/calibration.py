@@ -11,10 +11,10 @@ from functools import cache
 from importlib import resources
 
 import polars as pl
-import yaml
 
 from clm.data.contract import SURVEY_REASONS
 from clm.domain.taxonomy import load_taxonomy
+from clm.safe_yaml import read_yaml
 
 ARPU_BAND_NAMES = ("0-50", "50-100", ">100")
 HALF_YEAR = 6
@@ -37,9 +37,7 @@ class Figure:
 @cache
 def load_seed_figures() -> dict:
     """The packaged seed figures and tolerances."""
-    source = resources.files("clm.synthetic").joinpath("seed_figures.yaml")
-    with source.open(encoding="utf-8") as handle:
-        return yaml.safe_load(handle)
+    return read_yaml(resources.files("clm.synthetic") / "seed_figures.yaml")
 
 
 def measure_calibration(

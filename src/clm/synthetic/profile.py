@@ -7,9 +7,8 @@ from functools import cache
 from importlib import resources
 from pathlib import Path
 
-import yaml
-
-from clm.config import from_dict
+from clm.config import ConfigError, from_dict
+from clm.safe_yaml import read_yaml
 
 
 @dataclass(frozen=True)
@@ -141,5 +140,20 @@ class GeneratorProfile:
 def load_profile(path: Path | None = None) -> GeneratorProfile:
     """Load the generator profile; the packaged default unless ``path`` is given."""
     source = path or resources.files("clm.synthetic").joinpath("generator_profile.yaml")
-    with source.open(encoding="utf-8") as handle:
-        return from_dict(GeneratorProfile, yaml.safe_load(handle), where=str(source))
+    raw = read_yaml(source)
+    raw["measures"] = resolve_families(raw.pop("measure_families"), raw["measures"], str(source))
+    return from_dict(GeneratorProfile, raw, where=str(source))
+
+
+def resolve_families(families: dict, measures: dict, where: str) -> dict:
+    """Each measure's values: its family's, overridden by its own (a shallow merge)."""
+    resolved = {}
+    for code, spec in measures.items():
+        values = dict(spec)
+        family = values.pop("family", None)
+        if family not in families:
+            raise ConfigError(
+                f"{where}: measures.{code}.family: {family!r} is not one of {sorted(families)}"
+            )
+        resolved[code] = {**families[family], **values}
+    return resolved
