@@ -26,11 +26,11 @@ import pandas as pd
 import polars as pl
 
 from clm.config import from_dict
-from clm.data.validate import FAILED_CHECKS
+from clm.errors import InputError
 from clm.explain.taxonomy import load_taxonomy
 from clm.features.build import FeatureConfig
 from clm.models.trained import TrainedModel
-from clm.scoring.inputs import SCORING_INPUT, check_history, split_scorable
+from clm.scoring.inputs import SCORING_INPUT, check_history, failed_checks_summary, split_scorable
 from clm.scoring.month import MonthStats
 from clm.scoring.rules import BudgetRules
 from clm.scoring.score import Scorer
@@ -43,7 +43,7 @@ CONFIG_ARTIFACT = "scorer_config"
 PARAMS = {"scoring_month": "", "month_stats": ""}
 
 
-class InvalidInputError(ValueError):
+class InvalidInputError(InputError):
     """Rows the scorer cannot score; ``clm score`` quarantines them instead of failing."""
 
 
@@ -95,10 +95,9 @@ def predict_frame(
     frame = from_pandas(model_input)
     accepted, quarantined = split_scorable(frame)
     if quarantined.height:
-        checks = quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5).rows()
         raise InvalidInputError(
-            f"{quarantined.height} of {frame.height} input rows cannot be scored; failed "
-            f"checks (column:check, rows): {checks}"
+            f"{quarantined.height} of {frame.height} input rows cannot be scored; "
+            f"{failed_checks_summary(quarantined)}"
         )
     month_text = params.get("scoring_month") or ""
     month = date.fromisoformat(month_text) if month_text else accepted["month"].max()
