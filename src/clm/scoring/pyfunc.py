@@ -24,6 +24,7 @@ from typing import Any
 import mlflow
 import pandas as pd
 import polars as pl
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from clm.config import from_dict
 from clm.errors import InputError
@@ -109,16 +110,32 @@ def predict_frame(
     return scorer.score(accepted, stats).to_pandas()
 
 
+def input_schema() -> Schema:
+    """The signature's input columns: what the contract accepts, as pandas carries it.
+
+    pandas has no nullable integer of its own: an integer column arrives as int64, or as
+    float64 when it holds a null, so MLflow's ``long`` and ``double`` each reject one of the
+    two. Integer columns are therefore ``any``; ``from_pandas`` casts them back strictly and
+    null or out-of-range rows are the quarantine checks' to judge, not MLflow's.
+    """
+    types = {pl.Int64(): AnyType(), pl.Float64(): "double", pl.String(): "string",
+             pl.Date(): "datetime", pl.Boolean(): "boolean"}  # fmt: skip
+    return Schema([ColSpec(types[dtype], name) for name, dtype in SCORING_INPUT.items()])
+
+
 def from_pandas(model_input: pd.DataFrame) -> pl.DataFrame:
     """Scoring input rows with the contract's dtypes.
 
     pandas has no date or nullable-integer dtype of its own, so month columns arrive as
-    datetimes and ``group_id`` as floats; both are cast back, strictly.
+    datetimes and integer columns holding nulls as floats; both are cast back, strictly.
     """
     frame = pl.from_pandas(model_input)
     missing = [name for name in SCORING_INPUT if name not in frame.columns]
     if missing:
         raise InvalidInputError(f"input lacks column(s) {missing}")
-    return frame.with_columns(
-        pl.col(name).cast(dtype, strict=True) for name, dtype in SCORING_INPUT.items()
-    )
+    try:
+        return frame.with_columns(
+            pl.col(name).cast(dtype, strict=True) for name, dtype in SCORING_INPUT.items()
+        )
+    except pl.exceptions.InvalidOperationError as error:
+        raise InvalidInputError(f"input does not fit the contract's dtypes: {error}") from error
