@@ -9,7 +9,14 @@ import tempfile
 from pathlib import Path
 
 from clm.config import load_section
-from clm.scoring.batches import ScoringConfig, load_scorer_from, scan_input, score_input
+from clm.errors import InputError
+from clm.scoring.batches import (
+    QuarantineShareError,
+    ScoringConfig,
+    load_scorer_from,
+    scan_input,
+    score_input,
+)
 
 VALIDATED_DIR = Path("data/validated")
 SCORER_DIR = Path("models/scorer")
@@ -18,13 +25,16 @@ SCORES_PATH = Path("data/scores/scores.parquet")
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with tempfile.TemporaryDirectory() as temp:
-        score_input(
-            scan_input(VALIDATED_DIR, Path(temp)),
-            load_scorer_from(str(SCORER_DIR)),
-            SCORES_PATH,
-            load_section(ScoringConfig, "scoring"),
-        )
+    try:
+        with tempfile.TemporaryDirectory() as temp:
+            score_input(
+                scan_input(VALIDATED_DIR, Path(temp)),
+                load_scorer_from(str(SCORER_DIR)),
+                SCORES_PATH,
+                load_section(ScoringConfig, "scoring"),
+            )
+    except (InputError, QuarantineShareError) as error:
+        raise SystemExit(f"score failed: {error}") from error
 
 
 if __name__ == "__main__":
