@@ -182,7 +182,7 @@ def score_input(
         quarantine.write_parquet(staged_quarantine)
         stats = MonthStats.from_rows(pl.concat(stats_parts), min(months), scorer.features)
         bad_ids = quarantine["subscriber_id"].unique().implode()
-        side = staged_output.with_name("unranked.parquet")
+        side = staged_output.with_name(f"{output.stem}.unranked.parquet")
         with parquet_appender(side) as append:
             for frame in batches():
                 good = frame.filter(~pl.col("subscriber_id").is_in(bad_ids))
