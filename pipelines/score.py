@@ -10,18 +10,28 @@ from pathlib import Path
 
 from clm import paths
 from clm.config import load_section
-from clm.scoring.batches import ScoringConfig, load_scorer_from, scan_input, score_input
+from clm.errors import InputError
+from clm.scoring.batches import (
+    QuarantineShareError,
+    ScoringConfig,
+    load_scorer_from,
+    scan_input,
+    score_input,
+)
 
 
 def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
-    with tempfile.TemporaryDirectory() as temp:
-        score_input(
-            scan_input(paths.VALIDATED_DIR, Path(temp)),
-            load_scorer_from(str(paths.SCORER_DIR)),
-            paths.SCORES,
-            load_section(ScoringConfig, "scoring"),
-        )
+    try:
+        with tempfile.TemporaryDirectory() as temp:
+            score_input(
+                scan_input(paths.VALIDATED_DIR, Path(temp)),
+                load_scorer_from(str(paths.SCORER_DIR)),
+                paths.SCORES,
+                load_section(ScoringConfig, "scoring"),
+            )
+    except (InputError, QuarantineShareError) as error:
+        raise SystemExit(f"score failed: {error}") from error
 
 
 if __name__ == "__main__":

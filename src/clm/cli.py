@@ -65,8 +65,9 @@ def generate(
 @app.command(
     help="Validate the raw tables: accept good rows, quarantine bad ones with the checks they "
     "failed.\n\nFails when a table cannot be checked (missing file or column, wrong dtype, "
-    "empty table) or when a table's quarantined share exceeds validate.max_quarantined_share; "
-    "then the report and quarantine files are written and the previous validated tables kept."
+    "empty table, unreadable data; exit 2) or when a table's quarantined share exceeds "
+    "validate.max_quarantined_share (exit 1); then the report and quarantine files are written "
+    "and the previous validated tables kept. Outputs are replaced together or not at all."
 )
 def validate(
     params: ParamsOption = paths.PARAMS,
@@ -86,15 +87,11 @@ def validate(
     """Run the validate step with the same paths and params as the DVC stage."""
     # Imported here so `clm --help` does not pay for importing pandera.
     from clm.config import load_section
-    from clm.data.io import TableError
     from clm.data.validate import QuarantineShareError, ValidateConfig, run_validate
 
     config = load_section(ValidateConfig, "validate", params)
-    try:
+    with _input_errors("validate", QuarantineShareError):
         summary = run_validate(config, raw_dir, validated_dir, quarantine_dir, report)
-    except (TableError, QuarantineShareError) as error:
-        typer.secho(f"validate failed: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from error
     for table, counts in summary["tables"].items():
         typer.echo(
             f"{table}: {counts['rows_accepted']} accepted, {counts['rows_quarantined']} "
@@ -276,9 +273,10 @@ def export(
     "CSV file or a folder of them, or a folder with subscribers.parquet and "
     "usage_monthly.parquet. It must hold the scoring month and the 6 months before it. "
     "Streams in batches of subscribers (scoring.batch_rows). Rows failing their checks go, "
-    "with all rows of their subscriber, to <output stem>.quarantine.parquet; exits 1 on a "
-    "missing or mistyped column, a missing history month, or too many quarantined rows "
-    "(scoring.max_quarantined_share)."
+    "with all rows of their subscriber, to <output stem>.quarantine.parquet, written together "
+    "with the scores. Exits 2 on bad input (empty or unreadable file, missing or mistyped "
+    "column, missing history month, bad --month), 1 on too many quarantined rows "
+    "(scoring.max_quarantined_share); the previous output files are then left as they were."
 )
 def score(
     model: Annotated[
@@ -297,12 +295,11 @@ def score(
 ) -> None:
     """Score with the artifact, print the risk mix."""
     import tempfile
-    from datetime import date
 
     from mlflow.exceptions import MlflowException
 
     from clm.config import load_section
-    from clm.data.io import TableError
+    from clm.months import parse_month
     from clm.scoring.batches import (
         QuarantineShareError,
         ScoringConfig,
@@ -310,27 +307,27 @@ def score(
         scan_input,
         score_input,
     )
-    from clm.scoring.inputs import HistoryError
 
     config = load_section(ScoringConfig, "scoring", params)
+    with _input_errors("score --month"):
+        scoring_month = parse_month(month) if month else None
     try:
         scorer = load_scorer_from(model)
     except (MlflowException, OSError) as error:
         typer.secho(f"score failed: cannot load {model}: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from error
-    try:
-        with tempfile.TemporaryDirectory() as temp:
-            summary = score_input(
-                scan_input(input_path, Path(temp)),
-                scorer,
-                output,
-                config,
-                date.fromisoformat(month) if month else None,
-                show_progress=True,
-            )
-    except (TableError, HistoryError, QuarantineShareError) as error:
-        typer.secho(f"score failed: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from error
+    with (
+        _input_errors(f"score {input_path}", QuarantineShareError),
+        tempfile.TemporaryDirectory() as temp,
+    ):
+        summary = score_input(
+            scan_input(input_path, Path(temp)),
+            scorer,
+            output,
+            config,
+            scoring_month,
+            show_progress=True,
+        )
     typer.echo(
         f"{summary.scoring_month}: {summary.subscribers_scored:,} subscribers scored from "
         f"{summary.rows_in:,} input rows, {summary.rows_quarantined:,} rows quarantined -> {output}"
@@ -432,6 +429,21 @@ def rollback(
         typer.secho(move, fg="green")
     else:
         typer.echo(f"dry run: {move} would be the rollback; registry unchanged")
+
+
+@contextmanager
+def _input_errors(step: str, *refusals: type[Exception]) -> Iterator[None]:
+    """Print bad input (``InputError``) as one red line and exit 2, ``refusals`` and exit 1."""
+    from clm.errors import InputError
+
+    try:
+        yield
+    except InputError as error:
+        typer.secho(f"{step} failed: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from error
+    except refusals as error:
+        typer.secho(f"{step} failed: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error
 
 
 @contextmanager

@@ -10,6 +10,8 @@ from datetime import date
 
 import polars as pl
 
+from clm.errors import InputError
+
 
 def month_index(month: pl.Expr) -> pl.Expr:
     """Integer index of a month, so that consecutive months differ by exactly 1."""
@@ -34,3 +36,19 @@ def from_index(index: int) -> date:
 def add_months(month: date, months: int) -> date:
     """The first of the month ``months`` after (or before, if negative) ``month``."""
     return from_index(to_index(month) + months)
+
+
+def require_first_of_month(month: date) -> date:
+    """``month`` itself; InputError unless it is the first of a month, as every month here is."""
+    if month.day != 1:
+        raise InputError(f"month {month}: months are written as the first of the month, YYYY-MM-01")
+    return month
+
+
+def parse_month(text: str) -> date:
+    """The month of a ``YYYY-MM-01`` string, e.g. a command-line option; InputError otherwise."""
+    try:
+        month = date.fromisoformat(text)
+    except ValueError as error:
+        raise InputError(f"month '{text}': expected YYYY-MM-01, the first of a month") from error
+    return require_first_of_month(month)

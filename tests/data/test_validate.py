@@ -8,6 +8,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from typer.testing import CliRunner
 
@@ -467,3 +469,73 @@ def test_cli_fails_with_a_clear_message_above_the_threshold(tmp_path: Path) -> N
     assert result.exit_code == 1
     assert "'subscribers' 33.33%" in result.output
     assert not paths["validated_dir"].exists()
+
+
+def output_files(root: Path) -> dict[str, bytes]:
+    """Every file the validate step writes, by path relative to ``root``."""
+    outputs = ("data/validated", "data/quarantine", "reports")
+    return {
+        str(path.relative_to(root)): path.read_bytes()
+        for folder in outputs
+        for path in (root / folder).rglob("*")
+    }
+
+
+def test_crash_while_writing_leaves_every_previous_output_as_it_was(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    paths = step_paths(tmp_path)
+    write_raw(clean_tables(), paths["raw_dir"])
+    run_validate(ValidateConfig(max_quarantined_share=0.5), **paths)
+    before = output_files(tmp_path)
+    write_raw(set_value("usage_monthly", 0, "arpu", -3.0)(clean_tables()), paths["raw_dir"])
+    write_parquet = pl.DataFrame.write_parquet
+    written = []
+
+    def crash_on_third_table(frame: pl.DataFrame, path: Path) -> None:
+        written.append(path)
+        if len(written) == 3:
+            raise OSError("disk full")
+        write_parquet(frame, path)
+
+    monkeypatch.setattr(pl.DataFrame, "write_parquet", crash_on_third_table)
+    with pytest.raises(OSError, match="disk full"):
+        run_validate(ValidateConfig(max_quarantined_share=0.5), **paths)
+
+    after = output_files(tmp_path)
+    assert after == before
+    assert not list(tmp_path.glob(".clm-staging-*"))
+
+
+@pytest.mark.parametrize("bad_value", ["a<b", "north[1]"])
+def test_category_values_xgboost_cannot_name_are_quarantined(bad_value: str) -> None:
+    tables = set_value("subscribers", 0, "region", bad_value)(clean_tables())
+
+    results = validate_tables(tables)
+
+    assert results["subscribers"].quarantined[FAILED_CHECKS].to_list() == [
+        ["region:allowed_values"]
+    ]
+
+
+def test_cli_names_file_table_and_column_of_unreadable_data_in_one_line(tmp_path: Path) -> None:
+    paths = step_paths(tmp_path)
+    write_raw(clean_tables(), paths["raw_dir"])
+    subscribers = pq.read_table(paths["raw_dir"] / "subscribers.parquet")
+    rows = subscribers.num_rows
+    offsets = pa.array(range(rows + 1), pa.int32()).buffers()[1]
+    invalid_utf8 = pa.Array.from_buffers(
+        pa.string(), rows, [None, offsets, pa.py_buffer(b"\xff" * rows)]
+    )
+    column = subscribers.schema.get_field_index("region")
+    pq.write_table(
+        subscribers.set_column(column, "region", invalid_utf8),
+        paths["raw_dir"] / "subscribers.parquet",
+    )
+
+    result = CliRunner().invoke(app, ["validate", *cli_options(tmp_path)])
+
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output and len(result.output.strip().splitlines()) == 1
+    assert "table 'subscribers', column 'region', check 'readable'" in result.output
+    assert "subscribers.parquet" in result.output

@@ -10,6 +10,8 @@ from dataclasses import replace
 
 import mlflow
 import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 from polars.testing import assert_frame_equal
@@ -18,13 +20,15 @@ from typer.testing import CliRunner
 
 from clm.cli import app
 from clm.data.contract import PLAUSIBLE_MAX
+from clm.data.io import STAGING_PREFIX
 from clm.data.validate import FAILED_CHECKS
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
 from clm.months import add_months
 from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input
+from clm.scoring.pyfunc import InvalidInputError
 from clm.scoring.rules import BudgetRules
-from clm.scoring.score import OUTPUT_SCHEMA, STAGE_PROBABILITY
+from clm.scoring.score import OUTPUT_SCHEMA, STAGE_PROBABILITY, Scorer
 
 pytestmark = pytest.mark.slow  # trains two tiny models and exports them once per session
 
@@ -252,11 +256,115 @@ def test_cli_scores_csv_like_parquet_and_fails_clearly_on_bad_input(tiny_scorer,
     gap = tmp_path / "gap.parquet"
     tiny_scorer.frame.filter(pl.col("month") != add_months(month, -2)).write_parquet(gap)
     failed = runner.invoke(app, [*args, "--input", str(gap), "--output", str(tmp_path / "g.pq")])
-    assert failed.exit_code == 1
+    assert failed.exit_code == 2
     assert str(add_months(month, -2)) in failed.output
 
     no_column = tmp_path / "no_column.parquet"
     tiny_scorer.frame.drop("arpu").write_parquet(no_column)
     failed = runner.invoke(app, [*args, "--input", str(no_column), "--output", str(gap)])
-    assert failed.exit_code == 1
+    assert failed.exit_code == 2
     assert "arpu" in failed.output
+
+
+def with_bad_arpu(frame: pl.DataFrame) -> pl.DataFrame:
+    """``frame`` with a negative arpu for its first subscriber, who is then quarantined."""
+    first = frame["subscriber_id"].min()
+    return frame.with_columns(
+        arpu=pl.when(pl.col("subscriber_id") == first).then(-5.0).otherwise("arpu")
+    )
+
+
+def test_a_run_failing_mid_way_leaves_the_previous_scores_and_quarantine_together(
+    tiny_scorer, tmp_path, monkeypatch
+):
+    folder = tmp_path / "scores"
+    output = folder / "scores.parquet"
+    scorer = load_scorer_from(str(tiny_scorer.path))
+    score_input(tiny_scorer.frame.lazy(), scorer, output, BATCHED)
+    before = {path.name: path.read_bytes() for path in folder.iterdir()}
+    score_batch, batches = Scorer.score, []
+
+    def fail_on_the_second_batch(self, frame, stats):
+        batches.append(frame.height)
+        if len(batches) == 2:
+            raise RuntimeError("killed mid-way")
+        return score_batch(self, frame, stats)
+
+    with monkeypatch.context() as patch:
+        patch.setattr(Scorer, "score", fail_on_the_second_batch)
+        with pytest.raises(RuntimeError, match="killed mid-way"):
+            score_input(with_bad_arpu(tiny_scorer.frame).lazy(), scorer, output, BATCHED)
+
+    assert {path.name: path.read_bytes() for path in folder.iterdir()} == before
+    killed = folder / f"{STAGING_PREFIX}killed"  # what a kill -9 leaves
+    killed.mkdir()
+    (killed / "scores.parquet").write_bytes(b"half a file")
+    summary = score_input(with_bad_arpu(tiny_scorer.frame).lazy(), scorer, output, BATCHED)
+    assert sorted(path.name for path in folder.iterdir()) == sorted(before)
+    quarantine = pl.read_parquet(folder / "scores.quarantine.parquet")
+    assert quarantine.height == summary.rows_quarantined > 0
+    assert not set(pl.read_parquet(output)["subscriber_id"]) & set(quarantine["subscriber_id"])
+
+
+def test_cli_turns_bad_input_into_one_line_naming_file_column_and_check(tiny_scorer, tmp_path):
+    header_only = tmp_path / "header.csv"
+    tiny_scorer.frame.head(0).write_csv(header_only)
+    zero_bytes = tmp_path / "zero.parquet"
+    zero_bytes.touch()
+    invalid_utf8 = tmp_path / "utf8.parquet"
+    table = tiny_scorer.frame.to_arrow()
+    rows = table.num_rows
+    offsets = pa.array(range(rows + 1), pa.int32()).buffers()[1]
+    network = pa.Array.from_buffers(
+        pa.string(), rows, [None, offsets, pa.py_buffer(b"\xff" * rows)]
+    )
+    pq.write_table(
+        table.set_column(table.schema.get_field_index("network"), "network", network), invalid_utf8
+    )
+    month_input = tmp_path / "input.parquet"
+    tiny_scorer.frame.write_parquet(month_input)
+    cases = {
+        (header_only, None): "check 'non_empty'",
+        (zero_bytes, None): "check 'parquet_format'",
+        (invalid_utf8, None): "column 'network', check 'readable'",
+        (month_input, "2024-12"): "month '2024-12': expected YYYY-MM-01",
+    }
+    output = tmp_path / "scores.parquet"
+    for (path, month), expected in cases.items():
+        args = ["score", "--model", str(tiny_scorer.path), "--input", str(path)]
+        args += ["--output", str(output), *(["--month", month] if month else [])]
+        result = CliRunner().invoke(app, args)
+        assert result.exit_code == 2, result.output
+        assert "Traceback" not in result.output
+        last = result.output.strip().splitlines()[-1]
+        assert expected in last and (month or path.name in last), last
+    assert not output.exists()
+
+
+def pyfunc_input(frame: pl.DataFrame):
+    """What a pyfunc caller sends: the pandas frame of scoring input."""
+    return frame.sort("subscriber_id", "month").to_pandas()
+
+
+def test_pyfunc_scores_a_batch_where_every_subscriber_is_in_a_group(tiny_scorer):
+    grouped = tiny_scorer.frame.filter(pl.col("group_id").is_not_null())
+    model_input = pyfunc_input(grouped)
+    assert model_input["group_id"].dtype == "int64"
+
+    scores = mlflow.pyfunc.load_model(str(tiny_scorer.path)).predict(model_input)
+
+    month = grouped["month"].max()
+    assert len(scores) == grouped.filter(pl.col("month") == month).height
+
+
+def test_pyfunc_leaves_a_null_in_an_integer_column_to_clm_checks(tiny_scorer):
+    frame = tiny_scorer.frame
+    first = frame["subscriber_id"].min()
+    with_null = frame.with_columns(
+        calls_out=pl.when(pl.col("subscriber_id") == first).then(None).otherwise("calls_out")
+    )
+    model_input = pyfunc_input(with_null)
+    assert model_input["calls_out"].dtype == "float64"
+
+    with pytest.raises(InvalidInputError, match="calls_out"):
+        mlflow.pyfunc.load_model(str(tiny_scorer.path)).predict(model_input)

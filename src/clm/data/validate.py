@@ -35,8 +35,7 @@ from clm.data.io import (
     TableError,
     check_contract,
     read_table,
-    write_parquet_atomic,
-    write_text_atomic,
+    write_together,
 )
 from clm.data.schemas import RAW_SCHEMAS
 
@@ -344,23 +343,32 @@ def run_validate(
     quarantine_dir: Path = paths.QUARANTINE_DIR,
     report_path: Path = paths.VALIDATION_REPORT,
 ) -> dict:
-    """The validate step's I/O: read ``raw_dir``, write quarantine, report, then validated.
+    """The validate step's I/O: read ``raw_dir``, write validated, quarantine and report.
+
+    The files are written together (``clm.data.io.write_together``), so a run that fails or is
+    killed leaves the previous ones as they were.
 
     Raises:
         TableError: a raw table cannot be validated row by row; nothing is written.
         QuarantineShareError: a table's quarantined share exceeds the limit; the report and
-            quarantine files are written, the validated tables are left as they were.
+            quarantine files are written together, the validated tables are left as they were.
     """
     tables = {table: read_table(raw_dir / f"{table}.parquet", table) for table in RAW_TABLES}
     results = validate_tables(tables)
     report = build_report(results, config.max_quarantined_share)
-    for table, result in results.items():
-        write_parquet_atomic(result.quarantined, quarantine_dir / f"{table}.parquet")
-    write_text_atomic(json.dumps(report, indent=2) + "\n", report_path)
     over = shares_over_limit(report["tables"], config.max_quarantined_share)
+    outputs = {
+        quarantine_dir / f"{table}.parquet": result.quarantined for table, result in results.items()
+    }
+    if not over:
+        outputs |= {
+            validated_dir / f"{table}.parquet": result.accepted for table, result in results.items()
+        }
+    with write_together(report_path, *outputs) as (staged_report, *staged_tables):
+        staged_report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        for staged, frame in zip(staged_tables, outputs.values(), strict=True):
+            frame.write_parquet(staged)
     if over:
         see = f"{quarantine_dir} and {report_path}"
         raise QuarantineShareError(over, config.max_quarantined_share, see)
-    for table, result in results.items():
-        write_parquet_atomic(result.accepted, validated_dir / f"{table}.parquet")
     return report

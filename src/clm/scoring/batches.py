@@ -14,7 +14,6 @@ Memory is bounded by ``batch_rows`` input rows plus a few columns per subscriber
 from __future__ import annotations
 
 import logging
-import tempfile
 from collections.abc import Iterator
 from contextlib import nullcontext
 from dataclasses import dataclass, field
@@ -26,8 +25,23 @@ import polars as pl
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
-from clm.data.io import TableError, parquet_stream, write_parquet_atomic
-from clm.scoring.inputs import SCORING_INPUT, check_columns, check_history, split_scorable
+from clm.data.io import (
+    TableError,
+    collect_checked,
+    parquet_appender,
+    require_parquet_file,
+    schema_checked,
+    write_together,
+)
+from clm.months import require_first_of_month
+from clm.scoring.inputs import (
+    SCORING_INPUT,
+    TABLE,
+    check_columns,
+    check_history,
+    failed_checks_summary,
+    split_scorable,
+)
 from clm.scoring.inputs import scoring_input as join_raw_tables
 from clm.scoring.month import MonthStats
 from clm.scoring.rules import BudgetRules, risk_deciles
@@ -75,12 +89,16 @@ def scan_input(path: Path, temp_dir: Path) -> pl.LazyFrame:
     ``temp_dir`` once, so that batches do not parse it again.
     """
     if path.is_dir() and all((path / name).is_file() for name in RAW_FILES):
+        for name in RAW_FILES:
+            require_parquet_file(path / name, TABLE)
         subscribers, usage = (pl.scan_parquet(path / name) for name in RAW_FILES)
         return join_raw_tables(subscribers, usage)
     files = sorted(path.glob("*.parquet")) + sorted(path.glob("*.csv")) if path.is_dir() else [path]
     if not files or not all(f.is_file() for f in files):
         raise TableError("scoring_input", "file_exists", f"no parquet or CSV files at {path}")
     parquet = [f for f in files if f.suffix == ".parquet"]
+    for file in parquet:
+        require_parquet_file(file, TABLE)
     for index, csv in enumerate(f for f in files if f.suffix == ".csv"):
         converted = temp_dir / f"input-{index}.parquet"
         try:
@@ -103,6 +121,9 @@ def score_input(
 ) -> ScoreSummary:
     """Score every subscriber with a row in the scoring month; write ``output`` and quarantine.
 
+    The scores and the quarantine are written together (``clm.data.io.write_together``): a run
+    that fails or is killed leaves the previous pair as it was.
+
     Args:
         source: Scoring input rows (``clm.scoring.inputs.SCORING_INPUT``).
         scorer: The loaded artifact's scorer.
@@ -112,13 +133,18 @@ def score_input(
         show_progress: Show a progress bar over the batches.
 
     Raises:
-        TableError: a column is missing or mistyped, or a CSV cannot be parsed.
+        TableError: the input is empty, a column is missing, mistyped or unreadable, or a CSV
+            cannot be parsed.
         HistoryError: the input lacks a month the features read.
-        QuarantineShareError: more than ``max_quarantined_share`` of the rows failed.
+        InputError: ``scoring_month`` is not the first of a month.
+        QuarantineShareError: more than ``max_quarantined_share`` of the rows failed; nothing
+            is written.
     """
-    check_columns(source.collect_schema())
-    months = set(source.select(pl.col("month").unique()).collect()["month"])
-    month = scoring_month or max(months)
+    check_columns(schema_checked(source, TABLE))
+    months = set(collect_checked(source.select(pl.col("month").unique()), TABLE)["month"])
+    if not months:
+        raise TableError(TABLE, "non_empty", "the input has no rows")
+    month = require_first_of_month(scoring_month) if scoring_month else max(months)
     check_history(months, month)
     ids = source.select(pl.col("subscriber_id").unique().sort()).collect()["subscriber_id"]
     per_batch = max(1, config.batch_rows // len(months))
@@ -126,14 +152,17 @@ def score_input(
         (ids[i], ids[min(i + per_batch, len(ids)) - 1]) for i in range(0, len(ids), per_batch)
     ]
     logger.info("scoring %s: %d subscribers in %d batches", month, len(ids), len(bounds))
-    output.parent.mkdir(parents=True, exist_ok=True)
     quarantine_path = output.with_name(f"{output.stem}.quarantine.parquet")
-    with _progress(show_progress) as progress:
+    with (
+        _progress(show_progress) as progress,
+        write_together(output, quarantine_path) as (staged_output, staged_quarantine),
+    ):
         task = progress.add_task("scoring", total=2 * len(bounds)) if progress else None
 
         def batches() -> Iterator[pl.DataFrame]:
             for low, high in bounds:
-                yield source.filter(pl.col("subscriber_id").is_between(low, high)).collect()
+                batch = source.filter(pl.col("subscriber_id").is_between(low, high))
+                yield collect_checked(batch, TABLE)
                 if progress:
                     progress.advance(task)
 
@@ -144,24 +173,24 @@ def score_input(
             quarantined.append(bad)
             stats_parts.append(scorer.stats_rows(accepted, month, min(months)))
         quarantine = pl.concat(quarantined)
-        write_parquet_atomic(quarantine, quarantine_path)
         if quarantine.height > config.max_quarantined_share * rows_in:
             raise QuarantineShareError(
                 f"{quarantine.height} of {rows_in} input rows failed their checks, more than "
-                f"scoring.max_quarantined_share={config.max_quarantined_share:.2%}; see "
-                f"{quarantine_path}"
+                f"scoring.max_quarantined_share={config.max_quarantined_share:.2%}; "
+                f"{failed_checks_summary(quarantine)}; {output} and {quarantine_path} left as "
+                "they were"
             )
+        quarantine.write_parquet(staged_quarantine)
         stats = MonthStats.from_rows(pl.concat(stats_parts), min(months), scorer.features)
         bad_ids = quarantine["subscriber_id"].unique().implode()
-        with tempfile.TemporaryDirectory(dir=output.parent) as temp:
-            side = Path(temp) / "scores.parquet"
-            with parquet_stream(side) as append:
-                for frame in batches():
-                    good = frame.filter(~pl.col("subscriber_id").is_in(bad_ids))
-                    if good.filter(pl.col("month") == month).height:
-                        append(scorer.score(good, stats))
-            subscribers = _write_ranked(side, output)
-    mix = _risk_mix(pl.scan_parquet(output))
+        side = staged_output.with_name(f"{output.stem}.unranked.parquet")
+        with parquet_appender(side) as append:
+            for frame in batches():
+                good = frame.filter(~pl.col("subscriber_id").is_in(bad_ids))
+                if good.filter(pl.col("month") == month).height:
+                    append(scorer.score(good, stats))
+        subscribers = _write_ranked(side, staged_output)
+        mix = _risk_mix(pl.scan_parquet(staged_output))
     logger.info("scored %d subscribers for %s -> %s", subscribers, month, output)
     return ScoreSummary(month, rows_in, quarantine.height, subscribers, mix)
 
@@ -175,7 +204,7 @@ def _write_ranked(side: Path, output: Path) -> int:
     ranking = pl.read_parquet(side, columns=["subscriber_id", "churn_probability"])
     deciles = risk_deciles(ranking)
     offset = 0
-    with parquet_stream(output) as append:
+    with parquet_appender(output) as append:
         for batch in pq.ParquetFile(side).iter_batches():
             frame = pl.from_arrow(batch)
             append(frame.with_columns(deciles.slice(offset, frame.height)))

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import mlflow
 import polars as pl
-from mlflow.models import infer_signature
+from mlflow.models import ModelSignature, infer_signature
 
 import clm
 from clm import paths
@@ -24,6 +24,7 @@ from clm.scoring.pyfunc import (
     CONFIG_ARTIFACT,
     PARAMS,
     STAGE_ARTIFACT,
+    input_schema,
     load_scorer,
     predict_frame,
     write_scorer_config,
@@ -77,6 +78,7 @@ def export_scorer(
         write_scorer_config(features, budget, config_path)
         example_pd = example.to_pandas()
         output = predict_frame(load_scorer(churn_dir, stage_dir, config_path), example_pd, {})
+        inferred = infer_signature(example_pd, output, params=PARAMS)
         model_args = {
             "python_model": str(MODEL_CODE),
             "artifacts": {
@@ -85,7 +87,7 @@ def export_scorer(
                 CONFIG_ARTIFACT: str(config_path),
             },
             "code_paths": [str(Path(clm.__file__).parent)],
-            "signature": infer_signature(example_pd, output, params=PARAMS),
+            "signature": ModelSignature(input_schema(), inferred.outputs, inferred.params),
             "input_example": example_pd,
             "pip_requirements": [f"{name}=={metadata.version(name)}" for name in REQUIREMENTS],
         }

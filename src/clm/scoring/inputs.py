@@ -22,6 +22,7 @@ from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
 from clm.data.io import check_contract
 from clm.data.schemas import SUBSCRIBERS_SCHEMA, USAGE_MONTHLY_SCHEMA
 from clm.data.validate import FAILED_CHECKS, failures_where, schema_failures, split_rows
+from clm.errors import InputError
 from clm.features.build import LOOKBACK_MONTHS
 from clm.features.history import HISTORY_GAP, missing_months, scoring_spans
 from clm.months import from_index, to_index
@@ -36,7 +37,7 @@ SCORING_INPUT: dict[str, pl.DataType] = {
 OTHER_ROW_FAILED = "subscriber_id:other_row_of_subscriber_failed"
 
 
-class HistoryError(ValueError):
+class HistoryError(InputError):
     """The input lacks a month the features of the scoring month read."""
 
 
@@ -112,3 +113,9 @@ def split_scorable(
     if quarantined.height:
         logger.info("quarantined %d rows of %d subscribers", quarantined.height, len(bad_ids[0]))
     return checked.accepted.filter(~spoiled), quarantined
+
+
+def failed_checks_summary(quarantined: pl.DataFrame) -> str:
+    """The most frequent failed checks of quarantined rows, for a one-line error message."""
+    counts = quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5).rows()
+    return "most failed checks: " + ", ".join(f"{check} ({rows} rows)" for check, rows in counts)

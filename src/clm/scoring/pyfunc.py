@@ -24,13 +24,14 @@ from typing import Any
 import mlflow
 import pandas as pd
 import polars as pl
+from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from clm.config import from_dict
-from clm.data.validate import FAILED_CHECKS
 from clm.domain.taxonomy import load_taxonomy
+from clm.errors import InputError
 from clm.features.build import FeatureConfig
 from clm.models.trained import TrainedModel
-from clm.scoring.inputs import SCORING_INPUT, check_history, split_scorable
+from clm.scoring.inputs import SCORING_INPUT, check_history, failed_checks_summary, split_scorable
 from clm.scoring.month import MonthStats
 from clm.scoring.rules import BudgetRules
 from clm.scoring.score import Scorer
@@ -43,7 +44,7 @@ CONFIG_ARTIFACT = "scorer_config"
 PARAMS = {"scoring_month": "", "month_stats": ""}
 
 
-class InvalidInputError(ValueError):
+class InvalidInputError(InputError):
     """Rows the scorer cannot score; ``clm score`` quarantines them instead of failing."""
 
 
@@ -97,10 +98,9 @@ def predict_frame(
     month = date.fromisoformat(month_text) if month_text else frame["month"].max()
     accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
     if quarantined.height:
-        checks = quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5).rows()
         raise InvalidInputError(
-            f"{quarantined.height} of {frame.height} input rows cannot be scored; failed "
-            f"checks (column:check, rows): {checks}"
+            f"{quarantined.height} of {frame.height} input rows cannot be scored; "
+            f"{failed_checks_summary(quarantined)}"
         )
     if params.get("month_stats"):
         stats = MonthStats.from_json(params["month_stats"])
@@ -110,16 +110,32 @@ def predict_frame(
     return scorer.score(accepted, stats).to_pandas()
 
 
+def input_schema() -> Schema:
+    """The signature's input columns: what the contract accepts, as pandas carries it.
+
+    pandas has no nullable integer of its own: an integer column arrives as int64, or as
+    float64 when it holds a null, so MLflow's ``long`` and ``double`` each reject one of the
+    two. Integer columns are therefore ``any``; ``from_pandas`` casts them back strictly and
+    null or out-of-range rows are the quarantine checks' to judge, not MLflow's.
+    """
+    types = {pl.Int64(): AnyType(), pl.Float64(): "double", pl.String(): "string",
+             pl.Date(): "datetime", pl.Boolean(): "boolean"}  # fmt: skip
+    return Schema([ColSpec(types[dtype], name) for name, dtype in SCORING_INPUT.items()])
+
+
 def from_pandas(model_input: pd.DataFrame) -> pl.DataFrame:
     """Scoring input rows with the contract's dtypes.
 
     pandas has no date or nullable-integer dtype of its own, so month columns arrive as
-    datetimes and ``group_id`` as floats; both are cast back, strictly.
+    datetimes and integer columns holding nulls as floats; both are cast back, strictly.
     """
     frame = pl.from_pandas(model_input)
     missing = [name for name in SCORING_INPUT if name not in frame.columns]
     if missing:
         raise InvalidInputError(f"input lacks column(s) {missing}")
-    return frame.with_columns(
-        pl.col(name).cast(dtype, strict=True) for name, dtype in SCORING_INPUT.items()
-    )
+    try:
+        return frame.with_columns(
+            pl.col(name).cast(dtype, strict=True) for name, dtype in SCORING_INPUT.items()
+        )
+    except pl.exceptions.InvalidOperationError as error:
+        raise InvalidInputError(f"input does not fit the contract's dtypes: {error}") from error
