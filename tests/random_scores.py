@@ -47,7 +47,7 @@ def random_customers(n: int, seed: int, month: date = date(2024, 6, 1)) -> pl.Da
         }
     )
     return frame.with_columns(
+        *budget_caps(BudgetRules()),
         risk_decile=risk_deciles(frame),
         measure_codes=recommended_measures(frame, taxonomy),
-        *budget_caps(BudgetRules()),
     )

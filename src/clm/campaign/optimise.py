@@ -111,8 +111,9 @@ def optimise(candidates: pl.DataFrame, config: CampaignConfig) -> Solution:
         candidates["subscriber_id"].to_numpy(),
         config,
     )
-    active = _first_columns(problem)
-    for rounds in range(1, MAX_ROUNDS + 1):
+    active, rounds = _first_columns(problem), 0
+    while True:
+        rounds += 1
         x, duals, status = _solve(problem, active)
         prices = problem.prices(np.abs(duals))
         reduced = problem.reduced(prices)
@@ -120,10 +121,10 @@ def optimise(candidates: pl.DataFrame, config: CampaignConfig) -> Solution:
         entering = np.flatnonzero(reduced > PRICE_TOLERANCE)
         if len(entering) == 0:
             break
+        if rounds == MAX_ROUNDS:
+            raise CampaignError(f"campaign LP did not converge in {MAX_ROUNDS} pricing rounds")
         best = entering[np.argsort(-reduced[entering])[: START_CONTACTS * config.channel_capacity]]
         active = _with_subscribers(problem, np.union1d(active, best))
-    else:
-        raise CampaignError(f"campaign LP did not converge in {MAX_ROUNDS} pricing rounds")
     chosen = np.zeros(len(problem.value), dtype=bool)
     chosen[active[_round(problem, active, x)]] = True
     bound = float(problem.value[active] @ x)
