@@ -8,14 +8,14 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from tests.campaign_support import MONTH, customer, customers, small_config
+from tests.random_scores import random_customers
 
 from clm.campaign.candidates import PriorEffects, build_candidates
 from clm.campaign.config import CampaignError, check_config
 from clm.campaign.control import assign_control
 from clm.campaign.plan import build_plan, scores_for_month, with_arpu
 from clm.explain.taxonomy import load_taxonomy
-from tests.campaign_support import MONTH, customer, customers, small_config
-from tests.random_scores import random_customers
 
 TAXONOMY = load_taxonomy()
 
@@ -102,8 +102,8 @@ def test_no_plan_ever_exceeds_a_cap_over_random_budgets(seed: int) -> None:
 
 
 def load_measures() -> dict:
-    from clm.config import load_section
     from clm.campaign.config import CampaignConfig
+    from clm.config import load_section
 
     return load_section(CampaignConfig, "campaign").measures
 
@@ -126,15 +126,17 @@ def test_every_scored_subscriber_gets_one_row_and_control_is_never_contacted() -
 
 
 def test_control_customers_get_the_measure_the_plan_would_have_given_them() -> None:
-    # each churn probability twice: half the customers are held out, half can be treated
-    frame = customers(*(customer(i, churn_probability=0.1 * (i % 10)) for i in range(1, 21)))
-    config = small_config(control_share=0.5, channel_capacity=4, total_budget_yuan=10_000.0)
+    # 40 customers, riskier with each id; half are held out, the best 5 others are treated
+    frame = customers(*(customer(i, churn_probability=0.5 + 0.01 * i) for i in range(1, 41)))
+    config = small_config(control_share=0.5, channel_capacity=5, total_budget_yuan=10_000.0)
     plan = build_plan(frame, config, TAXONOMY, PriorEffects(config)).table
     chosen_p = plan.filter(arm="treatment")["churn_probability"].min()
     shadow = plan.filter(pl.col("control_measure_code").is_not_null())
     assert shadow.height >= 1
     assert (shadow["churn_probability"] >= chosen_p - 1e-9).all()
-    assert (shadow["control_measure_code"] == "DS001").all()
+    others = plan.filter(pl.col("arm") == "control", pl.col("control_measure_code").is_null())
+    assert others.height >= 1
+    assert (others["churn_probability"] < shadow["churn_probability"].min()).all()
 
 
 def test_control_is_stratified_and_ignores_row_order() -> None:
