@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import logging
+import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -123,13 +124,17 @@ def run_measure(config: CampaignConfig, paths: CampaignPaths) -> dict:
 
 
 def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) -> dict:
-    """Fit and save the T-learner when the pilot is big enough; say why not otherwise."""
+    """Fit and save the T-learner when the pilot is big enough; say why not otherwise (in
+    the folder too, which replaces any older model so a stale one is never planned with)."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     try:
         model = fit_uplift(
             outcomes, config.uplift, config.seed, load_taxonomy(), PriorEffects(config)
         )
     except CampaignError as error:
         logger.warning("uplift model not learned: %s", error)
+        write_text_atomic(f"{error}\n", folder / "not_learned.txt")
         return {"learned": False, "reason": str(error)}
     model.save(folder)
     return {"learned": True, "folder": str(folder), "measures": list(model.measures)}
