@@ -45,7 +45,9 @@ def test_outcome_for_a_month_that_had_no_plan_is_named() -> None:
         outcome_months(MONTH, [SEPTEMBER], 3)
 
 
-def plan_rows(arms: list[str], measures: list[str | None], shadow: list[str | None]) -> pl.DataFrame:
+def plan_rows(
+    arms: list[str], measures: list[str | None], shadow: list[str | None]
+) -> pl.DataFrame:
     n = len(arms)
     return pl.DataFrame(
         {
