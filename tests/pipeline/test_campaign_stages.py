@@ -10,6 +10,7 @@ import openpyxl
 import polars as pl
 import pytest
 import yaml
+from tests.random_scores import random_customers
 from typer.testing import CliRunner
 
 from clm.campaign.config import CampaignConfig
@@ -18,7 +19,6 @@ from clm.cli import app
 from clm.config import from_dict
 from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
 from clm.months import add_months
-from tests.random_scores import random_customers
 
 PARAMS = Path(__file__).parents[2] / "params.yaml"
 MONTH = random_customers(1, 0)["scoring_month"][0]

@@ -7,6 +7,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 import pytest
+from tests.campaign_support import MONTH, small_config
 
 from clm.campaign.candidates import PriorEffects
 from clm.campaign.config import CampaignError
@@ -21,7 +22,6 @@ from clm.campaign.measure import (
 )
 from clm.campaign.uplift import fit_uplift, load_uplift
 from clm.explain.taxonomy import load_taxonomy
-from tests.campaign_support import MONTH, small_config
 
 JULY, AUGUST, SEPTEMBER = date(2024, 7, 1), date(2024, 8, 1), date(2024, 9, 1)
 
