@@ -31,8 +31,9 @@ from clm.campaign.measure import (
 from clm.campaign.plan import build_plan, scores_for_month, with_arpu
 from clm.campaign.report import render_report
 from clm.campaign.uplift import fit_uplift, load_uplift
+from clm.data.contract import RAW_TABLES
 from clm.explain.taxonomy import load_taxonomy
-from clm.io import read_table, write_parquet_atomic, write_text_atomic
+from clm.io import check_contract, write_parquet_atomic, write_text_atomic
 
 logger = logging.getLogger(__name__)
 
@@ -74,7 +75,7 @@ def run_plan(
     if not paths.scores.is_file():
         raise CampaignError(f"scores: {paths.scores} not found; run clm score first")
     scores = scores_for_month(pl.read_parquet(paths.scores), month)
-    usage = read_table(paths.usage, "usage_monthly").lazy()
+    usage = scan_table(paths.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
     effects: EffectModel = PriorEffects(config)
     if uplift_dir is not None:
         effects = load_uplift(uplift_dir, fallback=effects)
@@ -100,10 +101,17 @@ def run_measure(config: CampaignConfig, paths: CampaignPaths) -> dict:
             raise CampaignError(f"plan: {needed} not found; run clm campaign plan first")
     plan = pl.read_parquet(paths.plan)
     month = plan["month"][0]
-    usage = read_table(paths.outcome_dir / "usage_monthly.parquet", "usage_monthly")
-    churn_events = read_table(paths.outcome_dir / "churn_events.parquet", "churn_events")
-    months = outcome_months(month, usage["month"].unique().to_list(), config.horizon_months)
-    outcomes = realised_outcomes(plan, usage.lazy(), churn_events.lazy(), months, config)
+    usage = scan_table(
+        paths.outcome_dir / "usage_monthly.parquet",
+        "usage_monthly",
+        ("subscriber_id", "month", "arpu"),
+    )
+    churn_events = scan_table(
+        paths.outcome_dir / "churn_events.parquet", "churn_events", ("subscriber_id", "churn_month")
+    )
+    observed = usage.select(pl.col("month").unique()).collect()["month"].to_list()
+    months = outcome_months(month, observed, config.horizon_months)
+    outcomes = realised_outcomes(plan, usage, churn_events, months, config)
     rows = pilot_rows(outcomes)
     curve = qini_curve(rows)
     document = {
@@ -121,6 +129,17 @@ def run_measure(config: CampaignConfig, paths: CampaignPaths) -> dict:
     write_text_atomic(json.dumps(document, indent=2), paths.report_json)
     write_text_atomic(render_report(document), paths.report_html)
     return document
+
+
+def scan_table(path: Path, table: str, columns: tuple[str, ...]) -> pl.LazyFrame:
+    """The ``columns`` of a raw-contract table, lazily, after checking they are there with
+    the contract's dtypes (TableError otherwise): the plan needs 3 of usage's 18 columns."""
+    if not path.is_file():
+        raise CampaignError(f"{table}: {path} not found")
+    frame = pl.scan_parquet(path)
+    contract = {column: RAW_TABLES[table][column] for column in columns}
+    check_contract(frame.collect_schema(), table, contract)
+    return frame.select(columns)
 
 
 def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) -> dict:
