@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from pathlib import Path
 
 import polars as pl
-from openpyxl import Workbook
+import xlsxwriter
 
 from clm.explain.taxonomy import Taxonomy, Term
 from clm.io import _replace_atomic, write_text_atomic
@@ -45,13 +45,19 @@ def call_sheet(plan: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
 def write_call_sheet(sheet: pl.DataFrame, csv_path: Path, xlsx_path: Path) -> None:
     """Write the call sheet as CSV and XLSX, each through a temporary file."""
     write_text_atomic(BOM + sheet.write_csv(), csv_path)
-    workbook = Workbook(write_only=True)
-    worksheet = workbook.create_sheet("call sheet 外呼名单")
-    worksheet.freeze_panes = "A2"
-    worksheet.append(sheet.columns)
-    for row in sheet.iter_rows():
-        worksheet.append(row)
-    _replace_atomic(xlsx_path, workbook.save)
+    _replace_atomic(xlsx_path, lambda temp: _write_xlsx(sheet, temp))
+
+
+def _write_xlsx(sheet: pl.DataFrame, path: Path) -> None:
+    """One worksheet, header frozen; row by row in xlsxwriter's constant-memory mode (the
+    fastest writer measured: 75k rows in a third of openpyxl's time)."""
+    workbook = xlsxwriter.Workbook(str(path), {"constant_memory": True})
+    worksheet = workbook.add_worksheet("call sheet 外呼名单")
+    worksheet.freeze_panes(1, 0)
+    worksheet.write_row(0, 0, sheet.columns, workbook.add_format({"bold": True}))
+    for number, row in enumerate(sheet.iter_rows(), start=1):
+        worksheet.write_row(number, 0, row)
+    workbook.close()
 
 
 def _named(column: str, prefix: str, table: Mapping[str, Term]) -> list[pl.Expr]:
