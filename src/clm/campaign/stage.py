@@ -71,7 +71,6 @@ def run_plan(
     instead of the prior effect table.
     """
     taxonomy = load_taxonomy()
-    check_config(config, taxonomy)
     if not paths.scores.is_file():
         raise CampaignError(f"scores: {paths.scores} not found; run clm score first")
     scores = scores_for_month(pl.read_parquet(paths.scores), month)
