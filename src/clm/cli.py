@@ -591,12 +591,17 @@ def campaign_measure(
     if log_to_mlflow:
         stage.log_to_mlflow(document, paths.report_html)
     overall, roi = document["overall"], document["roi"]
-    interval = overall["churn_cut_ci95"] or [float("nan")] * 2
     typer.echo(
-        f"{document['month']}: churn cut {overall['churn_cut']:+.1%} (95 % CI "
-        f"{interval[0]:+.1%} to {interval[1]:+.1%}) over {overall['treated']:,} treated vs "
-        f"{overall['control']:,} control; ROI {roi['roi']:.2f}; report: {paths.report_html}"
+        f"{document['month']}: {overall['treated']:,} treated vs {overall['control']:,} "
+        f"comparable control; churn cut {_signed(overall['churn_cut'], '.1%')} (95 % CI "
+        f"{' to '.join(_signed(b, '.1%') for b in overall['churn_cut_ci95'] or [None, None])}); "
+        f"ROI {_signed(roi['roi'], '.2f')}; report: {paths.report_html}"
     )
+
+
+def _signed(value: float | None, spec: str) -> str:
+    """A figure with its sign, or 'n/a' where the pilot was too small to give one."""
+    return "n/a" if value is None else format(value, "+" + spec)
 
 
 @contextmanager

@@ -150,3 +150,31 @@ def test_cli_names_a_zero_budget_in_one_line(tmp_path, monkeypatch) -> None:
     assert result.output.strip().splitlines() == [
         "campaign plan failed: params.yaml campaign.total_budget_yuan must be > 0, got 0.0"
     ]
+
+
+def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = CampaignPaths()
+    customers = random_customers(1200, 6)
+    paths.scores.parent.mkdir(parents=True)
+    customers.drop("arpu_mean_3m").write_parquet(paths.scores)
+    paths.usage.parent.mkdir(parents=True)
+    usage_rows(customers, [add_months(MONTH, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"campaign": campaign_params(control_share=0.3)}))
+    runner = CliRunner()
+    planned = runner.invoke(app, ["campaign", "plan", "--params", str(params)])
+    assert planned.exit_code == 0, planned.output
+    assert "150 contacts of 1,200 subscribers" in planned.output
+    roll_forward(paths, customers)
+    measured = runner.invoke(
+        app, ["campaign", "measure", "--params", str(params), "--no-log-to-mlflow"]
+    )
+    assert measured.exit_code == 0, measured.output
+    assert "comparable control; churn cut +" in measured.output
+    assert paths.report_html.is_file() and paths.report_json.is_file()
+    again = runner.invoke(
+        app, ["campaign", "plan", "--params", str(params), "--month", "2030-01-01"]
+    )
+    assert again.exit_code == 1
+    assert "no scores for month 2030-01-01" in again.output

@@ -71,6 +71,7 @@ def run_plan(
     instead of the prior effect table.
     """
     taxonomy = load_taxonomy()
+    check_config(config, taxonomy)  # before any file is read: a bad param is named first
     if not paths.scores.is_file():
         raise CampaignError(f"scores: {paths.scores} not found; run clm score first")
     scores = scores_for_month(pl.read_parquet(paths.scores), month)
