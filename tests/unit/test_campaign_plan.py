@@ -206,3 +206,11 @@ def test_arpu_is_the_mean_of_the_scoring_month_and_the_two_before() -> None:
 
 def test_month_is_carried_into_the_plan() -> None:
     assert plan_of(customers(customer(1)))["month"].to_list() == [MONTH]
+
+
+def test_a_month_where_no_contact_pays_plans_no_contact() -> None:
+    frame = customers(customer(1, churn_probability=0.01), customer(2, measures=()))
+    config = small_config()
+    plan = build_plan(frame, config, TAXONOMY, PriorEffects(config))
+    assert plan.table["arm"].to_list() == ["untargeted", "untargeted"]
+    assert plan.summary["solver_status"] == "no candidates"

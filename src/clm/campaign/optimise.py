@@ -104,6 +104,9 @@ class _Problem:
 
 def optimise(candidates: pl.DataFrame, config: CampaignConfig) -> Solution:
     """Solve the campaign LP over ``candidates`` (sorted by subscriber) and round it."""
+    if candidates.is_empty():
+        nothing = Prices(0.0, dict.fromkeys(config.tier_budget_share, 0.0), 0.0)
+        return Solution(np.zeros(0, dtype=bool), 0.0, 0.0, nothing, "no candidates", 0)
     problem = _Problem(
         candidates["expected_value_yuan"].to_numpy(),
         candidates["cost_yuan"].to_numpy(),
