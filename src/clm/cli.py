@@ -565,3 +565,106 @@ def snapshot_run(
             f"{figures['top_decile_lift']:.2f}"
         )
     typer.echo(f"-> {runs_dir / document['dataset']}/ (metrics.json, drivers.html)")
+
+
+campaign_app = typer.Typer(
+    help="Retention campaigns judged by value: plan whom to contact under budget with a "
+    "control group, then measure the uplift once the outcome months are in.",
+    no_args_is_help=True,
+)
+app.add_typer(campaign_app, name="campaign")
+
+
+@campaign_app.command(
+    "plan",
+    help="Plan a scored month: hold out a control group (campaign.control_share per value "
+    "tier x risk decile), then choose at most one measure per customer to maximise expected "
+    "retained value net of cost under the customers' caps, the tier budgets, the total budget "
+    "and the channel capacity (HiGHS).\n\nWrites data/campaign/plan.parquet, plan.json and the "
+    "call sheet callsheet.csv / callsheet.xlsx. Exits 1 with the problem named (a budget or "
+    "capacity <= 0, an unknown measure code, a month without scores).",
+)
+def campaign_plan(
+    params: ParamsOption = paths.PARAMS,
+    month: Annotated[
+        str | None, typer.Option(help="Scored month YYYY-MM-01; default the latest.")
+    ] = None,
+    uplift_model: Annotated[
+        Path | None,
+        typer.Option(
+            help="Uplift model folder from the last pilot (models/uplift); default "
+            "the prior effect table campaign.measures."
+        ),
+    ] = None,
+) -> None:
+    """Run the plan step with the same paths and params as the DVC stage."""
+    from datetime import date
+
+    from clm.campaign.config import CampaignConfig
+    from clm.campaign.stage import CampaignPaths, run_plan
+    from clm.config import load_section
+
+    with _campaign_errors("plan"):
+        config = load_section(CampaignConfig, "campaign", params)
+        summary = run_plan(
+            config, CampaignPaths(), date.fromisoformat(month) if month else None, uplift_model
+        )
+    typer.echo(
+        f"{summary['month']}: {summary['contacts']:,} contacts of {summary['subscribers']:,} "
+        f"subscribers ({summary['arms']['control']:,} held out as control), spend "
+        f"{summary['spend_yuan']:,.0f} of {summary['total_budget_yuan']:,.0f} yuan, expected "
+        f"value {summary['expected_value_yuan']:,.0f} yuan ({summary['gap_to_lp_bound']:.3%} "
+        f"below the LP bound) -> {CampaignPaths().campaign_dir}/"
+    )
+
+
+@campaign_app.command(
+    "measure",
+    help="Measure the plan once its outcome months are in (data/outcome: usage_monthly and "
+    "churn_events for the months after the plan month): churn and net value, treated vs "
+    "comparable control, overall, per value tier and per measure with 95 % intervals, the "
+    "Qini curve and the ROI; learn the uplift model (models/uplift) from the pilot.\n\nWrites "
+    "reports/campaign.json and the bilingual reports/campaign.html and logs them to MLflow "
+    "(MLFLOW_TRACKING_URI). Exits 1 when the outcome months are not in or follow a month "
+    "that had no plan.",
+)
+def campaign_measure(
+    params: ParamsOption = paths.PARAMS,
+    log_to_mlflow: Annotated[bool, typer.Option(help="Log figures and report to MLflow.")] = True,
+) -> None:
+    """Run the measure step with the same paths and params as the DVC stage."""
+    from clm.campaign import stage
+    from clm.campaign.config import CampaignConfig
+    from clm.config import load_section
+
+    paths = stage.CampaignPaths()
+    with _campaign_errors("measure"):
+        document = stage.run_measure(load_section(CampaignConfig, "campaign", params), paths)
+    if log_to_mlflow:
+        stage.log_to_mlflow(document, paths.report_html)
+    overall, roi = document["overall"], document["roi"]
+    typer.echo(
+        f"{document['month']}: {overall['treated']:,} treated vs {overall['control']:,} "
+        f"comparable control; churn cut {_signed(overall['churn_cut'], '.1%')} (95 % CI "
+        f"{' to '.join(_signed(b, '.1%') for b in overall['churn_cut_ci95'] or [None, None])}); "
+        f"ROI {_signed(roi['roi'], '.2f')}; report: {paths.report_html}"
+    )
+
+
+def _signed(value: float | None, spec: str) -> str:
+    """A figure with its sign, or 'n/a' where the pilot was too small to give one."""
+    return "n/a" if value is None else format(value, "+" + spec)
+
+
+@contextmanager
+def _campaign_errors(step: str) -> Iterator[None]:
+    """A campaign input problem becomes one red line and exit code 1."""
+    from clm.campaign.config import CampaignError
+    from clm.config import ConfigError
+    from clm.data.io import TableError
+
+    try:
+        yield
+    except (CampaignError, ConfigError, TableError) as error:
+        typer.secho(f"campaign {step} failed: {error}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=1) from error

@@ -44,3 +44,12 @@ METRICS = REPORTS_DIR / "metrics.json"
 PLOTS_DIR = REPORTS_DIR / "plots"
 EXPLAIN_METRICS = REPORTS_DIR / "explain.json"
 DRIVERS_REPORT = REPORTS_DIR / "drivers.html"
+
+VALIDATED_USAGE = VALIDATED_DIR / "usage_monthly.parquet"
+CAMPAIGN_DIR = Path("data/campaign")
+PLAN = CAMPAIGN_DIR / "plan.parquet"
+OUTCOME_DIR = Path("data/outcome")
+CAMPAIGN_TRUTH_DIR = Path("data/campaign_truth")
+UPLIFT_DIR = MODELS_DIR / "uplift"
+CAMPAIGN_METRICS = REPORTS_DIR / "campaign.json"
+CAMPAIGN_REPORT = REPORTS_DIR / "campaign.html"

@@ -55,7 +55,7 @@ def survey_bars(comparison: pl.DataFrame) -> str:
     axes[0].set_yticks(positions, [taxonomy.categories[c].en for c in codes])
     axes[0].invert_yaxis()  # the axes share y: inverting one inverts all
     figure.legend(*axes[0].get_legend_handles_labels(), loc="outside upper center", ncols=2)
-    return _svg(figure)
+    return svg(figure)
 
 
 def _horizontal_bars(labels: list[str], values: list[float], what: str) -> str:
@@ -67,10 +67,10 @@ def _horizontal_bars(labels: list[str], values: list[float], what: str) -> str:
     ax.invert_yaxis()
     ax.set_xlabel(f"% of the push towards churn of high-risk customers, by {what}", fontsize=9)
     ax.set_xlim(0, max(percent, default=0) * 1.15 + 1)
-    return _svg(figure)
+    return svg(figure)
 
 
-def _svg(figure: Figure) -> str:
+def svg(figure: Figure) -> str:
     """The figure as an ``<svg>`` element; text stays text so the browser draws it."""
     buffer = io.StringIO()
     with matplotlib.rc_context({"svg.fonttype": "none", "svg.hashsalt": "clm"}):

@@ -1,0 +1,180 @@
+"""The campaign stages end to end on a tiny fixture in a temp dir: plan, outcome, measure."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import openpyxl
+import polars as pl
+import pytest
+import yaml
+from tests.random_scores import random_customers
+from typer.testing import CliRunner
+
+from clm.campaign.config import CampaignConfig
+from clm.campaign.stage import CampaignPaths, log_to_mlflow, run_measure, run_plan
+from clm.cli import app
+from clm.config import from_dict
+from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
+from clm.months import add_months
+
+PARAMS = Path(__file__).parents[2] / "params.yaml"
+MONTH = random_customers(1, 0)["scoring_month"][0]
+
+
+def campaign_params(**changes: object) -> dict:
+    section = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))["campaign"]
+    return {**section, "total_budget_yuan": 3000.0, "channel_capacity": 150, **changes}
+
+
+def usage_rows(customers: pl.DataFrame, months: list) -> pl.DataFrame:
+    """usage_monthly in the raw contract: each customer's ARPU every month, zeros elsewhere."""
+    frame = customers.select("subscriber_id", "arpu_mean_3m").join(
+        pl.DataFrame({"month": months}), how="cross"
+    )
+    taken = {*frame.columns, "arpu"}
+    zeros = {c: pl.lit(0).cast(t) for c, t in USAGE_MONTHLY.items() if c not in taken}
+    return frame.with_columns(arpu=pl.col("arpu_mean_3m"), **zeros).select(
+        [pl.col(c).cast(t) for c, t in USAGE_MONTHLY.items()]
+    )
+
+
+@pytest.fixture
+def planned(tmp_path: Path) -> tuple[CampaignPaths, CampaignConfig, pl.DataFrame]:
+    customers = random_customers(1500, 4)
+    paths = CampaignPaths(
+        scores=tmp_path / "scores.parquet",
+        usage=tmp_path / "usage_monthly.parquet",
+        campaign_dir=tmp_path / "campaign",
+        outcome_dir=tmp_path / "outcome",
+        report_json=tmp_path / "reports" / "campaign.json",
+        report_html=tmp_path / "reports" / "campaign.html",
+        uplift_dir=tmp_path / "uplift",
+    )
+    customers.drop("arpu_mean_3m").write_parquet(paths.scores)
+    history = [add_months(MONTH, k) for k in (-2, -1, 0)]
+    usage_rows(customers, history).write_parquet(paths.usage)
+    config = from_dict(CampaignConfig, campaign_params(control_share=0.3))
+    run_plan(config, paths)
+    return paths, config, customers
+
+
+def roll_forward(paths: CampaignPaths, customers: pl.DataFrame, seed: int = 0) -> None:
+    """A stand-in for the generator: treated customers churn less, the rest as scored."""
+    plan = pl.read_parquet(paths.plan)
+    rng = np.random.default_rng(seed)
+    treated = (plan["arm"] == "treatment").to_numpy()
+    churned = rng.random(plan.height) < plan["churn_probability"].to_numpy() * np.where(
+        treated, 0.5, 1.0
+    )
+    months = [add_months(MONTH, k) for k in (1, 2, 3)]
+    stayers = customers.filter(pl.Series(~churned))
+    paths.outcome_dir.mkdir()
+    usage_rows(stayers, months).write_parquet(paths.outcome_dir / "usage_monthly.parquet")
+    pl.DataFrame(
+        {
+            "subscriber_id": plan["subscriber_id"].filter(pl.Series(churned)),
+            "churn_month": [months[0]] * int(churned.sum()),
+            "reason": ["price"] * int(churned.sum()),
+            "destination": ["other"] * int(churned.sum()),
+        },
+        schema=CHURN_EVENTS,
+    ).write_parquet(paths.outcome_dir / "churn_events.parquet")
+
+
+def test_plan_writes_the_plan_and_a_bilingual_call_sheet(planned) -> None:
+    paths, config, customers = planned
+    plan = pl.read_parquet(paths.plan)
+    assert plan.height == customers.height
+    treated = plan.filter(arm="treatment")
+    assert 0 < treated.height <= config.channel_capacity
+    assert treated["cost_yuan"].sum() <= config.total_budget_yuan
+    csv = pl.read_csv(paths.campaign_dir / "callsheet.csv")
+    assert csv.height == treated.height
+    assert csv["expected_value_yuan"].is_sorted(descending=True)
+    assert {"measure_zh", "measure_en", "reason_1_zh", "reason_1_en"} <= set(csv.columns)
+    sheet = openpyxl.load_workbook(paths.campaign_dir / "callsheet.xlsx").active
+    assert sheet.max_row == treated.height + 1
+    header = [cell.value for cell in sheet[1]]
+    assert header == csv.columns
+    first = dict(zip(header, [cell.value for cell in sheet[2]], strict=True))
+    assert first["subscriber_id"] == csv["subscriber_id"][0]
+    assert first["measure_zh"] and first["measure_en"]
+    summary = json.loads(paths.plan_summary.read_text(encoding="utf-8"))
+    assert summary["gap_to_lp_bound"] < 0.01
+
+
+def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(
+    planned, monkeypatch, tmp_path
+) -> None:
+    paths, config, customers = planned
+    roll_forward(paths, customers)
+    document = run_measure(config, paths)
+    overall = document["overall"]
+    assert overall["treated"] > 0 and overall["control"] > 0
+    assert overall["churn_cut"] > 0  # the stand-in halves the treated's churn
+    assert document["by_value_tier"] and document["by_measure"]
+    assert document["roi"]["spend_yuan"] > 0
+    assert json.loads(paths.report_json.read_text(encoding="utf-8"))["month"] == str(MONTH)
+    html = paths.report_html.read_text(encoding="utf-8")
+    assert "挽留活动评估报告" in html and "Retention campaign report" in html and "<svg" in html
+    assert document["uplift_model"]["learned"], document["uplift_model"]
+    run_plan(config, paths, uplift_dir=paths.uplift_dir)  # next month's plan uses the model
+    assert json.loads(paths.plan_summary.read_text())["effects"] == "uplift model"
+
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    import mlflow
+
+    run = mlflow.get_run(log_to_mlflow(document, paths.report_html))
+    assert run.data.metrics["treated"] == overall["treated"]
+
+
+def test_outcome_for_a_month_that_had_no_plan_fails_with_one_line(planned) -> None:
+    paths, config, customers = planned
+    paths.outcome_dir.mkdir()
+    later = [add_months(MONTH, k) for k in (2, 3)]
+    usage_rows(customers, later).write_parquet(paths.outcome_dir / "usage_monthly.parquet")
+    pl.DataFrame(schema=CHURN_EVENTS).write_parquet(paths.outcome_dir / "churn_events.parquet")
+    with pytest.raises(ValueError, match="a month that had no plan; the plan is for"):
+        run_measure(config, paths)
+
+
+def test_cli_names_a_zero_budget_in_one_line(tmp_path, monkeypatch) -> None:
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"campaign": campaign_params(total_budget_yuan=0)}))
+    monkeypatch.chdir(tmp_path)
+    result = CliRunner().invoke(app, ["campaign", "plan", "--params", str(params)])
+    assert result.exit_code == 1
+    assert result.output.strip().splitlines() == [
+        "campaign plan failed: params.yaml campaign.total_budget_yuan must be > 0, got 0.0"
+    ]
+
+
+def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> None:
+    monkeypatch.chdir(tmp_path)
+    paths = CampaignPaths()
+    customers = random_customers(1200, 6)
+    paths.scores.parent.mkdir(parents=True)
+    customers.drop("arpu_mean_3m").write_parquet(paths.scores)
+    paths.usage.parent.mkdir(parents=True)
+    usage_rows(customers, [add_months(MONTH, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
+    params = tmp_path / "params.yaml"
+    params.write_text(yaml.safe_dump({"campaign": campaign_params(control_share=0.3)}))
+    runner = CliRunner()
+    planned = runner.invoke(app, ["campaign", "plan", "--params", str(params)])
+    assert planned.exit_code == 0, planned.output
+    assert "150 contacts of 1,200 subscribers" in planned.output
+    roll_forward(paths, customers)
+    measured = runner.invoke(
+        app, ["campaign", "measure", "--params", str(params), "--no-log-to-mlflow"]
+    )
+    assert measured.exit_code == 0, measured.output
+    assert "comparable control; churn cut +" in measured.output
+    assert paths.report_html.is_file() and paths.report_json.is_file()
+    again = runner.invoke(
+        app, ["campaign", "plan", "--params", str(params), "--month", "2030-01-01"]
+    )
+    assert again.exit_code == 1
+    assert "no scores for month 2030-01-01" in again.output
