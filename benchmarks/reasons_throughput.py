@@ -16,6 +16,7 @@ import polars as pl
 
 from clm.explain.reasons import top_reasons
 from clm.models.trained import TrainedModel
+from clm.scoring.score import TOP_REASONS
 
 
 def main() -> None:
@@ -31,7 +32,7 @@ def main() -> None:
     copies = -(-args.rows // month.height)
     frame = pl.concat([month] * copies).head(args.rows)
     started = time.perf_counter()
-    reasons = top_reasons(model, frame)
+    reasons = top_reasons(model, frame, TOP_REASONS)  # as many as the scorer gives
     seconds = time.perf_counter() - started
     print(
         f"top_reasons: {reasons.height:,} customers, {model.booster.num_boosted_rounds()} trees, "

@@ -13,7 +13,8 @@ import numpy as np
 import polars as pl
 
 from clm.domain.taxonomy import load_taxonomy
-from clm.scoring.rules import BudgetRules, budget_caps, recommended_measures, risk_deciles
+from clm.domain.budget import BudgetRules
+from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
 
 TIERS = ("high", "mid", "low", "group")
 TIER_SHARES = (0.1, 0.25, 0.6, 0.05)

@@ -48,14 +48,18 @@ def from_dict(cls: type[T], values: dict[str, Any], where: str = "config") -> T:
     unknown = sorted(set(values) - set(fields))
     if unknown:
         raise ConfigError(f"{where}: unknown keys {unknown}; allowed: {sorted(fields)}")
+    missing = [name for name, field in fields.items() if name not in values and _required(field)]
+    if missing:
+        raise ConfigError(f"{where}: missing keys {missing}")
     hints = typing.get_type_hints(cls)
     kwargs = {
         name: _convert(hints[name], value, f"{where}.{name}") for name, value in values.items()
     }
-    try:
-        return cls(**kwargs)
-    except TypeError as error:  # a required key is missing
-        raise ConfigError(f"{where}: {error}") from error
+    return cls(**kwargs)
+
+
+def _required(field: dataclasses.Field) -> bool:
+    return field.default is dataclasses.MISSING and field.default_factory is dataclasses.MISSING
 
 
 def _convert(hint: Any, value: Any, where: str) -> Any:

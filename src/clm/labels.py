@@ -10,7 +10,7 @@ must beat. ``churn_month`` itself is never written to the feature table.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -25,8 +25,8 @@ LABEL_COLUMNS = ("churn", "stage_true", "stage_rule")
 class LabelConfig:
     """The ``labels`` section of params.yaml."""
 
-    horizon_months: int = 3
-    stage_rule: StageRuleConfig = field(default_factory=StageRuleConfig)
+    horizon_months: int  # churn label: churn_month in (T, T + horizon_months]
+    stage_rule: StageRuleConfig
 
 
 def last_labelled_month(last_month: date, horizon_months: int) -> date:

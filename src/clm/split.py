@@ -28,9 +28,9 @@ PARTS = ("train", "valid", "test")
 class SplitConfig:
     """The ``split`` section of params.yaml."""
 
-    test_month: str = AUTO  # "YYYY-MM-01" or "auto": the latest labelled snapshot month
-    valid_month: str = AUTO  # "YYYY-MM-01" or "auto": the month before the test month
-    train_months: int = 6  # snapshot months before the validation month used for training
+    test_month: str  # "YYYY-MM-01" or "auto": the latest labelled snapshot month
+    valid_month: str  # "YYYY-MM-01" or "auto": the month before the test month
+    train_months: int  # snapshot months before the validation month used for training
 
 
 @dataclass(frozen=True)

@@ -20,7 +20,7 @@ from clm.models.train import TrainConfig, fit_final
 from clm.months import add_months
 from clm.scoring.export import export_scorer, input_example
 from clm.scoring.inputs import scoring_input
-from clm.scoring.rules import BudgetRules
+from clm.domain.budget import BudgetRules
 from clm.tracking import EXPERIMENT
 
 

@@ -27,7 +27,7 @@ from clm.domain.taxonomy import load_taxonomy
 from clm.months import add_months
 from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input
 from clm.scoring.pyfunc import InvalidInputError
-from clm.scoring.rules import BudgetRules
+from clm.domain.budget import BudgetRules
 from clm.scoring.score import OUTPUT_SCHEMA, STAGE_PROBABILITY, Scorer
 
 pytestmark = pytest.mark.slow  # trains two tiny models and exports them once per session

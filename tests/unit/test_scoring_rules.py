@@ -11,7 +11,8 @@ from clm.data.contract import PLAUSIBLE_MAX
 from clm.domain.taxonomy import load_taxonomy
 from clm.features.build import FeatureConfig
 from clm.scoring.month import MonthStats
-from clm.scoring.rules import BudgetRules, budget_caps, recommended_measures, risk_deciles
+from clm.domain.budget import BudgetRules
+from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
 
 
 def test_risk_deciles_rank_by_probability_then_id_and_split_evenly():

@@ -10,7 +10,7 @@ silent null. Months may come as dates, ``YYYY-MM``/``YYYY-MM-DD`` text or ``YYYY
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
@@ -27,16 +27,16 @@ SUFFIXES = (".parquet", ".csv")
 class OperatorTables:
     """Where the operator's tables are and how their columns are named."""
 
-    folder: str = ""
-    columns: dict[str, dict[str, str]] = field(default_factory=dict)  # table -> {theirs: ours}
+    folder: str  # "" while data.source is synthetic
+    columns: dict[str, dict[str, str]]  # table -> {theirs: ours}; a table not listed: as is
 
 
 @dataclass(frozen=True)
 class DataConfig:
     """The ``data`` section: which raw data the pipeline runs on."""
 
-    source: str = "synthetic"  # synthetic | operator
-    operator: OperatorTables = field(default_factory=OperatorTables)
+    source: str  # synthetic | operator
+    operator: OperatorTables
 
     def __post_init__(self) -> None:
         if self.source not in ("synthetic", "operator"):

@@ -18,14 +18,14 @@ STAGES = ("growth", "stable", "warning", "sunk")
 class StageRuleConfig:
     """Thresholds of the seed's stage decision table (domain.md §1)."""
 
-    growth_max_tenure_months: int = 3  # tenure below this: growth
-    sunk_min_tenure_months: int = 3  # tenure above this with near-zero use: sunk
-    sunk_max_arpu: float = 5.0  # yuan in T: "very low or 0"
-    sunk_max_mou: float = 10.0  # minutes in T: "very low or 0"
-    warning_contract_months: int = 3  # remaining contract below this: warning
-    warning_contract_amount_share: float = 0.2  # remaining amount at or below this: warning
-    warning_drop_share: float = 0.5  # ARPU or MOU this far below the 3-month mean: warning
-    warning_hotline_calls: int = 2  # hotline calls in T at or above this: warning
+    growth_max_tenure_months: int  # tenure below this: growth
+    sunk_min_tenure_months: int  # tenure above this with near-zero use: sunk
+    sunk_max_arpu: float  # yuan in T: "very low or 0"
+    sunk_max_mou: float  # minutes in T: "very low or 0"
+    warning_contract_months: int  # remaining contract below this: warning
+    warning_contract_amount_share: float  # remaining amount at or below this: warning
+    warning_drop_share: float  # ARPU or MOU this far below the 3-month mean: warning
+    warning_hotline_calls: int  # hotline calls in T at or above this: warning
 
 
 def rule_stage(config: StageRuleConfig) -> pl.Expr:

@@ -37,14 +37,14 @@ SEGMENT_COLUMNS = ("network", "brand", "value_tier")
 class ExplainConfig:
     """The ``explain`` section."""
 
-    high_risk_share: float = 0.1  # the report's high-risk group: this top share by churn risk
-    top_reasons: int = 3  # reasons per customer
-    top_causes: int = 5  # causes whose measures the report lists
-    example_customers: int = 6  # one per top category where possible
+    high_risk_share: float  # the report's high-risk group: this top share by churn risk
+    top_reasons: int  # reasons per customer
+    top_causes: int  # causes whose measures the report lists
+    example_customers: int  # one per top category where possible
 
 
 def explain_customers(
-    churn: TrainedModel, stage: TrainedModel, frame: pl.DataFrame, k: int = 3
+    churn: TrainedModel, stage: TrainedModel, frame: pl.DataFrame, k: int
 ) -> pl.DataFrame:
     """Per customer: keys, segment, churn probability, predicted stage, top-``k`` reasons,
     top category and the contribution (log-odds) of every cause and category."""

@@ -103,7 +103,7 @@ def cause_contributions(
 def top_reasons(
     model: TrainedModel,
     frame: pl.DataFrame,
-    k: int = 3,
+    k: int,
     metadata: dict[str, FeatureMeta] | None = None,
 ) -> pl.DataFrame:
     """Each customer's ``k`` causes pushing hardest towards churn, rows as ``frame``.

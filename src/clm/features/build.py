@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 
 import polars as pl
@@ -103,10 +103,10 @@ LAGS: dict[str, int] = {
 class TierConfig:
     """Value-tier thresholds of domain.md §2."""
 
-    postpaid_high_ratio: float = 3.0  # mean ARPU of last 3 months > this x network mean: high
-    postpaid_mid_ratio: float = 1.0  # ... >= this x network mean: mid, else low
-    prepaid_high_top_share: float = 0.2  # top share of cumulative spend in the network: high
-    prepaid_mid_next_share: float = 0.3  # the next share: mid, the rest low
+    postpaid_high_ratio: float  # mean ARPU of last 3 months > this x network mean: high
+    postpaid_mid_ratio: float  # ... >= this x network mean: mid, else low
+    prepaid_high_top_share: float  # top share of cumulative spend in the network: high
+    prepaid_mid_next_share: float  # the next share: mid, the rest low
 
 
 HISTORY_GAP_POLICIES = ("quarantine", "impute")
@@ -116,14 +116,14 @@ HISTORY_GAP_POLICIES = ("quarantine", "impute")
 class FeatureConfig:
     """The ``features`` section of params.yaml."""
 
-    first_snapshot_offset: int = 6  # months of history before the first snapshot month
-    history_gaps: str = "quarantine"  # a month missing in a subscriber's history: see history.py
-    chunk_panel_rows: int = 1_500_000  # subscriber-months held in memory per chunk
-    delta_share_cap: float = 10.0  # upper bound of every *_share delta (a rise from 0 hits it)
-    complaint_surge_min: int = 2  # complaints in T needed for a surge ...
-    complaint_surge_factor: float = 2.0  # ... and at least this x the mean of T-3..T-1
-    bill_shock_share: float = 0.5  # ARPU rise vs 3-month mean that, with a complaint, is a shock
-    tiers: TierConfig = field(default_factory=TierConfig)
+    first_snapshot_offset: int  # months of history before the first snapshot month
+    history_gaps: str  # a month missing in a subscriber's history: see history.py
+    chunk_panel_rows: int  # subscriber-months held in memory per chunk
+    delta_share_cap: float  # upper bound of every *_share delta (a rise from 0 hits it)
+    complaint_surge_min: int  # complaints in T needed for a surge ...
+    complaint_surge_factor: float  # ... and at least this x the mean of T-3..T-1
+    bill_shock_share: float  # ARPU rise vs 3-month mean that, with a complaint, is a shock
+    tiers: TierConfig
 
     def __post_init__(self) -> None:
         if self.history_gaps not in HISTORY_GAP_POLICIES:

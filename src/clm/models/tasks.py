@@ -8,7 +8,7 @@ training cannot drift apart.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, replace
 
 import numpy as np
 import pandas as pd
@@ -28,7 +28,7 @@ class ModelConfig:
     early_stopping_rounds: int
     # per task: feature -> +1 (risk never falls as it rises) or -1; domain knowledge the
     # model must respect, e.g. a complaint surge never lowers churn risk
-    monotone_constraints: dict[str, dict[str, int]] = field(default_factory=dict)
+    monotone_constraints: dict[str, dict[str, int]]
 
     def __post_init__(self) -> None:
         if self.device not in ("cpu", "cuda") and not self.device.startswith("cuda:"):

@@ -44,6 +44,8 @@ class Range:
 
     low: float
     high: float
+    # optional per range, so params.yaml names them only where they hold: the default is the
+    # plain continuous range
     log: bool = False
     integer: bool = False
 

@@ -16,7 +16,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 
@@ -25,6 +25,7 @@ import polars as pl
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
+from clm.domain.budget import BudgetRules
 from clm.data.io import (
     TableError,
     collect_checked,
@@ -44,7 +45,7 @@ from clm.scoring.inputs import (
 )
 from clm.scoring.inputs import scoring_input as join_raw_tables
 from clm.scoring.month import MonthStats
-from clm.scoring.rules import BudgetRules, risk_deciles
+from clm.scoring.rules import risk_deciles
 from clm.scoring.score import Scorer
 
 logger = logging.getLogger(__name__)
@@ -56,9 +57,9 @@ RAW_FILES = ("subscribers.parquet", "usage_monthly.parquet")
 class ScoringConfig:
     """The ``scoring`` section of params.yaml."""
 
-    batch_rows: int = 2_000_000  # input rows (subscriber-months) per batch
-    max_quarantined_share: float = 0.01  # a larger share of bad input rows fails the run
-    budget: BudgetRules = field(default_factory=BudgetRules)
+    batch_rows: int  # input rows (subscriber-months) per batch
+    max_quarantined_share: float  # a larger share of bad input rows fails the run
+    budget: BudgetRules
 
 
 @dataclass(frozen=True)

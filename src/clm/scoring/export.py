@@ -29,7 +29,7 @@ from clm.scoring.pyfunc import (
     predict_frame,
     write_scorer_config,
 )
-from clm.scoring.rules import BudgetRules
+from clm.domain.budget import BudgetRules
 from clm.tracking import EXPERIMENT, data_version, git_commit, use_experiment
 
 logger = logging.getLogger(__name__)

@@ -33,7 +33,7 @@ from clm.features.build import FeatureConfig
 from clm.models.trained import TrainedModel
 from clm.scoring.inputs import SCORING_INPUT, check_history, failed_checks_summary, split_scorable
 from clm.scoring.month import MonthStats
-from clm.scoring.rules import BudgetRules
+from clm.domain.budget import BudgetRules
 from clm.scoring.score import Scorer
 
 logger = logging.getLogger(__name__)

@@ -8,28 +8,14 @@ tier without a rule (low value) has no cap: null, not zero, because the seed giv
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 import polars as pl
 
 from clm.data.contract import PLAUSIBLE_MAX
+from clm.domain.budget import BudgetRules
 from clm.domain.taxonomy import Taxonomy
 
 GROUP_TIER = "group"
 DECILES = 10
-
-
-@dataclass(frozen=True)
-class BudgetRules:
-    """The ``scoring.budget`` params: retention budget caps per value tier (domain.md §3)."""
-
-    acpu_yuan: float = 300.0  # acquisition cost per user
-    maintenance_arpu_share: dict[str, float] = field(
-        default_factory=lambda: {"high": 0.10, "mid": 0.10, "group": 0.20}
-    )
-    winback_acpu_multiple: dict[str, float] = field(
-        default_factory=lambda: {"high": 2.0, "mid": 1.5, "group": 1.5}
-    )
 
 
 def risk_deciles(frame: pl.DataFrame) -> pl.Series:

@@ -20,7 +20,8 @@ from clm.features.build import FeatureConfig
 from clm.features.history import IMPUTED_MONTHS
 from clm.models.trained import TrainedModel
 from clm.scoring.month import MonthStats, base_features, month_features, stats_rows
-from clm.scoring.rules import BudgetRules, budget_caps, recommended_measures, risk_deciles
+from clm.domain.budget import BudgetRules
+from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
 
 TOP_REASONS = 3
 STAGE_PROBABILITY = tuple(f"stage_probability_{stage}" for stage in STAGES)

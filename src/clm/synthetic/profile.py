@@ -77,6 +77,7 @@ class UsageProfile:
 class Signature:
     """How one churn reason shifts usage columns at full strength."""
 
+    # a reason may only scale columns or only add to them: the other is empty, not unset
     scale: dict[str, float] = field(default_factory=dict)
     add: dict[str, float] = field(default_factory=dict)
 
