@@ -23,16 +23,16 @@ import polars as pl
 
 def plan(scores_path: Path, out: Path, budget: float, capacity: int) -> None:
     """Child process: plan and call sheet, timed from reading the scored month."""
+    from tests.params import repo_params
+
     from clm.campaign.callsheet import call_sheet, write_call_sheet
     from clm.campaign.candidates import PriorEffects
-    from clm.campaign.config import CampaignConfig
     from clm.campaign.plan import build_plan
-    from clm.config import load_section
     from clm.domain.taxonomy import load_taxonomy
 
     started = time.perf_counter()
     config = dataclasses.replace(
-        load_section(CampaignConfig, "campaign"),
+        repo_params().campaign,
         total_budget_yuan=budget,
         channel_capacity=capacity,
     )

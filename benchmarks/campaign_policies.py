@@ -26,11 +26,13 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Callable
+from dataclasses import replace
 
 import polars as pl
+from tests.params import repo_params
 
 from clm.campaign.simulate import Counterfactuals, measure_table
-from clm.synthetic.generate import GenerateConfig, state_at
+from clm.synthetic.generate import state_at
 from clm.synthetic.profile import GeneratorProfile, load_profile
 
 # A policy turns the scored base and a budget into an assignment (subscriber_id, measure_code).
@@ -92,12 +94,8 @@ def main() -> None:
     parser.add_argument("--seed", type=int, default=20240101)
     parser.add_argument("--budget", type=float, default=20_000.0, help="yuan, per policy")
     args = parser.parse_args()
-    config = GenerateConfig(
-        seed=args.seed,
-        n_subscribers=args.subscribers,
-        n_months=args.months,
-        first_month="2023-01-01",
-        cdma_share=0.35,
+    config = replace(
+        repo_params().generate, seed=args.seed, n_subscribers=args.subscribers, n_months=args.months
     )
     started = time.perf_counter()
     profile = load_profile()

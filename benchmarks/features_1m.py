@@ -15,20 +15,21 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
+from tests.params import repo_params
 
-from clm.features.build import FeatureConfig
 from clm.features.chunked import write_feature_table
-from clm.labels import LabelConfig
-from clm.synthetic.generate import GenerateConfig, write_dataset
+from clm.synthetic.generate import write_dataset
 
 
 def build(folder: Path) -> None:
     """Child process: build the latest month's features from the parquet files in ``folder``."""
     usage = pl.scan_parquet(folder / "usage_monthly.parquet")
     last_month = usage.select(pl.col("month").max()).collect().item()
+    params = repo_params()
     started = time.perf_counter()
     rows = write_feature_table(
         pl.scan_parquet(folder / "subscribers.parquet"),
@@ -36,8 +37,8 @@ def build(folder: Path) -> None:
         pl.scan_parquet(folder / "churn_events.parquet"),
         None,
         folder / "features.parquet",
-        FeatureConfig(),
-        LabelConfig(),
+        params.features,
+        params.labels,
         snapshot_months=[last_month],
     )
     seconds = time.perf_counter() - started
@@ -48,10 +49,7 @@ def build(folder: Path) -> None:
 def write(folder: Path, subscribers: int, months: int) -> None:
     """Child process: generate the raw tables into ``folder``."""
     started = time.perf_counter()
-    config = GenerateConfig(
-        seed=1, n_subscribers=subscribers, n_months=months, first_month="2023-01-01",
-        cdma_share=0.35,
-    )  # fmt: skip
+    config = replace(repo_params().generate, seed=1, n_subscribers=subscribers, n_months=months)
     write_dataset(config, folder, folder / "truth")
     seconds = time.perf_counter() - started
     print(f"synthetic history: {subscribers:,} x {months} months, {seconds:.1f} s")

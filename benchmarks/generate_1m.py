@@ -10,11 +10,13 @@ import argparse
 import resource
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow.parquet as pq
+from tests.params import repo_params
 
-from clm.synthetic.generate import GenerateConfig, write_dataset
+from clm.synthetic.generate import write_dataset
 
 
 def main() -> None:
@@ -22,12 +24,8 @@ def main() -> None:
     parser.add_argument("--subscribers", type=int, default=1_000_000)
     parser.add_argument("--months", type=int, default=24)
     args = parser.parse_args()
-    config = GenerateConfig(
-        seed=1,
-        n_subscribers=args.subscribers,
-        n_months=args.months,
-        first_month="2023-01-01",
-        cdma_share=0.35,
+    config = replace(
+        repo_params().generate, seed=1, n_subscribers=args.subscribers, n_months=args.months
     )
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()

@@ -16,12 +16,14 @@ from __future__ import annotations
 
 import argparse
 import time
+from dataclasses import replace
 
 import numpy as np
 import polars as pl
+from tests.params import repo_params
 
 from clm.campaign.simulate import Counterfactuals
-from clm.synthetic.generate import GenerateConfig, state_at
+from clm.synthetic.generate import state_at
 
 Z_95 = 1.959964
 
@@ -30,13 +32,7 @@ def pilot(
     seed: int, subscribers: int, months: int, horizon: int, pilot_share: float, measure: str
 ) -> dict[str, float]:
     """One seed's pilot: estimate, interval and the true average uplift."""
-    config = GenerateConfig(
-        seed=seed,
-        n_subscribers=subscribers,
-        n_months=months,
-        first_month="2023-01-01",
-        cdma_share=0.35,
-    )
+    config = replace(repo_params().generate, seed=seed, n_subscribers=subscribers, n_months=months)
     world = Counterfactuals(state_at(config, months - 1), horizon, seed)
     risk = world.churn_probability().sort(
         ["churn_probability", "subscriber_id"], descending=[True, False]

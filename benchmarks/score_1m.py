@@ -16,6 +16,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import polars as pl
@@ -23,12 +24,14 @@ import polars as pl
 
 def generate(folder: Path, subscribers: int, months: int) -> None:
     """Child process: the raw tables, written to ``folder``."""
-    from clm.synthetic.generate import GenerateConfig, write_dataset
+    from tests.params import repo_params
+
+    from clm.synthetic.generate import write_dataset
 
     started = time.perf_counter()
-    config = GenerateConfig(
-        seed=3, n_subscribers=subscribers, n_months=months, first_month="2024-01-01",
-        cdma_share=0.35,
+    config = replace(
+        repo_params().generate, seed=3, n_subscribers=subscribers, n_months=months,
+        first_month="2024-01-01",
     )  # fmt: skip
     write_dataset(config, folder, folder / "truth")
     print(f"generate: {subscribers:,} x {months} months, {time.perf_counter() - started:.1f} s")
@@ -36,12 +39,14 @@ def generate(folder: Path, subscribers: int, months: int) -> None:
 
 def score(folder: Path, model: str) -> None:
     """Child process: `clm score`'s logic on the raw folder, timed from loading the model."""
-    from clm.scoring.batches import ScoringConfig, load_scorer_from, scan_input, score_input
+    from tests.params import repo_params
+
+    from clm.scoring.batches import load_scorer_from, scan_input, score_input
 
     started = time.perf_counter()
     summary = score_input(
         scan_input(folder, folder), load_scorer_from(model), folder / "scores.parquet",
-        ScoringConfig(),
+        repo_params().scoring,
     )  # fmt: skip
     seconds = time.perf_counter() - started
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20

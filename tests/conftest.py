@@ -2,18 +2,17 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
 import polars as pl
 import pytest
 
-from clm.features.build import FeatureConfig
 from clm.features.stage import run_features
-from clm.labels import LabelConfig
-from clm.split import SplitConfig, run_split
+from clm.split import run_split
 from clm.synthetic.generate import GenerateConfig, StaticTables, generate, write_dataset
+from tests.params import Params, repo_params
 
 
 @dataclass(frozen=True)
@@ -32,25 +31,21 @@ def generate_in_memory(config: GenerateConfig) -> GeneratedData:
 
 
 @pytest.fixture(scope="session")
-def default_sized_data() -> GeneratedData:
-    """The default pipeline's size (20k subscribers x 24 months), as the calibration needs."""
-    return generate_in_memory(
-        GenerateConfig(
-            seed=20240101,
-            n_subscribers=20_000,
-            n_months=24,
-            first_month="2023-01-01",
-            cdma_share=0.35,
-        )
-    )
+def params() -> Params:
+    """The repository's params.yaml, every section loaded (``tests/params.py``)."""
+    return repo_params()
 
 
 @pytest.fixture(scope="session")
-def small_data() -> GeneratedData:
+def default_sized_data(params) -> GeneratedData:
+    """The default pipeline's data (params.yaml's generate section), as the calibration needs."""
+    return generate_in_memory(params.generate)
+
+
+@pytest.fixture(scope="session")
+def small_data(params) -> GeneratedData:
     return generate_in_memory(
-        GenerateConfig(
-            seed=7, n_subscribers=2_000, n_months=12, first_month="2024-01-01", cdma_share=0.35
-        )
+        replace(params.generate, seed=7, n_subscribers=2_000, n_months=12, first_month="2024-01-01")
     )
 
 
@@ -68,19 +63,19 @@ class SplitFixture:
 
 
 @pytest.fixture(scope="session")
-def small_split(tmp_path_factory) -> SplitFixture:
+def small_split(tmp_path_factory, params) -> SplitFixture:
     """3,000 subscribers x 15 months: enough churners for tiny models, fast to build."""
     root = tmp_path_factory.mktemp("small_split")
     raw_dir, truth_dir = root / "raw", root / "truth"
-    config = GenerateConfig(
-        seed=5, n_subscribers=3_000, n_months=15, first_month="2024-01-01", cdma_share=0.35
+    config = replace(
+        params.generate, seed=5, n_subscribers=3_000, n_months=15, first_month="2024-01-01"
     )
     write_dataset(config, raw_dir, truth_dir)
     features_path = root / "features.parquet"
-    run_features(
-        FeatureConfig(), LabelConfig(), raw_dir, truth_dir / "stages_monthly.parquet", features_path
-    )
-    run_split(SplitConfig(train_months=3), features_path, root / "split", root / "split.json")
+    truth = truth_dir / "stages_monthly.parquet"
+    run_features(params.features, params.labels, raw_dir, truth, features_path)
+    split = replace(params.split, train_months=3)
+    run_split(split, features_path, root / "split", root / "split.json")
     return SplitFixture(root, raw_dir, truth_dir, root / "split")
 
 

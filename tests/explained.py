@@ -6,6 +6,7 @@ quality), so a correct explanation must put that cause first for the customers i
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import numpy as np
@@ -14,8 +15,9 @@ import polars as pl
 from clm.domain.stages import STAGES
 from clm.features.metadata import load_feature_metadata
 from clm.models.encoding import FeatureEncoder
-from clm.models.tasks import CHURN, STAGE, ModelConfig, Task, train_booster
+from clm.models.tasks import CHURN, STAGE, Task, train_booster
 from clm.models.trained import TrainedModel
+from tests.params import repo_params
 
 FEATURES = ("dropped_call_rate", "arrears", "vas_revenue", "network", "brand", "value_tier")
 DRIVER_CAUSE = "network_coverage"
@@ -50,7 +52,7 @@ def train(task: Task, frame: pl.DataFrame) -> TrainedModel:
     encoder = FeatureEncoder.fit(frame, metadata)
     data = (encoder.transform(frame), task.labels(frame))
     params = {"max_depth": 3, "learning_rate": 0.3}
-    config = ModelConfig(device="cpu", seed=0, max_boost_rounds=30, early_stopping_rounds=30)
+    config = replace(repo_params().model, seed=0, max_boost_rounds=30, early_stopping_rounds=30)
     booster = train_booster(task, params, data, data, model=config)
     return TrainedModel(task, booster, encoder)
 

@@ -13,8 +13,8 @@ import numpy as np
 import polars as pl
 
 from clm.domain.taxonomy import load_taxonomy
-from clm.domain.budget import BudgetRules
 from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
+from tests.params import repo_params
 
 TIERS = ("high", "mid", "low", "group")
 TIER_SHARES = (0.1, 0.25, 0.6, 0.05)
@@ -48,7 +48,7 @@ def random_customers(n: int, seed: int, month: date = date(2024, 6, 1)) -> pl.Da
         }
     )
     return frame.with_columns(
-        *budget_caps(BudgetRules()),
+        *budget_caps(repo_params().scoring.budget),
         risk_decile=risk_deciles(frame),
         measure_codes=recommended_measures(frame, taxonomy),
     )

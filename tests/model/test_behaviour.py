@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import numpy as np
 import polars as pl
+import pytest
 from sklearn.metrics import roc_auc_score
+from tests.params import repo_params
+
+# the domain rules the churn model may not break, as the pipeline trains it: feature -> +1
+# (risk never falls as the feature rises) or -1 (never rises)
+CONSTRAINED = sorted(repo_params().model.monotone_constraints["churn"].items())
 
 
 def test_the_subscriber_id_changes_nothing(small_churn_model, small_split):
@@ -13,6 +19,24 @@ def test_the_subscriber_id_changes_nothing(small_churn_model, small_split):
     np.testing.assert_array_equal(
         small_churn_model.predict(renamed), small_churn_model.predict(test)
     )
+
+
+@pytest.mark.parametrize(("feature", "direction"), CONSTRAINED)
+def test_each_constrained_feature_moves_churn_risk_only_its_way(
+    small_churn_model, small_split, feature, direction
+):
+    """Every customer of the test month with the feature set to its low, middle and high value,
+    everything else equal: the predicted risk follows the direction params.yaml gives."""
+    test = small_split.part("test")
+    column = test[feature]
+    levels = [column.min(), column.median(), column.max()]
+    risks = np.array(
+        [small_churn_model.predict(test.with_columns(pl.lit(level, column.dtype).alias(feature)))
+         for level in levels]
+    )  # fmt: skip
+    steps = np.diff(risks, axis=0) * direction
+    assert levels[0] < levels[-1], f"{feature} is constant in the test month"
+    assert np.all(steps >= -1e-7)
 
 
 def test_a_complaint_surge_never_lowers_churn_risk(small_churn_model, small_split):

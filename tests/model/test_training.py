@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import shutil
+from dataclasses import replace
 from pathlib import Path
 
 import mlflow
@@ -13,23 +14,20 @@ import polars as pl
 import pytest
 import yaml
 from mlflow import MlflowClient
+from tests.params import repo_params
 
 from clm.config import read_params
 from clm.features.metadata import load_feature_metadata
 from clm.models.steps import run_train
-from clm.models.tasks import CHURN, STAGE, ModelConfig
-from clm.models.train import TrainConfig, fit_final, log_and_register
+from clm.models.tasks import CHURN, STAGE
+from clm.models.train import fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.registry import CHALLENGER, REGISTERED_MODELS
 from clm.tracking import CLASSIC_ML, EXPERIMENT, EXPERIMENT_KIND_TAG
 
-MODEL = ModelConfig(
-    device="cpu",
-    seed=3,
-    max_boost_rounds=60,
-    early_stopping_rounds=10,
-    monotone_constraints={"churn": {"complaints_3m_sum": 1, "contract_remaining_months": -1}},
-)
+MODEL = replace(repo_params().model, seed=3, max_boost_rounds=60, early_stopping_rounds=10)
+NEVER_CALIBRATE = replace(repo_params().train, calibration_max_ece=1.0)
+ALWAYS_CALIBRATE = replace(repo_params().train, calibration_max_ece=0.0)
 
 
 def test_the_time_split_never_trains_on_the_test_month(small_split):
@@ -49,9 +47,7 @@ def test_registered_model_sets_challenger_and_predicts_like_the_trained_one(
     )
     metadata = load_feature_metadata()
     params = {"max_depth": 3, "learning_rate": 0.2}
-    trained, report = fit_final(
-        task, params, train, valid, metadata, MODEL, TrainConfig(calibration_max_ece=1.0)
-    )
+    trained, report = fit_final(task, params, train, valid, metadata, MODEL, NEVER_CALIBRATE)
     provenance = {"git_commit": "abc123", "data_version": "v1"}
     run_id, version = log_and_register(
         trained, report, params, valid.head(50), metadata, provenance
@@ -75,7 +71,7 @@ def test_saved_model_round_trips(small_split, tmp_path):
     train, valid = small_split.part("train"), small_split.part("valid")
     trained, _ = fit_final(
         CHURN, {"max_depth": 2}, train, valid, load_feature_metadata(), MODEL,
-        TrainConfig(calibration_max_ece=0.0),  # always calibrate, to round-trip the calibrator
+        ALWAYS_CALIBRATE,  # to round-trip the calibrator
     )  # fmt: skip
     trained.save(tmp_path / "churn")
     loaded = TrainedModel.load(tmp_path / "churn")

@@ -17,14 +17,17 @@ import polars as pl
 import pytest
 from optuna.trial import TrialState
 from tests.model.test_training import MODEL
+from tests.params import repo_params
 
 from clm.features.metadata import load_feature_metadata
 from clm.models import tune as tune_module
 from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import CHURN, Task
-from clm.models.tune import Range, TuneConfig, journal_storage, study_name, tune
+from clm.models.tune import Range, journal_storage, study_name, tune
 
-SPACE = TuneConfig(
+# a few quick trials over a small space: the tests check the study's bookkeeping, not its result
+SPACE = replace(
+    repo_params().tune,
     n_trials=3,
     pruner_startup_trials=1,
     pruner_warmup_rounds=5,
@@ -155,5 +158,5 @@ def test_interrupted_tuning_resumes_the_same_study(small_split, tracking_store, 
 
 def test_other_data_starts_another_study():
     assert study_name(CHURN, MODEL, SPACE, "d1") != study_name(CHURN, MODEL, SPACE, "d2")
-    more_trials = TuneConfig(10, 1, 5, SPACE.search_space)
+    more_trials = replace(SPACE, n_trials=10)
     assert study_name(CHURN, MODEL, SPACE, "d1") == study_name(CHURN, MODEL, more_trials, "d1")

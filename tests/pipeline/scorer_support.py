@@ -6,21 +6,20 @@ models/ or mlflow.db.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import mlflow
 import polars as pl
 import pytest
+from tests.params import Params
 
-from clm.features.build import FeatureConfig
 from clm.features.metadata import load_feature_metadata
-from clm.models.tasks import TASKS, ModelConfig
-from clm.models.train import TrainConfig, fit_final
+from clm.models.tasks import TASKS
+from clm.models.train import fit_final
 from clm.months import add_months
 from clm.scoring.export import export_scorer, input_example
 from clm.scoring.inputs import scoring_input
-from clm.domain.budget import BudgetRules
 from clm.tracking import EXPERIMENT
 
 
@@ -33,8 +32,8 @@ class TinyScorer:
     frame: pl.DataFrame  # the whole scoring input of the small split
 
 
-def build_tiny_scorer(small_split, root: Path) -> TinyScorer:
-    model = ModelConfig(device="cpu", seed=1, max_boost_rounds=60, early_stopping_rounds=10)
+def build_tiny_scorer(small_split, params: Params, root: Path) -> TinyScorer:
+    model = replace(params.model, seed=1, max_boost_rounds=60, early_stopping_rounds=10)
     models = root / "models"
     for name, task in TASKS.items():
         trained, _ = fit_final(
@@ -44,7 +43,7 @@ def build_tiny_scorer(small_split, root: Path) -> TinyScorer:
             small_split.part("valid"),
             load_feature_metadata(),
             model,
-            TrainConfig(calibration_max_ece=1.0),
+            replace(params.train, calibration_max_ece=1.0),
         )
         trained.save(models / name)
     raw = small_split.raw_dir
@@ -61,8 +60,8 @@ def build_tiny_scorer(small_split, root: Path) -> TinyScorer:
             _, version = export_scorer(
                 models / "churn",
                 models / "stage",
-                FeatureConfig(),
-                BudgetRules(),
+                params.features,
+                params.scoring.budget,
                 input_example(frame, frame["month"].max()),
                 root / "scorer",
                 {"git_commit": "test", "data_version": "test"},

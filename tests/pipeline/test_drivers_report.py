@@ -15,7 +15,6 @@ import pytest
 from playwright.sync_api import sync_playwright
 from tests import explained
 
-from clm.explain.drivers import ExplainConfig
 from clm.explain.stage import ExplainPaths, run_explain
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
@@ -35,7 +34,7 @@ CHROMIUM_FLAGS = [
 
 
 @pytest.fixture(scope="module")
-def explain_run(tmp_path_factory) -> tuple[ExplainPaths, dict]:
+def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
     root = tmp_path_factory.mktemp("explain")
     frame = explained.customers(n=800, seed=1)
     churn, stage = explained.churn_and_stage_models(frame)
@@ -66,7 +65,7 @@ def explain_run(tmp_path_factory) -> tuple[ExplainPaths, dict]:
         metrics=root / "out" / "explain.json",
         report=root / "out" / "drivers.html",
     )
-    return paths, run_explain(ExplainConfig(), paths)
+    return paths, run_explain(params.explain, paths)
 
 
 def test_outputs(explain_run):
@@ -89,7 +88,7 @@ def test_outputs(explain_run):
     assert set(at_exit["accuracy_by_true_stage"]) == {"warning"}
 
 
-def test_without_truth_the_report_says_what_it_skips(explain_run, tmp_path):
+def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_path):
     paths, _ = explain_run
     stage = TrainedModel.load(paths.models / "stage")
     rule_stage = replace(stage, task=replace(stage.task, label_column=RULE_STAGE))
@@ -103,7 +102,7 @@ def test_without_truth_the_report_says_what_it_skips(explain_run, tmp_path):
         report=tmp_path / "drivers.html",
         reasons=tmp_path / "reasons.parquet",
     )
-    document = run_explain(ExplainConfig(), own_data)
+    document = run_explain(params.explain, own_data)
     assert (
         "attribution" not in document and "no true churn reasons" in document["attribution_skipped"]
     )

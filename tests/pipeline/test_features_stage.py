@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
@@ -10,14 +11,12 @@ from tests.random_history import random_raw_tables
 
 from clm.data.validate import FAILED_CHECKS
 from clm.domain.stages import STAGES
-from clm.features.build import FeatureConfig
 from clm.features.schema import feature_table_schema
 from clm.features.stage import run_features
-from clm.labels import LabelConfig
-from clm.split import SplitConfig, run_split
+from clm.split import run_split
 
 
-def test_features_then_split(tmp_path):
+def test_features_then_split(params, tmp_path):
     validated = tmp_path / "validated"
     validated.mkdir()
     raw = random_raw_tables(200, 12, seed=3)
@@ -30,9 +29,8 @@ def test_features_then_split(tmp_path):
     truth.write_parquet(truth_path)
     features_path = tmp_path / "features" / "features.parquet"
 
-    rows = run_features(
-        FeatureConfig(chunk_panel_rows=300), LabelConfig(), validated, truth_path, features_path
-    )
+    few_rows = replace(params.features, chunk_panel_rows=300)  # several chunks
+    rows = run_features(few_rows, params.labels, validated, truth_path, features_path)
 
     table = pl.read_parquet(features_path)
     feature_table_schema().validate(table)
@@ -49,9 +47,7 @@ def test_features_then_split(tmp_path):
     assert table["stage_true"].dtype == pl.Enum(STAGES)
     assert set(table["stage_true"].drop_nulls()) == {"stable"}
 
-    report = run_split(
-        SplitConfig(train_months=6), features_path, tmp_path / "split", tmp_path / "split.json"
-    )
+    report = run_split(params.split, features_path, tmp_path / "split", tmp_path / "split.json")
 
     assert report["test"]["months"] == ["2023-09-01"]
     assert report["valid"]["months"] == ["2023-08-01"]
@@ -62,11 +58,11 @@ def test_features_then_split(tmp_path):
     assert set(test_part["snapshot_month"]) == {date(2023, 9, 1)}
 
 
-def test_features_without_truth_leave_stage_true_null(tmp_path):
+def test_features_without_truth_leave_stage_true_null(params, tmp_path):
     validated = tmp_path / "validated"
     validated.mkdir()
     for name, frame in random_raw_tables(50, 8, seed=4).items():
         frame.write_parquet(validated / f"{name}.parquet")
     out = tmp_path / "features.parquet"
-    run_features(FeatureConfig(), LabelConfig(), validated, tmp_path / "absent.parquet", out)
+    run_features(params.features, params.labels, validated, tmp_path / "absent.parquet", out)
     assert pl.read_parquet(out)["stage_true"].null_count() == pl.read_parquet(out).height

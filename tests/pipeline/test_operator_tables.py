@@ -2,16 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 
 from clm.data.contract import RAW_TABLES
 from clm.data.io import TableError
-from clm.data.operator import DataConfig, OperatorTables, import_operator_tables
-from clm.features.build import FeatureConfig
+from clm.data.operator import OperatorTables, import_operator_tables
 from clm.features.stage import run_features
-from clm.labels import LabelConfig
 from clm.models.tasks import RULE_STAGE, task_for
 
 THEIR_NAMES = {
@@ -62,18 +62,19 @@ def test_missing_table_and_unmapped_column_are_named(small_data, tmp_path):
     with pytest.raises(
         TableError, match=r"subscribers.*no subscribers\.parquet or subscribers\.csv"
     ):
-        import_operator_tables(OperatorTables(str(tmp_path)))
+        import_operator_tables(OperatorTables(str(tmp_path), {}))
     _export_like_an_operator(small_data, tmp_path / "export")
     with pytest.raises(TableError, match=r"subscribers.*'subscriber_id'.*missing after renaming"):
         import_operator_tables(OperatorTables(str(tmp_path / "export"), {}))
 
 
-def test_operator_source_needs_a_folder():
+def test_operator_source_needs_a_folder(params):
+    assert params.data.operator.folder == ""
     with pytest.raises(ValueError, match="folder is empty"):
-        DataConfig(source="operator")
+        replace(params.data, source="operator")
 
 
-def test_without_truth_the_stage_model_learns_the_rule_table(small_data, tmp_path):
+def test_without_truth_the_stage_model_learns_the_rule_table(small_data, params, tmp_path):
     _export_like_an_operator(small_data, tmp_path / "export")
     raw = tmp_path / "raw"
     raw.mkdir()
@@ -82,7 +83,7 @@ def test_without_truth_the_stage_model_learns_the_rule_table(small_data, tmp_pat
     ).items():
         frame.write_parquet(raw / f"{name}.parquet")
     out = tmp_path / "features.parquet"
-    run_features(FeatureConfig(), LabelConfig(), raw, tmp_path / "no_truth.parquet", out)
+    run_features(params.features, params.labels, raw, tmp_path / "no_truth.parquet", out)
     features = pl.read_parquet(out)
     assert features["stage_true"].null_count() == features.height
     assert task_for("stage", features).label_column == RULE_STAGE

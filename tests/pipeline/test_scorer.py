@@ -15,6 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 from polars.testing import assert_frame_equal
+from tests.params import repo_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 from typer.testing import CliRunner
 
@@ -25,15 +26,14 @@ from clm.data.validate import FAILED_CHECKS
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
 from clm.months import add_months
-from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input
+from clm.scoring.batches import load_scorer_from, score_input
 from clm.scoring.pyfunc import InvalidInputError
-from clm.domain.budget import BudgetRules
 from clm.scoring.score import OUTPUT_SCHEMA, STAGE_PROBABILITY, Scorer
 
 pytestmark = pytest.mark.slow  # trains two tiny models and exports them once per session
 
 # Small batches, so the tests cross batch boundaries (about 15 subscribers-months each).
-BATCHED = ScoringConfig(batch_rows=6_000)
+BATCHED = replace(repo_params().scoring, batch_rows=6_000)
 
 
 @pytest.fixture(scope="module")
@@ -80,7 +80,8 @@ def test_risk_deciles_rank_the_whole_month_not_a_batch(scored):
 def test_measures_and_budget_caps_follow_the_rules(tiny_scorer, scored):
     _, output = scored
     scores = pl.read_parquet(output)
-    taxonomy, budget = load_taxonomy(), BudgetRules()
+    taxonomy, budget = load_taxonomy(), repo_params().scoring.budget
+    multiple = budget.winback_acpu_multiple
     for row in (
         scores.filter(pl.col("reason_1_cause").is_not_null()).head(200).iter_rows(named=True)
     ):
@@ -90,7 +91,7 @@ def test_measures_and_budget_caps_follow_the_rules(tiny_scorer, scored):
     low = scores.filter(pl.col("value_tier") == "low")
     assert low["maintenance_cap_yuan"].is_null().all() and low["winback_cap_yuan"].is_null().all()
     high = scores.filter(pl.col("value_tier") == "high")
-    assert (high["winback_cap_yuan"] == budget.acpu_yuan * 2.0).all()
+    assert (high["winback_cap_yuan"] == budget.acpu_yuan * multiple["high"]).all()
     groups = scores.filter(pl.col("value_tier") == "group")
     assert groups.height > 0
     sizes = (
@@ -101,7 +102,9 @@ def test_measures_and_budget_caps_follow_the_rules(tiny_scorer, scored):
         .len()
     )
     assert set(groups["group_size"].to_list()) <= set(sizes["len"].to_list())
-    assert (groups["winback_cap_yuan"] == groups["group_size"] * budget.acpu_yuan * 1.5).all()
+    assert (
+        groups["winback_cap_yuan"] == groups["group_size"] * budget.acpu_yuan * multiple["group"]
+    ).all()
 
 
 def test_same_input_scored_twice_gives_the_same_bytes(tiny_scorer, scored, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import mlflow
 import numpy as np
@@ -10,13 +11,11 @@ import polars as pl
 import pytest
 import yaml
 from mlflow import MlflowClient
+from tests.params import repo_params
 
-from clm.explain.drivers import ExplainConfig
-from clm.models.tasks import ModelConfig
-from clm.models.train import TrainConfig
 from clm.models.trained import TrainedModel
-from clm.models.tune import Range, TuneConfig
-from clm.snapshot.pipeline import SnapshotConfig, SnapshotSettings, run_snapshot
+from clm.models.tune import Range
+from clm.snapshot.pipeline import SnapshotSettings, run_snapshot
 
 pytestmark = pytest.mark.slow
 
@@ -72,16 +71,19 @@ MAPPING = {
 
 
 def small_settings() -> SnapshotSettings:
+    """params.yaml's sections, sized for a tiny dataset."""
+    params = repo_params()
     return SnapshotSettings(
-        snapshot=SnapshotConfig(n_trials=2, xgb_threads=1, data_roots=()),
-        model=ModelConfig(
-            device="cpu",
+        snapshot=replace(params.snapshot, n_trials=2, xgb_threads=1, data_roots=()),
+        model=replace(
+            params.model,
             seed=3,
             max_boost_rounds=60,
             early_stopping_rounds=10,
-            monotone_constraints={"churn": {"complaints": 1}},
+            monotone_constraints={"churn": {"complaints": 1}},  # the tiny dataset's column
         ),
-        tune=TuneConfig(
+        tune=replace(
+            params.tune,
             n_trials=2,
             pruner_startup_trials=1,
             pruner_warmup_rounds=5,
@@ -90,8 +92,8 @@ def small_settings() -> SnapshotSettings:
                 "learning_rate": Range(0.05, 0.3, log=True),
             },
         ),
-        train=TrainConfig(calibration_max_ece=0.05),
-        explain=ExplainConfig(high_risk_share=0.2, top_reasons=3, top_causes=3),
+        train=replace(params.train, calibration_max_ece=0.05),
+        explain=replace(params.explain, high_risk_share=0.2, top_causes=3),
     )
 
 

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from tests.params import repo_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 
 from clm.data.validate import FAILED_CHECKS
-from clm.scoring.batches import ScoringConfig, load_scorer_from, score_input
+from clm.scoring.batches import load_scorer_from, score_input
 from clm.scoring.spark import local_session, score_spark, spark_frame
 
 pytestmark = pytest.mark.slow  # starts a JVM
@@ -33,7 +36,7 @@ def test_spark_scores_and_quarantines_like_the_single_machine_scorer(spark, tiny
         frame.lazy(),
         load_scorer_from(str(tiny_scorer.path)),
         output,
-        ScoringConfig(batch_rows=1_000),
+        replace(repo_params().scoring, batch_rows=1_000),
     )
     on_spark = score_spark(spark_frame(spark, frame), str(tiny_scorer.path), buckets=3)
     result = pl.from_arrow(on_spark.scores.toArrow()).sort("subscriber_id")

@@ -10,6 +10,7 @@ import numpy as np
 import polars as pl
 import pytest
 from scipy import stats
+from tests.params import repo_params
 
 from clm.campaign.simulate import (
     Counterfactuals,
@@ -19,7 +20,7 @@ from clm.campaign.simulate import (
     write_outcome,
 )
 from clm.data import contract
-from clm.synthetic.generate import GenerateConfig, state_at
+from clm.synthetic.generate import state_at
 from clm.synthetic.lifecycle import (
     STABLE,
     STAGE_NAMES,
@@ -31,8 +32,13 @@ from clm.synthetic.lifecycle import (
 from clm.synthetic.profile import load_profile
 from clm.synthetic.usage import poisson_quantile
 
-CONFIG = GenerateConfig(
-    seed=11, n_subscribers=4000, n_months=8, first_month="2024-01-01", cdma_share=0.4
+CONFIG = dataclasses.replace(
+    repo_params().generate,
+    seed=11,
+    n_subscribers=4000,
+    n_months=8,
+    first_month="2024-01-01",
+    cdma_share=0.4,
 )
 T = CONFIG.n_months - 1
 HORIZON = 4

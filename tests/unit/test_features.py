@@ -2,23 +2,26 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
 from tests import handmade
+from tests.params import repo_params
 from tests.random_history import random_raw_tables
 
-from clm.features.build import KEYS, FeatureConfig, TierConfig, build_features
+from clm.features.build import KEYS, build_features
 from clm.features.chunked import write_feature_table
 from clm.features.metadata import load_feature_metadata
 from clm.features.schema import feature_table_schema
-from clm.labels import LABEL_COLUMNS, LabelConfig
+from clm.labels import LABEL_COLUMNS
 
 JAN = date(2023, 1, 1)
 JUL = date(2023, 7, 1)
-CONFIG = FeatureConfig()
+PARAMS = repo_params()
+CONFIG = PARAMS.features
 
 
 def build(subs, usage, churn=None, snapshots=(JUL,), config=CONFIG) -> pl.DataFrame:
@@ -62,7 +65,7 @@ def test_all_snapshot_months_at_once_equal_one_at_a_time(raw):
 
 def test_chunked_table_equals_in_memory_build(raw, tmp_path):
     snapshots = [date(2023, 7, 1), date(2023, 12, 1)]
-    config = FeatureConfig(chunk_panel_rows=400)  # dozens of chunks
+    config = replace(CONFIG, chunk_panel_rows=400)  # dozens of chunks
     out = tmp_path / "features.parquet"
     rows = write_feature_table(
         raw["subscribers"].lazy(),
@@ -71,7 +74,7 @@ def test_chunked_table_equals_in_memory_build(raw, tmp_path):
         None,
         out,
         config,
-        LabelConfig(),
+        PARAMS.labels,
         snapshots,
     )
     chunked = pl.read_parquet(out).sort(KEYS)
@@ -234,7 +237,8 @@ def test_tier_thresholds_come_from_params():
     usage = pl.concat(
         [handmade.usage(1, calendar, arpu=[10.0] * 7), handmade.usage(2, calendar, arpu=[30.0] * 7)]
     )
-    strict = FeatureConfig(tiers=TierConfig(postpaid_high_ratio=1.4, postpaid_mid_ratio=0.4))
+    tiers = replace(CONFIG.tiers, postpaid_high_ratio=1.4, postpaid_mid_ratio=0.4)
+    strict = replace(CONFIG, tiers=tiers)
     tiers = build(subs, usage, config=strict)["value_tier"].cast(pl.String).to_list()
     assert tiers == ["mid", "high"]  # ratios 0.5 and 1.5 of the mean 20
 
@@ -256,7 +260,7 @@ def test_schema_accepts_the_table_and_rejects_duplicate_keys(raw, tmp_path):
         None,
         out,
         CONFIG,
-        LabelConfig(),
+        PARAMS.labels,
         [JUL],
     )
     table = pl.read_parquet(out)

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import hashlib
+from dataclasses import replace
 
 import polars as pl
 import pytest
+from tests.params import repo_params
 
 from clm.data import contract
-from clm.synthetic.generate import GenerateConfig, write_dataset
+from clm.synthetic.generate import write_dataset
 from clm.synthetic.lifecycle import STAGE_NAMES
+
+SMALL = replace(repo_params().generate, n_subscribers=500, n_months=6, first_month="2024-01-01")
 
 
 def _digest(folder) -> dict[str, str]:
@@ -17,16 +21,12 @@ def _digest(folder) -> dict[str, str]:
 
 
 def test_same_seed_gives_the_same_bytes_and_another_seed_does_not(tmp_path):
-    config = GenerateConfig(
-        seed=3, n_subscribers=500, n_months=6, first_month="2024-01-01", cdma_share=0.4
-    )
+    config = replace(SMALL, seed=3)
     write_dataset(config, tmp_path / "a" / "raw", tmp_path / "a" / "truth")
     write_dataset(config, tmp_path / "b" / "raw", tmp_path / "b" / "truth")
     assert _digest(tmp_path / "a" / "raw") == _digest(tmp_path / "b" / "raw")
     assert _digest(tmp_path / "a" / "truth") == _digest(tmp_path / "b" / "truth")
-    other = GenerateConfig(
-        seed=4, n_subscribers=500, n_months=6, first_month="2024-01-01", cdma_share=0.4
-    )
+    other = replace(SMALL, seed=4)
     write_dataset(other, tmp_path / "c" / "raw", tmp_path / "c" / "truth")
     assert _digest(tmp_path / "a" / "raw") != _digest(tmp_path / "c" / "raw")
 
@@ -116,8 +116,6 @@ def test_sham_cards_leave_young_and_nearly_silent(default_sized_data):
 
 def test_bad_config_is_refused():
     with pytest.raises(ValueError, match="cdma_share"):
-        GenerateConfig(seed=1, n_subscribers=10, n_months=6, first_month="2024-01-01", cdma_share=2)
+        replace(SMALL, cdma_share=2)
     with pytest.raises(ValueError, match="first of month"):
-        GenerateConfig(
-            seed=1, n_subscribers=10, n_months=6, first_month="2024-01-15", cdma_share=0.5
-        )
+        replace(SMALL, first_month="2024-01-15")

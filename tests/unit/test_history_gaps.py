@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
 import pytest
 from tests.handmade import churn_events, months, subscribers, usage
+from tests.params import repo_params
 
 from clm.config import ConfigError
 from clm.data.validate import FAILED_CHECKS
-from clm.features.build import FeatureConfig
 from clm.features.history import settle_training_gaps
 from clm.months import add_months
 from clm.scoring.inputs import scoring_input, split_scorable
@@ -19,6 +20,8 @@ from clm.scoring.month import base_features
 T = date(2024, 12, 1)
 WINDOW = months(add_months(T, -6), 7)  # the scoring month and the six before it
 JAN = date(2024, 1, 1)
+
+IMPUTE = replace(repo_params().features, history_gaps="impute")
 
 
 def scoring_frame() -> pl.DataFrame:
@@ -59,7 +62,7 @@ def test_impute_policy_accepts_gaps_and_the_features_count_the_imputed_months():
     frame = scoring_frame()
 
     accepted, quarantined = split_scorable(frame, T, "impute")
-    base = base_features(accepted, T, WINDOW[0], FeatureConfig(history_gaps="impute"))
+    base = base_features(accepted, T, WINDOW[0], IMPUTE)
 
     assert quarantined.is_empty() and accepted.height == frame.height
     imputed = dict(base.select("subscriber_id", "imputed_months").iter_rows())
@@ -68,7 +71,7 @@ def test_impute_policy_accepts_gaps_and_the_features_count_the_imputed_months():
 
 def test_an_imputed_month_repeats_its_neighbour_instead_of_reading_as_a_drop():
     frame = scoring_frame()
-    config = FeatureConfig(history_gaps="impute")
+    config = IMPUTE
 
     base = base_features(frame, T, WINDOW[0], config).sort("subscriber_id")
 
@@ -116,4 +119,4 @@ def test_features_stage_sets_aside_subscribers_with_gaps_by_default():
 
 def test_gap_policy_must_be_known():
     with pytest.raises(ConfigError, match="history_gaps"):
-        FeatureConfig(history_gaps="zero")
+        replace(IMPUTE, history_gaps="zero")

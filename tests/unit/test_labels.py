@@ -7,9 +7,10 @@ from datetime import date
 import polars as pl
 import pytest
 from tests import handmade
+from tests.params import repo_params
 
-from clm.domain.stages import STAGES, StageRuleConfig, rule_stage
-from clm.labels import LabelConfig, add_labels, label_churn
+from clm.domain.stages import STAGES, rule_stage
+from clm.labels import add_labels, label_churn
 
 JUL = date(2023, 7, 1)
 LAST = date(2023, 12, 1)
@@ -46,9 +47,9 @@ def test_true_stage_joins_by_month_and_is_null_without_truth():
     )
     features = rows.with_columns(**_plain_features())
     churn = handmade.churn_events().lazy()
-    with_truth = add_labels(features, churn, truth.lazy(), LAST, LabelConfig())
+    with_truth = add_labels(features, churn, truth.lazy(), LAST, repo_params().labels)
     assert with_truth["stage_true"].to_list() == ["warning", None]
-    without = add_labels(features, churn, None, LAST, LabelConfig())
+    without = add_labels(features, churn, None, LAST, repo_params().labels)
     assert without["stage_true"].null_count() == 2
     assert without["stage_true"].dtype == pl.Enum(STAGES)
 
@@ -96,5 +97,5 @@ def test_rule_table_stage(changes, stage):
         pl.col("contract_remaining_months").cast(pl.Int64),
         pl.col("contract_remaining_amount_share").cast(pl.Float64),
     )
-    got = frame.select(rule_stage(StageRuleConfig())).item()
+    got = frame.select(rule_stage(repo_params().labels.stage_rule)).item()
     assert got == stage

@@ -6,13 +6,20 @@ from datetime import date
 
 import polars as pl
 import pytest
+from tests.params import repo_params
 
 from clm.data.contract import PLAUSIBLE_MAX
-from clm.domain.taxonomy import load_taxonomy
-from clm.features.build import FeatureConfig
-from clm.scoring.month import MonthStats
 from clm.domain.budget import BudgetRules
+from clm.domain.taxonomy import load_taxonomy
+from clm.scoring.month import MonthStats
 from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
+
+# a hand-made table, so the expected caps below are plain arithmetic
+RULES = BudgetRules(
+    acpu_yuan=400.0,
+    maintenance_arpu_share={"high": 0.1, "mid": 0.1, "group": 0.2},
+    winback_acpu_multiple={"high": 2.0, "mid": 1.5, "group": 1.5},
+)
 
 
 def test_risk_deciles_rank_by_probability_then_id_and_split_evenly():
@@ -31,11 +38,6 @@ def test_risk_deciles_rank_by_probability_then_id_and_split_evenly():
 
 
 def test_budget_caps_per_tier():
-    rules = BudgetRules(
-        acpu_yuan=400.0,
-        maintenance_arpu_share={"high": 0.1, "mid": 0.1, "group": 0.2},
-        winback_acpu_multiple={"high": 2.0, "mid": 1.5, "group": 1.5},
-    )
     frame = pl.DataFrame(
         {
             "value_tier": ["high", "mid", "low", "group"],
@@ -44,7 +46,7 @@ def test_budget_caps_per_tier():
             "group_arpu_mean_3m": [None, None, None, 80.0],
         }
     )
-    caps = frame.select(budget_caps(rules))
+    caps = frame.select(budget_caps(RULES))
     assert caps["maintenance_cap_yuan"][0] == pytest.approx(30.0)
     assert caps["maintenance_cap_yuan"][1] == pytest.approx(10.0)
     assert caps["maintenance_cap_yuan"][2] is None
@@ -61,7 +63,7 @@ def test_budget_caps_are_bounded_by_the_contracts_plausible_arpu():
             "group_arpu_mean_3m": [None, 1e308],
         }
     )
-    caps = frame.select(budget_caps(BudgetRules()))["maintenance_cap_yuan"]
+    caps = frame.select(budget_caps(RULES))["maintenance_cap_yuan"]
     arpu_max = PLAUSIBLE_MAX["arpu"]
     assert caps.to_list() == [pytest.approx(0.1 * arpu_max), pytest.approx(3 * 0.2 * arpu_max)]
 
@@ -97,7 +99,7 @@ def test_month_stats_survive_json():
             "cumulative_spend": [100.0, 200.0, 300.0, 400.0],
         }
     )
-    stats = MonthStats.from_rows(rows, date(2024, 1, 1), FeatureConfig())
+    stats = MonthStats.from_rows(rows, date(2024, 1, 1), repo_params().features)
     back = MonthStats.from_json(stats.to_json())
     assert (back.scoring_month, back.history_start) == (date(2024, 6, 1), date(2024, 1, 1))
     assert back.network.equals(stats.network) and back.groups.equals(stats.groups)

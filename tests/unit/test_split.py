@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import date
 
 import polars as pl
 import pytest
 from tests.handmade import months
+from tests.params import repo_params
 
 from clm.split import (
-    SplitConfig,
+    AUTO as AUTO_MONTH,
+)
+from clm.split import (
     SplitError,
     SplitMonths,
     check_out_of_time,
@@ -20,17 +24,18 @@ from clm.split import (
 )
 
 LABELLED = months(date(2023, 7, 1), 10)  # 2023-07 .. 2024-04
+AUTO = replace(repo_params().split, test_month=AUTO_MONTH, valid_month=AUTO_MONTH)
 
 
 def test_auto_takes_the_latest_month_for_test_and_the_one_before_for_valid():
-    got = choose_split_months(LABELLED, SplitConfig(train_months=3))
+    got = choose_split_months(LABELLED, replace(AUTO, train_months=3))
     assert got.test == date(2024, 4, 1)
     assert got.valid == date(2024, 3, 1)
     assert got.train == (date(2023, 12, 1), date(2024, 1, 1), date(2024, 2, 1))
 
 
 def test_explicit_months_and_a_short_history():
-    config = SplitConfig(test_month="2024-01-01", valid_month="2023-11-01", train_months=12)
+    config = replace(AUTO, test_month="2024-01-01", valid_month="2023-11-01", train_months=12)
     got = choose_split_months(LABELLED, config)
     assert (got.valid, got.test) == (date(2023, 11, 1), date(2024, 1, 1))
     assert got.train == tuple(months(date(2023, 7, 1), 4))
@@ -39,9 +44,9 @@ def test_explicit_months_and_a_short_history():
 @pytest.mark.parametrize(
     "config",
     [
-        SplitConfig(test_month="2024-06-01"),  # not labelled
-        SplitConfig(test_month="2023-07-01"),  # nothing before valid
-        SplitConfig(test_month="2024-01-01", valid_month="2024-02-01"),  # valid after test
+        replace(AUTO, test_month="2024-06-01"),  # not labelled
+        replace(AUTO, test_month="2023-07-01"),  # nothing before valid
+        replace(AUTO, test_month="2024-01-01", valid_month="2024-02-01"),  # valid after test
     ],
 )
 def test_bad_choices_raise(config):
@@ -65,7 +70,7 @@ def test_parts_never_share_a_month_and_test_is_not_in_train():
         },
         schema={"subscriber_id": pl.Int64, "snapshot_month": pl.Date, "churn": pl.Int8},
     ).lazy()
-    chosen = choose_split_months(labelled_snapshot_months(features), SplitConfig(train_months=4))
+    chosen = choose_split_months(labelled_snapshot_months(features), replace(AUTO, train_months=4))
     assert chosen.test == date(2024, 4, 1)  # the last labelled month, not the last month
     parts = {p: select_part(features, chosen, p).collect() for p in ("train", "valid", "test")}
     assert set(parts["train"]["snapshot_month"]).isdisjoint(parts["test"]["snapshot_month"])

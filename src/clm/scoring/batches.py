@@ -25,7 +25,6 @@ import polars as pl
 import pyarrow.parquet as pq
 from rich.progress import Progress
 
-from clm.domain.budget import BudgetRules
 from clm.data.io import (
     TableError,
     collect_checked,
@@ -34,6 +33,7 @@ from clm.data.io import (
     schema_checked,
     write_together,
 )
+from clm.domain.budget import BudgetRules
 from clm.months import require_first_of_month
 from clm.scoring.inputs import (
     SCORING_INPUT,

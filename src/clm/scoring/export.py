@@ -16,6 +16,7 @@ from mlflow.models import ModelSignature, infer_signature
 
 import clm
 from clm import paths
+from clm.domain.budget import BudgetRules
 from clm.features.build import FeatureConfig
 from clm.registry import REGISTERED_MODELS, mark_challenger
 from clm.scoring.inputs import scoring_input
@@ -29,7 +30,6 @@ from clm.scoring.pyfunc import (
     predict_frame,
     write_scorer_config,
 )
-from clm.domain.budget import BudgetRules
 from clm.tracking import EXPERIMENT, data_version, git_commit, use_experiment
 
 logger = logging.getLogger(__name__)

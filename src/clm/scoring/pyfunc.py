@@ -27,13 +27,13 @@ import polars as pl
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
 from clm.config import from_dict
+from clm.domain.budget import BudgetRules
 from clm.domain.taxonomy import load_taxonomy
 from clm.errors import InputError
 from clm.features.build import FeatureConfig
 from clm.models.trained import TrainedModel
 from clm.scoring.inputs import SCORING_INPUT, check_history, failed_checks_summary, split_scorable
 from clm.scoring.month import MonthStats
-from clm.domain.budget import BudgetRules
 from clm.scoring.score import Scorer
 
 logger = logging.getLogger(__name__)

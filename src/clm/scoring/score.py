@@ -13,6 +13,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from clm.domain.budget import BudgetRules
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import Taxonomy
 from clm.explain.reasons import top_reasons
@@ -20,7 +21,6 @@ from clm.features.build import FeatureConfig
 from clm.features.history import IMPUTED_MONTHS
 from clm.models.trained import TrainedModel
 from clm.scoring.month import MonthStats, base_features, month_features, stats_rows
-from clm.domain.budget import BudgetRules
 from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
 
 TOP_REASONS = 3
