@@ -31,7 +31,9 @@ class MetricGate:
     """How far a challenger may fall behind the champion on one metric, and its hard limit."""
 
     tolerance: float
-    limit: float | None = None  # floor (higher is better) or cap (lower is better)
+    # floor (higher is better) or cap (lower is better); optional per metric: without one only
+    # the tolerance against the champion gates (params.yaml's brier)
+    limit: float | None = None
 
 
 @dataclass(frozen=True)
