@@ -75,6 +75,7 @@ class MeasureTable:
     reason_multiplier: np.ndarray  # (measures, len(SURVEY_REASONS))
     contract_expiry_multiplier: np.ndarray
     stable_prompt_leave_share: np.ndarray
+    expiry_window: tuple[int, int]  # the profile's hazard.contract_expiry_window
 
 
 def measure_table(profile: GeneratorProfile) -> MeasureTable:
@@ -112,6 +113,7 @@ def measure_table(profile: GeneratorProfile) -> MeasureTable:
         reason_multiplier=multiplier,
         contract_expiry_multiplier=column("contract_expiry_multiplier"),
         stable_prompt_leave_share=column("stable_prompt_leave_share"),
+        expiry_window=profile.hazard.contract_expiry_window,
     )
 
 
@@ -354,7 +356,9 @@ def _exit_multiplier(
     and row: shape (len(SURVEY_REASONS), n).
     """
     safe = np.maximum(measure, 0)
-    expiry = np.where(in_expiry_window(to_end), table.contract_expiry_multiplier[safe], 1.0)
+    expiry = np.where(
+        in_expiry_window(to_end, table.expiry_window), table.contract_expiry_multiplier[safe], 1.0
+    )
     if reason_rows is None:
         return table.reason_multiplier[safe].T * expiry
     return table.reason_multiplier[safe, np.maximum(reason_rows, 0)] * expiry

@@ -16,12 +16,6 @@ from clm.synthetic.profile import GeneratorProfile, TransitionProfile
 GROWTH, STABLE, WARNING, SUNK, EXITED, NOT_JOINED = range(6)
 STAGE_NAMES = ("growth", "stable", "warning", "sunk")
 
-YOUNG_TENURE_MONTHS = 6
-OLD_TENURE_MONTHS = 18
-# Offer expiry pulls churn forward (domain.md §5): from 3 months before the contract's last
-# month to 2 months after it.
-EXPIRY_WINDOW = (-2, 3)  # contract_end - month, half-open
-
 
 def warning_hazard(
     base_hazard: np.ndarray,
@@ -50,20 +44,23 @@ def warning_hazard(
         profile.networks["C"].old_tenure_multiplier,
     )
     tenure_factor = np.where(
-        tenure_months < YOUNG_TENURE_MONTHS,
+        tenure_months < profile.hazard.young_tenure_months,
         young,
-        np.where(tenure_months >= OLD_TENURE_MONTHS, old, 1.0),
+        np.where(tenure_months >= profile.hazard.old_tenure_months, old, 1.0),
     )
     expiry_factor = np.where(
-        in_expiry_window(months_to_contract_end), profile.hazard.contract_expiry_multiplier, 1.0
+        in_expiry_window(months_to_contract_end, profile.hazard.contract_expiry_window),
+        profile.hazard.contract_expiry_multiplier,
+        1.0,
     )
     hazard = base_hazard * tenure_factor * expiry_factor
     return np.minimum(hazard, profile.hazard.max_monthly_hazard)
 
 
-def in_expiry_window(months_to_contract_end: np.ndarray) -> np.ndarray:
-    """True where the contract is near its end (NaN, no contract: False)."""
-    low, high = EXPIRY_WINDOW
+def in_expiry_window(months_to_contract_end: np.ndarray, window: tuple[int, int]) -> np.ndarray:
+    """True where the contract is near its end: offer expiry pulls churn forward (domain.md
+    §5). ``window`` is the half-open range of contract end - month; NaN (no contract): False."""
+    low, high = window
     with np.errstate(invalid="ignore"):
         return (months_to_contract_end >= low) & (months_to_contract_end < high)
 

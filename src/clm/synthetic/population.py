@@ -9,11 +9,7 @@ import numpy as np
 from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES, REGIONS
 from clm.synthetic.profile import GeneratorProfile
 
-GROUP_SHARE = 0.06
-SUBSCRIBERS_PER_GROUP = 25
 FIRST_SUBSCRIBER_ID = 10_000_001
-# Regions differ in coverage, so dropped calls are a regional as well as a personal matter.
-REGION_DROPPED_CALL_FACTOR = np.array([0.8, 1.0, 0.9, 1.5, 1.1])
 
 
 @dataclass(frozen=True)
@@ -78,8 +74,9 @@ def draw_population(
     )
     sham &= joins_in_window
 
-    is_group = (rng.random(n) < GROUP_SHARE) & (payment == PAYMENT_TYPES.index("postpaid"))
-    n_groups = max(1, n // (SUBSCRIBERS_PER_GROUP * 10))
+    groups = profile.groups
+    is_group = (rng.random(n) < groups.member_share) & (payment == PAYMENT_TYPES.index("postpaid"))
+    n_groups = max(1, n // groups.subscribers_per_group)
     group_id = np.where(is_group, rng.integers(1, n_groups + 1, n), -1)
 
     hazard = profile.hazard

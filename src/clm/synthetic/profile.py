@@ -33,7 +33,16 @@ class HazardProfile:
     arpu_exponent: float
     group_multiplier: float
     contract_expiry_multiplier: float
+    contract_expiry_window: tuple[int, int]  # contract end - month, half-open [low, high)
+    young_tenure_months: int
+    old_tenure_months: int
     max_monthly_hazard: float
+
+
+@dataclass(frozen=True)
+class GroupProfile:
+    member_share: float  # of postpaid subscribers
+    subscribers_per_group: int  # subscribers of the window per group account
 
 
 @dataclass(frozen=True)
@@ -63,6 +72,7 @@ class UsageProfile:
     data_mb_median: float
     vas_share_of_arpu: float
     dropped_call_rate_mean: float
+    region_dropped_call_factor: dict[str, float]
     complaint_rate: float
     hotline_rate: float
     roaming_minutes_median: float
@@ -129,6 +139,7 @@ class EconomicsProfile:
 class GeneratorProfile:
     networks: dict[str, NetworkProfile]
     hazard: HazardProfile
+    groups: GroupProfile
     transitions: TransitionProfile
     contracts: ContractProfile
     usage: UsageProfile

@@ -8,9 +8,9 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from clm.data.contract import SURVEY_REASONS
+from clm.data.contract import REGIONS, SURVEY_REASONS
 from clm.synthetic.lifecycle import GROWTH, SUNK, WARNING
-from clm.synthetic.population import REGION_DROPPED_CALL_FACTOR, Population
+from clm.synthetic.population import Population
 from clm.synthetic.profile import GeneratorProfile
 
 LEVELS = (
@@ -63,6 +63,7 @@ def base_levels(
     calls_out = calls / (1 + incoming_per_outgoing)
     forwards = lognormal(usage.call_forward_rate, 0.5)
     youth = np.where(population.brand == 1, 2.0, 1.0)
+    region_factor = np.array([usage.region_dropped_call_factor[region] for region in REGIONS])
     levels = {
         "arpu": arpu,
         "mou": mou,
@@ -77,7 +78,7 @@ def base_levels(
         "complaints": np.full(n, usage.complaint_rate),
         "hotline_calls": np.full(n, usage.hotline_rate),
         "dropped_call_rate": lognormal(usage.dropped_call_rate_mean, 0.3)
-        * REGION_DROPPED_CALL_FACTOR[population.region],
+        * region_factor[population.region],
         "arrears": np.zeros(n),
         "roaming_minutes": lognormal(usage.roaming_minutes_median, 1.0),
     }
