@@ -8,6 +8,8 @@ from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
 
+import yaml
+
 from clm import paths
 from clm.campaign.config import CampaignConfig
 from clm.config import from_dict, read_params
@@ -52,3 +54,13 @@ class Params:
 def repo_params(path: Path = REPO_PARAMS) -> Params:
     """Every section of ``path`` (the repository's params.yaml), read once."""
     return from_dict(Params, read_params(path), where=str(path))
+
+
+def write_params(path: Path, **changes: dict) -> Path:
+    """The repository's params.yaml copied to ``path`` (for a stage or CLI run in a temp dir),
+    with each named section's keys updated from ``changes``."""
+    values = read_params(REPO_PARAMS)
+    for section, keys in changes.items():
+        values[section] |= keys
+    path.write_text(yaml.safe_dump(values), encoding="utf-8")
+    return path

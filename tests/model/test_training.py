@@ -6,17 +6,14 @@ import hashlib
 import json
 import shutil
 from dataclasses import replace
-from pathlib import Path
 
 import mlflow
 import numpy as np
 import polars as pl
 import pytest
-import yaml
 from mlflow import MlflowClient
-from tests.params import repo_params
+from tests.params import repo_params, write_params
 
-from clm.config import read_params
 from clm.features.metadata import load_feature_metadata
 from clm.models.steps import run_train
 from clm.models.tasks import CHURN, STAGE
@@ -81,15 +78,14 @@ def test_saved_model_round_trips(small_split, tmp_path):
 
 
 def test_the_training_run_records_its_datasets_months_and_seeds(
-    small_split, tracking_store, tmp_path
+    small_split, tracking_store, tmp_path, params
 ):
     # the train step's inputs, where dvc repro leaves them (tracking_store works in tmp_path)
     shutil.copytree(small_split.split_dir, tmp_path / "data" / "split")
     (tmp_path / "reports").mkdir()
     shutil.copy(small_split.root / "split.json", tmp_path / "reports" / "split.json")
-    params = read_params(Path(__file__).resolve().parents[2] / "params.yaml")
-    params["model"] |= {"max_boost_rounds": 30, "early_stopping_rounds": 5}
-    (tmp_path / "params.yaml").write_text(yaml.safe_dump(params))
+    fewer_rounds = {"max_boost_rounds": 30, "early_stopping_rounds": 5}
+    write_params(tmp_path / "params.yaml", model=fewer_rounds)
     with mlflow.start_run(run_name="tune-churn") as tuning_run:
         pass
     tuning = {"study_name": "s", "best_params": {"max_depth": 3}, "run_id": tuning_run.info.run_id}
@@ -100,12 +96,12 @@ def test_the_training_run_records_its_datasets_months_and_seeds(
 
     run = MlflowClient().get_run(registration["run_id"])
     months = json.loads((small_split.root / "split.json").read_text())
-    assert run.data.params["horizon_months"] == str(params["labels"]["horizon_months"])
+    assert run.data.params["horizon_months"] == str(params.labels.horizon_months)
     assert run.data.params["test_month"] == months["test"]["months"][0]
     assert run.data.params["valid_month"] == months["valid"]["months"][0]
     assert run.data.params["n_train_months"] == str(len(months["train"]["months"]))
-    assert run.data.params["data_seed"] == str(params["generate"]["seed"])
-    assert run.data.params["model_seed"] == str(params["model"]["seed"])
+    assert run.data.params["data_seed"] == str(params.generate.seed)
+    assert run.data.params["model_seed"] == str(params.model.seed)
     assert run.data.tags["tuning_run_id"] == tuning_run.info.run_id
     logged = {
         (d.dataset.name, d.dataset.digest, json.loads(d.dataset.source)["uri"], d.tags[0].value)

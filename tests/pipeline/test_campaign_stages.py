@@ -10,22 +10,22 @@ import openpyxl
 import polars as pl
 import pytest
 import yaml
+from tests.params import REPO_PARAMS
 from tests.random_scores import random_customers
 from typer.testing import CliRunner
 
 from clm.campaign.config import CampaignConfig
 from clm.campaign.stage import CampaignPaths, log_to_mlflow, run_measure, run_plan
 from clm.cli import app
-from clm.config import from_dict
+from clm.config import from_dict, read_params
 from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
 from clm.months import add_months
 
-PARAMS = Path(__file__).parents[2] / "params.yaml"
 MONTH = random_customers(1, 0)["scoring_month"][0]
 
 
 def campaign_params(**changes: object) -> dict:
-    section = yaml.safe_load(PARAMS.read_text(encoding="utf-8"))["campaign"]
+    section = read_params(REPO_PARAMS)["campaign"]
     return {**section, "total_budget_yuan": 3000.0, "channel_capacity": 150, **changes}
 
 

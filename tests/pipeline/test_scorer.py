@@ -15,7 +15,7 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 from polars.testing import assert_frame_equal
-from tests.params import repo_params
+from tests.params import repo_params, write_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 from typer.testing import CliRunner
 
@@ -247,8 +247,7 @@ def test_cli_scores_csv_like_parquet_and_fails_clearly_on_bad_input(tiny_scorer,
     csv = tmp_path / "input.csv"
     tiny_scorer.frame.write_csv(csv)
     runner = CliRunner()
-    params = tmp_path / "params.yaml"
-    params.write_text("scoring:\n  batch_rows: 6000\n", encoding="utf-8")
+    params = write_params(tmp_path / "params.yaml", scoring={"batch_rows": 6000})
     args = ["score", "--model", str(tiny_scorer.path), "--params", str(params)]
     ok = runner.invoke(app, [*args, "--input", str(csv), "--output", str(tmp_path / "s.parquet")])
     assert ok.exit_code == 0, ok.output
