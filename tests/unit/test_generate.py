@@ -4,14 +4,17 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import replace
+from importlib import resources
 
 import polars as pl
 import pytest
+import yaml
 from tests.params import repo_params
 
 from clm.data import contract
 from clm.synthetic.generate import write_dataset
 from clm.synthetic.lifecycle import STAGE_NAMES
+from clm.synthetic.profile import load_profile
 
 SMALL = replace(repo_params().generate, n_subscribers=500, n_months=6, first_month="2024-01-01")
 
@@ -119,3 +122,13 @@ def test_bad_config_is_refused():
         replace(SMALL, cdma_share=2)
     with pytest.raises(ValueError, match="first of month"):
         replace(SMALL, first_month="2024-01-15")
+
+
+def test_a_profile_missing_a_regions_dropped_call_factor_is_refused(tmp_path):
+    packaged = resources.files("clm.synthetic").joinpath("generator_profile.yaml")
+    profile = yaml.safe_load(packaged.read_text(encoding="utf-8"))
+    del profile["usage"]["region_dropped_call_factor"]["west"]
+    path = tmp_path / "profile.yaml"
+    path.write_text(yaml.safe_dump(profile), encoding="utf-8")
+    with pytest.raises(ValueError, match=r"region_dropped_call_factor needs the regions"):
+        load_profile(path)

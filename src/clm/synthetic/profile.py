@@ -8,6 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from clm.config import ConfigError, from_dict
+from clm.data.contract import REGIONS
 from clm.safe_yaml import read_yaml
 
 
@@ -81,6 +82,14 @@ class UsageProfile:
     sunk_level: float
     noise_sigma: float
     warning_ramp_months: int
+
+    def __post_init__(self) -> None:
+        regions = sorted(self.region_dropped_call_factor)
+        if regions != sorted(REGIONS):
+            raise ValueError(
+                f"generator profile: usage.region_dropped_call_factor needs the regions "
+                f"{sorted(REGIONS)}, got {regions}"
+            )
 
 
 @dataclass(frozen=True)
