@@ -173,7 +173,7 @@ def tune(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
     """
     import optuna
 
-    from clm.models.steps import run_tune
+    from clm.models.tune_stage import run_tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     result = run_tune(task, params)
@@ -186,7 +186,7 @@ def tune(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
 @app.command()
 def train(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
     """Train the final model from the tuned parameters; register it as `challenger`."""
-    from clm.models.steps import run_train
+    from clm.models.train_stage import run_train
 
     registration = run_train(task, params)
     typer.echo(f"{task}: registered version {registration['version']} as challenger")
@@ -197,7 +197,7 @@ def evaluate(params: ParamsOption = paths.PARAMS) -> None:
     """Evaluate both models, the baselines and the oracle on the out-of-time test month."""
     import json
 
-    from clm.models.steps import run_evaluate
+    from clm.models.evaluate_stage import run_evaluate
 
     typer.echo(json.dumps(run_evaluate(params)["churn"]["model"], indent=2))
 

@@ -16,9 +16,9 @@ from mlflow import MlflowClient
 
 from clm.config import read_params
 from clm.features.metadata import load_feature_metadata
-from clm.models.steps import run_train
 from clm.models.tasks import CHURN, STAGE, ModelConfig
 from clm.models.train import TrainConfig, fit_final, log_and_register
+from clm.models.train_stage import run_train
 from clm.models.trained import TrainedModel
 from clm.registry import CHALLENGER, REGISTERED_MODELS
 from clm.tracking import CLASSIC_ML, EXPERIMENT, EXPERIMENT_KIND_TAG

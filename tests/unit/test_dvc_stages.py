@@ -16,7 +16,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
-PACKAGE_DATA = re.compile(r'resources\.files\("([\w.]+)"\)\.joinpath\("([^"]+)"\)')
+# packaged files a module reads: resources.files("pkg").joinpath("f") or / "f", and templates
+PACKAGE_DATA = re.compile(
+    r'resources\.files\("([\w.]+)"\)(?:\.joinpath\(| / )"([^"]+)"'
+    r'|PackageLoader\("([\w.]+)", "([^"]+)"\)'
+)
 
 
 def module_file(module: str) -> Path | None:
@@ -46,7 +50,8 @@ def code_and_data_of(script: Path) -> set[Path]:
     while queue:
         path = queue.pop()
         text = path.read_text(encoding="utf-8")
-        for package, name in PACKAGE_DATA.findall(text):
+        for match in PACKAGE_DATA.findall(text):
+            package, name = (match[0], match[1]) if match[0] else (match[2], match[3])
             needed.add(SRC.joinpath(*package.split("."), name))
         for module in imported_modules(path) - seen:
             seen.add(module)
