@@ -62,9 +62,23 @@ def code_and_data_of(script: Path) -> set[Path]:
     return {path.relative_to(ROOT) for path in needed}
 
 
+def resolve_params(text: str) -> str:
+    """dvc.yaml's ``${section.key}`` templating, from params.yaml."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+    def value(match: re.Match) -> str:
+        node = params
+        for key in match.group(1).split("."):
+            node = node[key]
+        return str(node)
+
+    return re.sub(r"\$\{((?!item\})[\w.]+)\}", value, text)
+
+
 def stages() -> dict[str, dict]:
-    """dvc.yaml's stages, with ``foreach`` expanded."""
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    """dvc.yaml's stages, with ``foreach`` expanded and params templating resolved."""
+    text = resolve_params((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    spec = yaml.safe_load(text)["stages"]
     expanded = {}
     for name, stage in spec.items():
         if "foreach" not in stage:
