@@ -14,7 +14,7 @@ ARPU, ``campaign.measures`` prices) within ``total_budget_yuan`` and ``channel_c
 Judged on the counterfactual truth of the months after T: retained value (true margin of the
 contacted, treated minus untreated, offers included) net of contact cost.
 
-The scored base is a stand-in for ``data/scores``, built from the generator's latent state:
+The scored base is ``tests.oracle_scores``' stand-in for ``data/scores``, from the latent state:
 churn_probability is the true untreated probability of churning within the horizon (an
 oracle churn model, which favours (a)), the stage is the latent stage, the top reason the
 latent reason's cause (none outside warning and sunk, so stable customers get no measure),
@@ -31,81 +31,20 @@ import dataclasses
 import time
 from datetime import date
 
-import numpy as np
 import polars as pl
+from tests.oracle_scores import oracle_customers
 
 from clm.campaign.candidates import PriorEffects
 from clm.campaign.config import CampaignConfig
 from clm.campaign.plan import build_plan
-from clm.campaign.policies import (
-    PRIOR_PLAN,
-    TOP_RISK,
-    UPLIFT_PLAN,
-    judge_policies,
-    policy_table,
-    top_risk_decile,
-    value_plan,
-)
+from clm.campaign.policies import compare_policies, policy_table
 from clm.campaign.simulate import Counterfactuals
 from clm.campaign.uplift import UpliftModel, fit_uplift
 from clm.config import load_section
-from clm.data.contract import SURVEY_REASONS
 from clm.domain.taxonomy import Taxonomy, load_taxonomy
-from clm.features.build import FeatureConfig, TierConfig
+from clm.features.build import FeatureConfig
 from clm.scoring.batches import ScoringConfig
-from clm.scoring.rules import BudgetRules, budget_caps, recommended_measures, risk_deciles
 from clm.synthetic.generate import GenerateConfig, state_at
-from clm.synthetic.lifecycle import STAGE_NAMES
-
-
-def oracle_customers(
-    world: Counterfactuals, taxonomy: Taxonomy, tiers: TierConfig, rules: BudgetRules
-) -> pl.DataFrame:
-    """The base of ``world`` as the plan reads it (scores plus ``arpu_mean_3m``), from truth."""
-    state = world.state
-    rows, population = state.active, state.population
-    arpu = population.arpu_base[rows]
-    network = population.network[rows]
-    network_mean = np.bincount(network, arpu) / np.maximum(np.bincount(network), 1)
-    ratio = arpu / network_mean[network]
-    in_group = population.group_id[rows] >= 0
-    tier = np.where(
-        in_group,
-        "group",
-        np.where(
-            ratio > tiers.postpaid_high_ratio,
-            "high",
-            np.where(ratio >= tiers.postpaid_mid_ratio, "mid", "low"),
-        ),
-    )
-    causes = np.array([taxonomy.survey_reasons[r].cause for r in SURVEY_REASONS], dtype=object)
-    reason = state.reason[rows]
-    cause = np.where(reason >= 0, causes[np.maximum(reason, 0)], None)
-    frame = pl.DataFrame(
-        {
-            "subscriber_id": population.subscriber_id[rows],
-            "scoring_month": [state.month.astype("datetime64[D]").item()] * rows.size,
-            "churn_probability": world.churn_probability()["churn_probability"],
-            "stage": np.array(STAGE_NAMES)[state.stage[rows]],
-            "value_tier": tier,
-            "reason_1_cause": pl.Series(cause, dtype=pl.String),
-            "reason_2_cause": pl.Series([None] * rows.size, dtype=pl.String),
-            "reason_3_cause": pl.Series([None] * rows.size, dtype=pl.String),
-            "arpu_mean_3m": arpu,
-            "group_id": population.group_id[rows],
-        }
-    )
-    return frame.with_columns(
-        reason_1_category=pl.col("reason_1_cause").replace_strict(
-            {code: c.category for code, c in taxonomy.causes.items()}, default=None
-        ),
-        group_size=pl.len().over("group_id").cast(pl.UInt32),
-        group_arpu_mean_3m=pl.col("arpu_mean_3m").mean().over("group_id"),
-    ).with_columns(
-        *budget_caps(rules),
-        risk_decile=risk_deciles(frame),
-        measure_codes=recommended_measures(frame, taxonomy),
-    )
 
 
 def pilot_uplift(
@@ -152,12 +91,7 @@ def main() -> None:
     pilot_index = args.months - 1 - config.horizon_months
     uplift, arms = pilot_uplift(*world_at(pilot_index), config, taxonomy)
     world, customers = world_at(args.months - 1)
-    assignments = {
-        TOP_RISK: top_risk_decile(customers, config, taxonomy),
-        PRIOR_PLAN: value_plan(customers, config, taxonomy, PriorEffects(config)),
-        UPLIFT_PLAN: value_plan(customers, config, taxonomy, uplift),
-    }
-    rows = judge_policies(assignments, customers, config, taxonomy, world)
+    judged = compare_policies(customers, config, taxonomy, world, uplift)
     month = date.fromisoformat(generate.first_month)
     print(
         f"base at T (month {args.months} of the window from {month}): {customers.height:,} "
@@ -166,7 +100,7 @@ def main() -> None:
         f"seed {generate.seed}; pilot at month {pilot_index + 1}: {arms['treatment']:,} "
         f"treated, {arms['control']:,} control"
     )
-    print(policy_table(rows))
+    print(policy_table(judged["policies"]))
     print(f"{time.perf_counter() - started:.1f} s wall")
 
 

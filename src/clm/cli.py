@@ -639,7 +639,8 @@ def campaign_measure(
 
     paths = stage.CampaignPaths()
     with _campaign_errors("measure"):
-        document = stage.run_measure(load_section(CampaignConfig, "campaign", params), paths)
+        config = load_section(CampaignConfig, "campaign", params)
+        document = stage.run_measure(config, paths, stage.synthetic_generator(params))
     if log_to_mlflow:
         stage.log_to_mlflow(document, paths.report_html)
     overall, roi = document["overall"], document["roi"]

@@ -20,7 +20,7 @@ import dataclasses
 
 import polars as pl
 
-from clm.campaign.candidates import EffectModel, measure_costs
+from clm.campaign.candidates import EffectModel, PriorEffects, measure_costs
 from clm.campaign.config import CampaignConfig
 from clm.campaign.plan import build_plan
 from clm.campaign.simulate import Counterfactuals
@@ -105,6 +105,31 @@ def judge_policies(
             round(row["net_value_yuan"] / reference, 3) if reference > 0 else None
         )
     return rows
+
+
+def compare_policies(
+    customers: pl.DataFrame,
+    config: CampaignConfig,
+    taxonomy: Taxonomy,
+    world: Counterfactuals,
+    uplift: EffectModel | None,
+) -> dict:
+    """(a), (b) and, with an uplift model, (c) on ``customers``, judged on ``world``."""
+    prior = PriorEffects(config)
+    assignments = {
+        TOP_RISK: top_risk_decile(customers, config, taxonomy),
+        PRIOR_PLAN: value_plan(customers, config, taxonomy, prior),
+    }
+    if uplift is not None:
+        assignments[UPLIFT_PLAN] = value_plan(customers, config, taxonomy, uplift)
+    return {
+        "judged_on": "counterfactual truth of the synthetic operator",
+        "month": str(customers["scoring_month"][0]),
+        "horizon_months": world.horizon_months,
+        "total_budget_yuan": config.total_budget_yuan,
+        "channel_capacity": config.channel_capacity,
+        "policies": judge_policies(assignments, customers, config, taxonomy, world),
+    }
 
 
 def policy_table(rows: list[dict]) -> str:

@@ -30,13 +30,25 @@ from clm.campaign.measure import (
     realised_outcomes,
 )
 from clm.campaign.plan import build_plan, scores_for_month, with_arpu
+from clm.campaign.policies import compare_policies
 from clm.campaign.report import render_report
+from clm.campaign.simulate import Counterfactuals
 from clm.campaign.uplift import fit_uplift, load_uplift
+from clm.config import load_section
 from clm.data.contract import RAW_TABLES
 from clm.data.io import check_contract, write_parquet_atomic, write_text_atomic
+from clm.data.operator import DataConfig
 from clm.domain.taxonomy import load_taxonomy
+from clm.months import to_index
+from clm.synthetic.generate import GenerateConfig, state_at
 
 logger = logging.getLogger(__name__)
+
+NO_TRUTH = (
+    "no counterfactual truth: data.source is not synthetic, so nobody knows what the "
+    "customers not contacted would have done; the pilot's measured uplift judges the plan"
+)
+FRESH_DRAW = 1  # seed offset of the months the policies are judged on (see _judge_policies)
 
 
 @dataclass(frozen=True)
@@ -92,9 +104,16 @@ def run_plan(
     return summary
 
 
-def run_measure(config: CampaignConfig, paths: CampaignPaths) -> dict:
+def run_measure(
+    config: CampaignConfig, paths: CampaignPaths, generator: GenerateConfig | None = None
+) -> dict:
     """Measure the plan on its outcome months; write the JSON and HTML reports and the
-    uplift model learned from the pilot."""
+    uplift model learned from the pilot.
+
+    ``generator`` is the synthetic operator's config: with it the three policies of
+    ``clm.campaign.policies`` are judged on its counterfactual truth; without it (an
+    operator's own data) that section says it was skipped and why.
+    """
     taxonomy = load_taxonomy()
     check_config(config, taxonomy)
     for needed in (paths.plan, paths.plan_summary):
@@ -127,6 +146,7 @@ def run_measure(config: CampaignConfig, paths: CampaignPaths) -> dict:
         "plan": json.loads(paths.plan_summary.read_text(encoding="utf-8")),
         "uplift_model": _learn_uplift(outcomes, config, paths.uplift_dir),
     }
+    document["policies"] = _judge_policies(config, paths, generator, document["uplift_model"])
     write_text_atomic(json.dumps(document, indent=2), paths.report_json)
     write_text_atomic(render_report(document), paths.report_html)
     return document
@@ -158,6 +178,41 @@ def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) 
         return {"learned": False, "reason": str(error)}
     model.save(folder)
     return {"learned": True, "folder": str(folder), "measures": list(model.measures)}
+
+
+def synthetic_generator(params: Path = paths.PARAMS) -> GenerateConfig | None:
+    """The generator's config when ``data.source`` is synthetic: the only data with truth."""
+    if load_section(DataConfig, "data", params).source != "synthetic":
+        return None
+    return load_section(GenerateConfig, "generate", params)
+
+
+def _judge_policies(
+    config: CampaignConfig, paths: CampaignPaths, generator: GenerateConfig | None, uplift: dict
+) -> dict:
+    """The policies of issue 15 on the plan month's whole base, judged on a fresh draw of
+    the months after it (the uplift model was learned on the outcome stage's draw, so
+    judging it there would be judging it in-sample)."""
+    if generator is None:
+        return {"skipped": NO_TRUTH}
+    taxonomy = load_taxonomy()
+    scores = scores_for_month(
+        pl.read_parquet(paths.scores), pl.read_parquet(paths.plan)["month"][0]
+    )
+    usage = scan_table(paths.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
+    customers = with_arpu(scores, usage)
+    month_index = to_index(customers["scoring_month"][0]) - to_index(
+        date.fromisoformat(generator.first_month)
+    )
+    world = Counterfactuals(
+        state_at(generator, month_index), config.horizon_months, generator.seed + FRESH_DRAW
+    )
+    prior = PriorEffects(config)
+    model = load_uplift(paths.uplift_dir, fallback=prior) if uplift["learned"] else None
+    judged = compare_policies(customers, config, taxonomy, world, model)
+    if model is None:
+        judged["uplift_plan_skipped"] = f"no uplift model: {uplift['reason']}"
+    return judged
 
 
 def log_to_mlflow(document: dict, report_html: Path) -> str:
