@@ -44,6 +44,8 @@ class UpliftModel:
     def churn_reduction(self, candidates: pl.DataFrame) -> pl.Series:
         """Control-arm churn minus treated-arm churn per candidate; the prior where the pilot
         never tried the measure."""
+        if candidates.is_empty():  # XGBoost warns on an empty matrix
+            return pl.Series("churn_reduction", [], dtype=pl.Float64)
         base = _features(candidates, self.vocabularies)
         without = self.control.predict(xgb.DMatrix(base))
         with_measure = self.treated.predict(
