@@ -10,7 +10,8 @@ from __future__ import annotations
 import logging
 
 from clm.campaign.config import CampaignConfig
-from clm.campaign.stage import CampaignPaths, log_to_mlflow, run_measure, synthetic_generator
+from clm.campaign.measure_stage import log_to_mlflow, run_measure, synthetic_generator
+from clm.campaign.stage import CampaignPaths
 from clm.config import load_section
 
 

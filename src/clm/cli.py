@@ -633,7 +633,7 @@ def campaign_measure(
     log_to_mlflow: Annotated[bool, typer.Option(help="Log figures and report to MLflow.")] = True,
 ) -> None:
     """Run the measure step with the same paths and params as the DVC stage."""
-    from clm.campaign import stage
+    from clm.campaign import measure_stage as stage
     from clm.campaign.config import CampaignConfig
     from clm.config import load_section
 

@@ -16,9 +16,10 @@ from tests.random_scores import random_customers
 from typer.testing import CliRunner
 
 from clm.campaign.config import CampaignConfig
+from clm.campaign.measure_stage import NO_TRUTH, log_to_mlflow, run_measure
 from clm.campaign.policies import PRIOR_PLAN, TOP_RISK, UPLIFT_PLAN
 from clm.campaign.simulate import Counterfactuals
-from clm.campaign.stage import NO_TRUTH, CampaignPaths, log_to_mlflow, run_measure, run_plan
+from clm.campaign.stage import CampaignPaths, run_plan
 from clm.cli import app
 from clm.config import from_dict
 from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
