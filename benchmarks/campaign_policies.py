@@ -101,7 +101,9 @@ def main() -> None:
         f"treated, {arms['control']:,} control"
     )
     print(policy_table(judged["policies"]))
-    print(f"{time.perf_counter() - started:.1f} s wall")
+    net = [row["net_value_yuan"] for row in judged["policies"]]
+    print(f"net value (b) - (a): {net[1] - net[0]:+,.0f} yuan; (c) - (b): {net[2] - net[1]:+,.0f}")
+    print(f"{time.perf_counter() - started:.1f} s wall, imports excluded")
 
 
 if __name__ == "__main__":
