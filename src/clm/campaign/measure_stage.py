@@ -92,7 +92,9 @@ def run_measure(
         "plan": json.loads(paths.plan_summary.read_text(encoding="utf-8")),
         "uplift_model": _learn_uplift(outcomes, config, paths.uplift_dir),
     }
-    document["policies"] = _judge_policies(config, paths, generator, document["uplift_model"])
+    document["policies"] = _judge_policies(
+        config, paths, generator, month, document["uplift_model"]
+    )
     write_text_atomic(json.dumps(document, indent=2), paths.report_json)
     write_text_atomic(render_report(document), paths.report_html)
     return document
@@ -123,7 +125,11 @@ def synthetic_generator(params: Path = paths.PARAMS) -> GenerateConfig | None:
 
 
 def _judge_policies(
-    config: CampaignConfig, paths: CampaignPaths, generator: GenerateConfig | None, uplift: dict
+    config: CampaignConfig,
+    paths: CampaignPaths,
+    generator: GenerateConfig | None,
+    month: date,
+    uplift: dict,
 ) -> dict:
     """The policies of issue 15 on the plan month's whole base, judged on a fresh draw of
     the months after it (the uplift model was learned on the outcome stage's draw, so
@@ -131,14 +137,10 @@ def _judge_policies(
     if generator is None:
         return {"skipped": NO_TRUTH}
     taxonomy = load_taxonomy()
-    scores = scores_for_month(
-        pl.read_parquet(paths.scores), pl.read_parquet(paths.plan)["month"][0]
-    )
+    scores = scores_for_month(pl.read_parquet(paths.scores), month)
     usage = scan_table(paths.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
     customers = with_arpu(scores, usage)
-    month_index = to_index(customers["scoring_month"][0]) - to_index(
-        date.fromisoformat(generator.first_month)
-    )
+    month_index = to_index(month) - to_index(date.fromisoformat(generator.first_month))
     world = Counterfactuals(
         state_at(generator, month_index), config.horizon_months, generator.seed + FRESH_DRAW
     )
