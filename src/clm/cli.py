@@ -633,13 +633,14 @@ def campaign_measure(
     log_to_mlflow: Annotated[bool, typer.Option(help="Log figures and report to MLflow.")] = True,
 ) -> None:
     """Run the measure step with the same paths and params as the DVC stage."""
-    from clm.campaign import stage
+    from clm.campaign import measure_stage as stage
     from clm.campaign.config import CampaignConfig
     from clm.config import load_section
 
     paths = stage.CampaignPaths()
     with _campaign_errors("measure"):
-        document = stage.run_measure(load_section(CampaignConfig, "campaign", params), paths)
+        config = load_section(CampaignConfig, "campaign", params)
+        document = stage.run_measure(config, paths, stage.synthetic_generator(params))
     if log_to_mlflow:
         stage.log_to_mlflow(document, paths.report_html)
     overall, roi = document["overall"], document["roi"]
