@@ -393,7 +393,7 @@ def score(
 
 @contextmanager
 def _scoring_progress() -> Iterator[Progress]:
-    """A transient progress display: spinner, step, bar, done/total, elapsed and time left."""
+    """A transient progress display: spinner, step, bar, steps done, time elapsed and left."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -409,8 +409,9 @@ def _scoring_progress() -> Iterator[Progress]:
         TextColumn("{task.description}"),
         BarColumn(),
         MofNCompleteColumn(),
+        TextColumn("elapsed"),
         TimeElapsedColumn(),
-        TextColumn("left"),
+        TextColumn("ETA"),
         TimeRemainingColumn(),
     )
     with Progress(*columns, transient=True) as progress:
