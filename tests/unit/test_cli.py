@@ -12,6 +12,7 @@ import typer
 from typer.testing import CliRunner
 
 from clm.cli import app
+from clm.paths import PARAMS
 
 
 def commands(group: typer.core.TyperGroup, path: str = "clm") -> dict[str, typer.core.TyperCommand]:
@@ -114,3 +115,13 @@ def test_help_does_not_import_spark_or_pandera():
     run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert run.stdout.strip() == "[]", run.stdout + run.stderr
     assert "FutureWarning" not in run.stderr
+
+
+def test_a_command_that_imports_pandera_prints_no_pyspark_pandas_warning(tmp_path):
+    # pandera imports pyspark.pandas whenever pyspark is installed; pytest filters its
+    # FutureWarning in-process, so this runs the command in a clean interpreter
+    command = ["validate", "--params", str(PARAMS.resolve()), "--raw-dir", str(tmp_path)]
+    code = f"import sys; from clm.cli import app; sys.argv = ['clm', *{command!r}]; app()"
+    run = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert run.returncode == 2, run.stderr
+    assert "subscribers.parquet" in run.stderr and "Warning" not in run.stderr, run.stderr
