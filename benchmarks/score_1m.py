@@ -1,10 +1,10 @@
 """Benchmark: score the latest month of about 1M subscribers end to end, then Spark on a sample.
 
-Run: .venv/bin/python -m benchmarks.score_1m [--subscribers N] [--months M] [--model DIR]
+Run: .venv/bin/python -m benchmarks.score_1m [--subscribers N] [--months M] [--scorer DIR]
 Goal (design.md): <= 3 min and <= 4 GB peak on 2 cores, top-3 reasons included. The raw data
 comes from the project's generator; generation, scoring and the Spark run are separate child
 processes of a small parent, so each reports its own peak memory (a child forked from a big
-parent would inherit the parent's high-water mark). ``--model`` is a scorer artifact folder
+parent would inherit the parent's high-water mark). ``--scorer`` is a scorer artifact folder
 (``models/scorer`` after ``dvc repro``) or a ``models:/`` URI.
 """
 
@@ -80,7 +80,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=1_250_000)
     parser.add_argument("--months", type=int, default=8)
-    parser.add_argument("--model", default="models/scorer")
+    parser.add_argument("--scorer", default="models/scorer")
     parser.add_argument("--spark-subscribers", type=int, default=20_000)
     parser.add_argument("--step", choices=["generate", "score", "spark"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
@@ -88,9 +88,9 @@ def main() -> None:
     if args.step == "generate":
         generate(args.folder, args.subscribers, args.months)
     elif args.step == "score":
-        score(args.folder, args.model)
+        score(args.folder, args.scorer)
     elif args.step == "spark":
-        spark(args.folder, args.model, args.spark_subscribers)
+        spark(args.folder, args.scorer, args.spark_subscribers)
     else:
         me = [sys.executable, "-m", "benchmarks.score_1m", *sys.argv[1:]]
         with tempfile.TemporaryDirectory() as folder:

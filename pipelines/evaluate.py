@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 
-from clm.models.steps import run_evaluate
+from clm.models.evaluate_stage import run_evaluate
 
 
 def main() -> None:

@@ -6,7 +6,7 @@ from __future__ import annotations
 import logging
 import sys
 
-from clm.models.steps import run_train
+from clm.models.train_stage import run_train
 
 
 def main() -> None:

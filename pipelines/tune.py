@@ -11,7 +11,7 @@ import sys
 
 import optuna
 
-from clm.models.steps import run_tune
+from clm.models.tune_stage import run_tune
 
 
 def main() -> None:

@@ -7,16 +7,53 @@ DVC stage of the same name reads, so ``clm <step>`` and ``dvc repro <step>`` do 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator
+import sys
+import warnings
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from datetime import date
 from pathlib import Path
-from typing import Annotated, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 import typer
+from typer.core import TyperGroup
 
 from clm import paths
 
+if TYPE_CHECKING:
+    from rich.progress import Progress
+
+
+class _OneLineUsageErrors(TyperGroup):
+    """A usage mistake (an unknown task, model or option, a bad month) is one red line and exit
+    2, not a usage box; the help shown for a bare ``clm`` or ``clm snapshot`` stays as it is."""
+
+    def main(
+        self,
+        args: Sequence[str] | None = None,
+        *more: Any,
+        standalone_mode: bool = True,
+        **extra: Any,
+    ) -> Any:
+        if not standalone_mode:
+            return super().main(args, *more, standalone_mode=False, **extra)
+        try:
+            code = super().main(args, *more, standalone_mode=False, **extra)
+        except typer.TyperException as error:
+            # typer's own error printer skips this one too: the help is already printed.
+            if type(error).__name__ != "NoArgsIsHelpError":
+                context = getattr(error, "ctx", None)
+                where = f"{context.command_path}: " if context else ""
+                typer.secho(f"{where}{error.format_message()}", err=True, fg=typer.colors.RED)
+            sys.exit(error.exit_code)
+        except typer.Abort:
+            typer.secho("aborted", err=True, fg=typer.colors.RED)
+            sys.exit(1)
+        sys.exit(code if isinstance(code, int) else 0)
+
+
 app = typer.Typer(
+    cls=_OneLineUsageErrors,
     help="Churn and lifecycle-stage models for mobile operators.",
     no_args_is_help=True,
     add_completion=False,
@@ -26,12 +63,32 @@ app = typer.Typer(
 ParamsOption = Annotated[Path, typer.Option("--params", help="params.yaml to read.")]
 
 
+def _month(text: str) -> date:
+    """A ``--month`` value; typer turns the ``InputError`` (a ValueError) into a usage error."""
+    from clm.months import parse_month
+
+    return parse_month(text)
+
+
+MonthOption = Annotated[
+    date | None,
+    typer.Option(
+        parser=_month, metavar="YYYY-MM-01", help="The month to work on; default the latest."
+    ),
+]
+
+
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Configure logging once, at the entry point."""
+    """Configure logging and warnings once, at the entry point."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # pandera imports pyspark.pandas whenever pyspark is installed, so every command that
+    # validates a frame would print this; clm runs pandas-on-Spark nowhere.
+    warnings.filterwarnings(
+        "ignore", "PySpark does not yet fully support pandas", FutureWarning, "pyspark.pandas"
     )
 
 
@@ -162,7 +219,7 @@ def split(
         typer.echo(f"{part}: {figures}")
 
 
-TaskArgument = Annotated[str, typer.Argument(help="churn or stage.")]
+TaskArgument = Annotated[Literal["churn", "stage"], typer.Argument(help="The model to fit.")]
 
 
 @app.command()
@@ -173,7 +230,7 @@ def tune(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
     """
     import optuna
 
-    from clm.models.steps import run_tune
+    from clm.models.tune_stage import run_tune
 
     optuna.logging.set_verbosity(optuna.logging.WARNING)
     result = run_tune(task, params)
@@ -186,7 +243,7 @@ def tune(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
 @app.command()
 def train(task: TaskArgument, params: ParamsOption = paths.PARAMS) -> None:
     """Train the final model from the tuned parameters; register it as `challenger`."""
-    from clm.models.steps import run_train
+    from clm.models.train_stage import run_train
 
     registration = run_train(task, params)
     typer.echo(f"{task}: registered version {registration['version']} as challenger")
@@ -197,7 +254,7 @@ def evaluate(params: ParamsOption = paths.PARAMS) -> None:
     """Evaluate both models, the baselines and the oracle on the out-of-time test month."""
     import json
 
-    from clm.models.steps import run_evaluate
+    from clm.models.evaluate_stage import run_evaluate
 
     typer.echo(json.dumps(run_evaluate(params)["churn"]["model"], indent=2))
 
@@ -238,7 +295,7 @@ def explain(
 @app.command(
     help="Export the batch scorer: one MLflow pyfunc bundling feature building, the churn and "
     "stage models, the taxonomy, measures and budget rules (scoring.budget).\n\nSaves it to "
-    "--out and registers it as clm-scorer with the alias challenger (MLFLOW_TRACKING_URI)."
+    "--out-dir and registers it as clm-scorer with the alias challenger (MLFLOW_TRACKING_URI)."
 )
 def export(
     params: ParamsOption = paths.PARAMS,
@@ -248,7 +305,9 @@ def export(
     model_dir: Annotated[
         Path, typer.Option(help="Folder with churn/ and stage/.")
     ] = paths.MODELS_DIR,
-    out: Annotated[Path, typer.Option(help="Local copy of the artifact.")] = paths.SCORER_DIR,
+    out_dir: Annotated[
+        Path, typer.Option(help="Folder for the local copy of the artifact.")
+    ] = paths.SCORER_DIR,
 ) -> None:
     """Run the export step with the same paths and params as the DVC stage."""
     from clm.config import load_section
@@ -261,9 +320,11 @@ def export(
         load_section(ScoringConfig, "scoring", params).budget,
         validated_dir,
         model_dir,
-        out,
+        out_dir,
     )
-    typer.echo(f"scorer saved to {out}, registered as clm-scorer version {version} (challenger)")
+    typer.echo(
+        f"scorer saved to {out_dir}, registered as clm-scorer version {version} (challenger)"
+    )
 
 
 @app.command(
@@ -273,67 +334,88 @@ def export(
     "CSV file or a folder of them, or a folder with subscribers.parquet and "
     "usage_monthly.parquet. It must hold the scoring month and the 6 months before it. "
     "Streams in batches of subscribers (scoring.batch_rows). Rows failing their checks go, "
-    "with all rows of their subscriber, to <output stem>.quarantine.parquet, written together "
+    "with all rows of their subscriber, to <--out stem>.quarantine.parquet, written together "
     "with the scores. Exits 2 on bad input (empty or unreadable file, missing or mistyped "
     "column, missing history month, bad --month), 1 on too many quarantined rows "
-    "(scoring.max_quarantined_share); the previous output files are then left as they were."
+    "(scoring.max_quarantined_share) or a scorer that cannot be loaded; the previous output "
+    "files are then left as they were."
 )
 def score(
-    model: Annotated[
+    scorer_uri: Annotated[
         str,
         typer.Option(
-            "--model",
-            help="models:/clm-scorer@champion, models:/clm-scorer@challenger or a folder.",
+            "--scorer",
+            help="Scorer artifact: models:/clm-scorer@champion, models:/clm-scorer@challenger "
+            "or a folder (models/scorer).",
         ),
     ],
     input_path: Annotated[Path, typer.Option("--input", help="Scoring input file or folder.")],
-    output: Annotated[Path, typer.Option("--output", help="Scores parquet file to write.")],
-    month: Annotated[
-        str | None, typer.Option(help="Scoring month YYYY-MM-01; default the latest.")
-    ] = None,
+    out: Annotated[Path, typer.Option(help="Scores parquet file to write.")],
+    month: MonthOption = None,
     params: ParamsOption = paths.PARAMS,
 ) -> None:
-    """Score with the artifact, print the risk mix."""
+    """Score with the artifact behind a progress bar, then print the run and risk-mix tables."""
     import tempfile
 
-    from mlflow.exceptions import MlflowException
+    from rich.console import Console
 
-    from clm.config import load_section
-    from clm.months import parse_month
-    from clm.scoring.batches import (
-        QuarantineShareError,
-        ScoringConfig,
-        load_scorer_from,
-        scan_input,
-        score_input,
-    )
+    with _scoring_progress() as progress:
+        loading = progress.add_task(f"loading the scorer {scorer_uri}", total=None)
+        # the heavy imports (MLflow, the scorer's libraries) happen here, behind the spinner
+        from mlflow.exceptions import MlflowException
 
-    config = load_section(ScoringConfig, "scoring", params)
-    with _input_errors("score --month"):
-        scoring_month = parse_month(month) if month else None
-    try:
-        scorer = load_scorer_from(model)
-    except (MlflowException, OSError) as error:
-        typer.secho(f"score failed: cannot load {model}: {error}", err=True, fg=typer.colors.RED)
-        raise typer.Exit(code=1) from error
-    with (
-        _input_errors(f"score {input_path}", QuarantineShareError),
-        tempfile.TemporaryDirectory() as temp,
-    ):
-        summary = score_input(
-            scan_input(input_path, Path(temp)),
-            scorer,
-            output,
-            config,
-            scoring_month,
-            show_progress=True,
-        )
-    typer.echo(
-        f"{summary.scoring_month}: {summary.subscribers_scored:,} subscribers scored from "
-        f"{summary.rows_in:,} input rows, {summary.rows_quarantined:,} rows quarantined -> {output}"
-    )
+        from clm.config import load_section
+        from clm.scoring import batches
+
+        config = load_section(batches.ScoringConfig, "scoring", params)
+        try:
+            scorer = batches.load_scorer_from(scorer_uri)
+        except (MlflowException, OSError) as error:
+            typer.secho(
+                f"score failed: cannot load {scorer_uri}: {error}", err=True, fg=typer.colors.RED
+            )
+            raise typer.Exit(code=1) from error
+        progress.remove_task(loading)
+        with (
+            _input_errors(f"score {input_path}", batches.QuarantineShareError),
+            tempfile.TemporaryDirectory() as temp,
+        ):
+            summary = batches.score_input(
+                batches.scan_input(input_path, Path(temp)), scorer, out, config, month, progress
+            )
+    from clm.scoring.tables import mix_table, run_table
+
+    console = Console()
+    console.print(run_table(summary, out))
     for column, mix in summary.mix.items():
-        typer.echo(f"\nby {column}:\n{mix}")
+        console.print(mix_table(column, mix))
+
+
+@contextmanager
+def _scoring_progress() -> Iterator[Progress]:
+    """A transient progress display: spinner, step, bar, steps done, time elapsed and left."""
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        SpinnerColumn,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    columns = (
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TextColumn("elapsed"),
+        TimeElapsedColumn(),
+        TextColumn("ETA"),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, transient=True) as progress:
+        yield progress
 
 
 ModelOption = Annotated[
@@ -586,10 +668,8 @@ app.add_typer(campaign_app, name="campaign")
 )
 def campaign_plan(
     params: ParamsOption = paths.PARAMS,
-    month: Annotated[
-        str | None, typer.Option(help="Scored month YYYY-MM-01; default the latest.")
-    ] = None,
-    uplift_model: Annotated[
+    month: MonthOption = None,
+    uplift_dir: Annotated[
         Path | None,
         typer.Option(
             help="Uplift model folder from the last pilot (models/uplift); default "
@@ -598,17 +678,13 @@ def campaign_plan(
     ] = None,
 ) -> None:
     """Run the plan step with the same paths and params as the DVC stage."""
-    from datetime import date
-
     from clm.campaign.config import CampaignConfig
     from clm.campaign.stage import CampaignPaths, run_plan
     from clm.config import load_section
 
     with _campaign_errors("plan"):
         config = load_section(CampaignConfig, "campaign", params)
-        summary = run_plan(
-            config, CampaignPaths(), date.fromisoformat(month) if month else None, uplift_model
-        )
+        summary = run_plan(config, CampaignPaths(), month, uplift_dir)
     typer.echo(
         f"{summary['month']}: {summary['contacts']:,} contacts of {summary['subscribers']:,} "
         f"subscribers ({summary['arms']['control']:,} held out as control), spend "
@@ -633,13 +709,14 @@ def campaign_measure(
     log_to_mlflow: Annotated[bool, typer.Option(help="Log figures and report to MLflow.")] = True,
 ) -> None:
     """Run the measure step with the same paths and params as the DVC stage."""
-    from clm.campaign import stage
+    from clm.campaign import measure_stage as stage
     from clm.campaign.config import CampaignConfig
     from clm.config import load_section
 
     paths = stage.CampaignPaths()
     with _campaign_errors("measure"):
-        document = stage.run_measure(load_section(CampaignConfig, "campaign", params), paths)
+        config = load_section(CampaignConfig, "campaign", params)
+        document = stage.run_measure(config, paths, stage.synthetic_generator(params))
     if log_to_mlflow:
         stage.log_to_mlflow(document, paths.report_html)
     overall, roi = document["overall"], document["roi"]

@@ -15,9 +15,9 @@ from mlflow import MlflowClient
 from tests.params import repo_params, write_params
 
 from clm.features.metadata import load_feature_metadata
-from clm.models.steps import run_train
 from clm.models.tasks import CHURN, STAGE
 from clm.models.train import fit_final, log_and_register
+from clm.models.train_stage import run_train
 from clm.models.trained import TrainedModel
 from clm.registry import CHALLENGER, REGISTERED_MODELS
 from clm.tracking import CLASSIC_ML, EXPERIMENT, EXPERIMENT_KIND_TAG

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from datetime import date
 from pathlib import Path
 
 import numpy as np
@@ -10,16 +11,24 @@ import openpyxl
 import polars as pl
 import pytest
 import yaml
+from tests.oracle_scores import oracle_customers
 from tests.params import REPO_PARAMS
 from tests.random_scores import random_customers
 from typer.testing import CliRunner
 
 from clm.campaign.config import CampaignConfig
-from clm.campaign.stage import CampaignPaths, log_to_mlflow, run_measure, run_plan
+from clm.campaign.measure_stage import NO_TRUTH, log_to_mlflow, run_measure
+from clm.campaign.policies import PRIOR_PLAN, TOP_RISK, UPLIFT_PLAN
+from clm.campaign.simulate import Counterfactuals
+from clm.campaign.stage import CampaignPaths, run_plan
 from clm.cli import app
 from clm.config import from_dict, read_params
 from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
+from clm.domain.taxonomy import load_taxonomy
+from clm.features.build import TierConfig
 from clm.months import add_months
+from clm.scoring.rules import BudgetRules
+from clm.synthetic.generate import GenerateConfig, state_at
 
 MONTH = random_customers(1, 0)["scoring_month"][0]
 
@@ -41,18 +50,22 @@ def usage_rows(customers: pl.DataFrame, months: list) -> pl.DataFrame:
     )
 
 
+def stage_paths(folder: Path) -> CampaignPaths:
+    return CampaignPaths(
+        scores=folder / "scores.parquet",
+        usage=folder / "usage_monthly.parquet",
+        campaign_dir=folder / "campaign",
+        outcome_dir=folder / "outcome",
+        report_json=folder / "reports" / "campaign.json",
+        report_html=folder / "reports" / "campaign.html",
+        uplift_dir=folder / "uplift",
+    )
+
+
 @pytest.fixture
 def planned(tmp_path: Path) -> tuple[CampaignPaths, CampaignConfig, pl.DataFrame]:
     customers = random_customers(1500, 4)
-    paths = CampaignPaths(
-        scores=tmp_path / "scores.parquet",
-        usage=tmp_path / "usage_monthly.parquet",
-        campaign_dir=tmp_path / "campaign",
-        outcome_dir=tmp_path / "outcome",
-        report_json=tmp_path / "reports" / "campaign.json",
-        report_html=tmp_path / "reports" / "campaign.html",
-        uplift_dir=tmp_path / "uplift",
-    )
+    paths = stage_paths(tmp_path)
     customers.drop("arpu_mean_3m").write_parquet(paths.scores)
     history = [add_months(MONTH, k) for k in (-2, -1, 0)]
     usage_rows(customers, history).write_parquet(paths.usage)
@@ -61,7 +74,9 @@ def planned(tmp_path: Path) -> tuple[CampaignPaths, CampaignConfig, pl.DataFrame
     return paths, config, customers
 
 
-def roll_forward(paths: CampaignPaths, customers: pl.DataFrame, seed: int = 0) -> None:
+def roll_forward(
+    paths: CampaignPaths, customers: pl.DataFrame, seed: int = 0, month: date = MONTH
+) -> None:
     """A stand-in for the generator: treated customers churn less, the rest as scored."""
     plan = pl.read_parquet(paths.plan)
     rng = np.random.default_rng(seed)
@@ -69,7 +84,7 @@ def roll_forward(paths: CampaignPaths, customers: pl.DataFrame, seed: int = 0) -
     churned = rng.random(plan.height) < plan["churn_probability"].to_numpy() * np.where(
         treated, 0.5, 1.0
     )
-    months = [add_months(MONTH, k) for k in (1, 2, 3)]
+    months = [add_months(month, k) for k in (1, 2, 3)]
     stayers = customers.filter(pl.Series(~churned))
     paths.outcome_dir.mkdir()
     usage_rows(stayers, months).write_parquet(paths.outcome_dir / "usage_monthly.parquet")
@@ -131,6 +146,38 @@ def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(
     assert run.data.metrics["treated"] == overall["treated"]
 
 
+def test_measure_judges_the_policies_on_the_synthetic_operators_truth(tmp_path) -> None:
+    generator = GenerateConfig(
+        seed=5, n_subscribers=3000, n_months=6, first_month="2023-01-01", cdma_share=0.35
+    )
+    config = from_dict(CampaignConfig, campaign_params(control_share=0.3))
+    world = Counterfactuals(
+        state_at(generator, generator.n_months - 1), config.horizon_months, generator.seed
+    )
+    customers = oracle_customers(world, load_taxonomy(), TierConfig(), BudgetRules())
+    month = customers["scoring_month"][0]
+    paths = stage_paths(tmp_path)
+    customers.drop("arpu_mean_3m").write_parquet(paths.scores)
+    usage_rows(customers, [add_months(month, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
+    run_plan(config, paths)
+    roll_forward(paths, customers, month=month)
+
+    document = run_measure(config, paths, generator)
+
+    judged = json.loads(paths.report_json.read_text(encoding="utf-8"))["policies"]
+    assert judged == document["policies"]
+    assert judged["month"] == str(month)
+    rows = {row["policy"]: row for row in judged["policies"]}
+    assert TOP_RISK in rows and PRIOR_PLAN in rows
+    assert (UPLIFT_PLAN in rows) == document["uplift_model"]["learned"]
+    for row in rows.values():
+        assert 0 < row["spend_yuan"] <= config.total_budget_yuan
+        assert row["contacted"] <= config.channel_capacity
+        assert row["net_value_yuan"] == pytest.approx(
+            row["retained_value_yuan"] - row["contact_cost_yuan"], abs=0.02
+        )
+
+
 def test_outcome_for_a_month_that_had_no_plan_fails_with_one_line(planned) -> None:
     paths, config, customers = planned
     paths.outcome_dir.mkdir()
@@ -161,7 +208,10 @@ def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> Non
     paths.usage.parent.mkdir(parents=True)
     usage_rows(customers, [add_months(MONTH, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
     params = tmp_path / "params.yaml"
-    params.write_text(yaml.safe_dump({"campaign": campaign_params(control_share=0.3)}))
+    own_data = {"source": "operator", "operator": {"folder": str(tmp_path)}}
+    params.write_text(
+        yaml.safe_dump({"campaign": campaign_params(control_share=0.3), "data": own_data})
+    )
     runner = CliRunner()
     planned = runner.invoke(app, ["campaign", "plan", "--params", str(params)])
     assert planned.exit_code == 0, planned.output
@@ -173,6 +223,8 @@ def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> Non
     assert measured.exit_code == 0, measured.output
     assert "comparable control; churn cut +" in measured.output
     assert paths.report_html.is_file() and paths.report_json.is_file()
+    policies = json.loads(paths.report_json.read_text(encoding="utf-8"))["policies"]
+    assert policies == {"skipped": NO_TRUTH}  # an operator's own data has no truth
     again = runner.invoke(
         app, ["campaign", "plan", "--params", str(params), "--month", "2030-01-01"]
     )

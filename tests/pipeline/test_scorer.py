@@ -248,22 +248,22 @@ def test_cli_scores_csv_like_parquet_and_fails_clearly_on_bad_input(tiny_scorer,
     tiny_scorer.frame.write_csv(csv)
     runner = CliRunner()
     params = write_params(tmp_path / "params.yaml", scoring={"batch_rows": 6000})
-    args = ["score", "--model", str(tiny_scorer.path), "--params", str(params)]
-    ok = runner.invoke(app, [*args, "--input", str(csv), "--output", str(tmp_path / "s.parquet")])
+    args = ["score", "--scorer", str(tiny_scorer.path), "--params", str(params)]
+    ok = runner.invoke(app, [*args, "--input", str(csv), "--out", str(tmp_path / "s.parquet")])
     assert ok.exit_code == 0, ok.output
-    assert "subscribers scored" in ok.output and "by risk_decile" in ok.output
+    assert "subscribers scored" in ok.output and "by risk decile" in ok.output
     assert_frame_equal(pl.read_parquet(tmp_path / "s.parquet"), pl.read_parquet(parquet_scores))
 
     month = tiny_scorer.frame["month"].max()
     gap = tmp_path / "gap.parquet"
     tiny_scorer.frame.filter(pl.col("month") != add_months(month, -2)).write_parquet(gap)
-    failed = runner.invoke(app, [*args, "--input", str(gap), "--output", str(tmp_path / "g.pq")])
+    failed = runner.invoke(app, [*args, "--input", str(gap), "--out", str(tmp_path / "g.pq")])
     assert failed.exit_code == 2
     assert str(add_months(month, -2)) in failed.output
 
     no_column = tmp_path / "no_column.parquet"
     tiny_scorer.frame.drop("arpu").write_parquet(no_column)
-    failed = runner.invoke(app, [*args, "--input", str(no_column), "--output", str(gap)])
+    failed = runner.invoke(app, [*args, "--input", str(no_column), "--out", str(gap)])
     assert failed.exit_code == 2
     assert "arpu" in failed.output
 
@@ -333,8 +333,8 @@ def test_cli_turns_bad_input_into_one_line_naming_file_column_and_check(tiny_sco
     }
     output = tmp_path / "scores.parquet"
     for (path, month), expected in cases.items():
-        args = ["score", "--model", str(tiny_scorer.path), "--input", str(path)]
-        args += ["--output", str(output), *(["--month", month] if month else [])]
+        args = ["score", "--scorer", str(tiny_scorer.path), "--input", str(path)]
+        args += ["--out", str(output), *(["--month", month] if month else [])]
         result = CliRunner().invoke(app, args)
         assert result.exit_code == 2, result.output
         assert "Traceback" not in result.output

@@ -16,7 +16,11 @@ import yaml
 
 ROOT = Path(__file__).resolve().parents[2]
 SRC = ROOT / "src"
-PACKAGE_DATA = re.compile(r'resources\.files\("([\w.]+)"\)\.joinpath\("([^"]+)"\)')
+# packaged files a module reads: resources.files("pkg").joinpath("f") or / "f", and templates
+PACKAGE_DATA = re.compile(
+    r'resources\.files\("([\w.]+)"\)(?:\.joinpath\(| / )"([^"]+)"'
+    r'|PackageLoader\("([\w.]+)", "([^"]+)"\)'
+)
 
 
 def module_file(module: str) -> Path | None:
@@ -46,7 +50,8 @@ def code_and_data_of(script: Path) -> set[Path]:
     while queue:
         path = queue.pop()
         text = path.read_text(encoding="utf-8")
-        for package, name in PACKAGE_DATA.findall(text):
+        for match in PACKAGE_DATA.findall(text):
+            package, name = (match[0], match[1]) if match[0] else (match[2], match[3])
             needed.add(SRC.joinpath(*package.split("."), name))
         for module in imported_modules(path) - seen:
             seen.add(module)
@@ -57,9 +62,23 @@ def code_and_data_of(script: Path) -> set[Path]:
     return {path.relative_to(ROOT) for path in needed}
 
 
+def resolve_params(text: str) -> str:
+    """dvc.yaml's ``${section.key}`` templating, from params.yaml."""
+    params = yaml.safe_load((ROOT / "params.yaml").read_text(encoding="utf-8"))
+
+    def value(match: re.Match) -> str:
+        node = params
+        for key in match.group(1).split("."):
+            node = node[key]
+        return str(node)
+
+    return re.sub(r"\$\{((?!item\})[\w.]+)\}", value, text)
+
+
 def stages() -> dict[str, dict]:
-    """dvc.yaml's stages, with ``foreach`` expanded."""
-    spec = yaml.safe_load((ROOT / "dvc.yaml").read_text(encoding="utf-8"))["stages"]
+    """dvc.yaml's stages, with ``foreach`` expanded and params templating resolved."""
+    text = resolve_params((ROOT / "dvc.yaml").read_text(encoding="utf-8"))
+    spec = yaml.safe_load(text)["stages"]
     expanded = {}
     for name, stage in spec.items():
         if "foreach" not in stage:

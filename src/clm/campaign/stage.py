@@ -1,4 +1,5 @@
-"""The campaign stages' file edges: ``plan`` and ``measure`` read and write here only.
+"""The campaign stages' file locations and the ``plan`` stage's edges (``measure``'s are in
+``clm.campaign.measure_stage``).
 
 ``clm campaign plan|measure`` and ``pipelines/{plan,measure}.py`` call these with the same
 default paths, so the CLI and ``dvc repro`` do the same work.
@@ -7,8 +8,6 @@ default paths, so the CLI and ``dvc repro`` do the same work.
 from __future__ import annotations
 
 import json
-import logging
-import shutil
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -19,24 +18,11 @@ from clm import paths
 from clm.campaign.callsheet import call_sheet, write_call_sheet
 from clm.campaign.candidates import EffectModel, PriorEffects
 from clm.campaign.config import CampaignConfig, CampaignError, check_config
-from clm.campaign.measure import (
-    by_group,
-    campaign_roi,
-    compare,
-    outcome_months,
-    pilot_rows,
-    qini_coefficient,
-    qini_curve,
-    realised_outcomes,
-)
 from clm.campaign.plan import build_plan, scores_for_month, with_arpu
-from clm.campaign.report import render_report
-from clm.campaign.uplift import fit_uplift, load_uplift
+from clm.campaign.uplift import load_uplift
 from clm.data.contract import RAW_TABLES
 from clm.data.io import check_contract, write_parquet_atomic, write_text_atomic
 from clm.domain.taxonomy import load_taxonomy
-
-logger = logging.getLogger(__name__)
 
 
 @dataclass(frozen=True)
@@ -92,46 +78,6 @@ def run_plan(
     return summary
 
 
-def run_measure(config: CampaignConfig, paths: CampaignPaths) -> dict:
-    """Measure the plan on its outcome months; write the JSON and HTML reports and the
-    uplift model learned from the pilot."""
-    taxonomy = load_taxonomy()
-    check_config(config, taxonomy)
-    for needed in (paths.plan, paths.plan_summary):
-        if not needed.is_file():
-            raise CampaignError(f"plan: {needed} not found; run clm campaign plan first")
-    plan = pl.read_parquet(paths.plan)
-    month = plan["month"][0]
-    usage = scan_table(
-        paths.outcome_dir / "usage_monthly.parquet",
-        "usage_monthly",
-        ("subscriber_id", "month", "arpu"),
-    )
-    churn_events = scan_table(
-        paths.outcome_dir / "churn_events.parquet", "churn_events", ("subscriber_id", "churn_month")
-    )
-    observed = usage.select(pl.col("month").unique()).collect()["month"].to_list()
-    months = outcome_months(month, observed, config.horizon_months)
-    outcomes = realised_outcomes(plan, usage, churn_events, months, config)
-    rows = pilot_rows(outcomes)
-    curve = qini_curve(rows)
-    document = {
-        "month": str(month),
-        "outcome_months": [str(m) for m in months],
-        "overall": compare(rows),
-        "by_value_tier": by_group(rows, "value_tier"),
-        "by_measure": by_group(rows, "measure"),
-        "roi": campaign_roi(rows),
-        "qini_coefficient": qini_coefficient(curve),
-        "qini_curve": curve.to_dict(as_series=False),
-        "plan": json.loads(paths.plan_summary.read_text(encoding="utf-8")),
-        "uplift_model": _learn_uplift(outcomes, config, paths.uplift_dir),
-    }
-    write_text_atomic(json.dumps(document, indent=2), paths.report_json)
-    write_text_atomic(render_report(document), paths.report_html)
-    return document
-
-
 def scan_table(path: Path, table: str, columns: tuple[str, ...]) -> pl.LazyFrame:
     """The ``columns`` of a raw-contract table, lazily, after checking they are there with
     the contract's dtypes (TableError otherwise): the plan needs 3 of usage's 18 columns."""
@@ -141,45 +87,3 @@ def scan_table(path: Path, table: str, columns: tuple[str, ...]) -> pl.LazyFrame
     contract = {column: RAW_TABLES[table][column] for column in columns}
     check_contract(frame.collect_schema(), table, contract)
     return frame.select(columns)
-
-
-def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) -> dict:
-    """Fit and save the T-learner when the pilot is big enough; say why not otherwise (in
-    the folder too, which replaces any older model so a stale one is never planned with)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
-    try:
-        model = fit_uplift(
-            outcomes, config.uplift, config.seed, load_taxonomy(), PriorEffects(config)
-        )
-    except CampaignError as error:
-        logger.warning("uplift model not learned: %s", error)
-        write_text_atomic(f"{error}\n", folder / "not_learned.txt")
-        return {"learned": False, "reason": str(error)}
-    model.save(folder)
-    return {"learned": True, "folder": str(folder), "measures": list(model.measures)}
-
-
-def log_to_mlflow(document: dict, report_html: Path) -> str:
-    """Log the measured figures and the report to an MLflow run; return its id."""
-    import mlflow
-
-    from clm.tracking import EXPERIMENT
-
-    overall, roi = document["overall"], document["roi"]
-    metrics = {
-        "churn_cut": overall["churn_cut"],
-        "net_value_uplift_yuan": overall["net_value_uplift_yuan"],
-        "incremental_value_yuan": roi["incremental_value_yuan"],
-        "roi": roi["roi"],
-        "qini_coefficient": document["qini_coefficient"],
-        "treated": overall["treated"],
-        "control": overall["control"],
-    }
-    mlflow.set_experiment(EXPERIMENT)
-    with mlflow.start_run(run_name=f"campaign {document['month']}") as run:
-        mlflow.set_tag("clm.stage", "campaign-measure")
-        mlflow.log_metrics({k: float(v) for k, v in metrics.items() if v is not None})
-        mlflow.log_dict(document, "campaign.json")
-        mlflow.log_artifact(str(report_html))
-    return run.info.run_id

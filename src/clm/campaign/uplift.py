@@ -10,7 +10,12 @@ arm's model takes the measure as a feature, so one model serves every measure th
 tried; a measure it never tried keeps the prior effect table's estimate.
 
 Features are the plan's own columns (churn probability, ARPU, value tier, stage, top reason
-category), so next month's candidates carry them without rebuilding anything.
+category), so next month's candidates carry them without rebuilding anything. Both arms start
+from the churn score (its logit is each model's base margin) and learn only how their arm
+departs from it. Without that offset each arm's trees shrink towards their own arm's churn
+rate, and the arms' rates differ by design (the plan treats the riskiest, the control spans
+every decile): on the synthetic operator the control model then under-predicted the risky
+customers' churn and the estimated cuts came out negative where the true ones were positive.
 """
 
 from __future__ import annotations
@@ -28,6 +33,7 @@ from clm.campaign.config import CampaignError, UpliftParams
 from clm.domain.taxonomy import Taxonomy
 
 NUMERIC = ("churn_probability", "arpu_mean_3m")
+SCORE_CLIP = 1e-4  # churn scores of exactly 0 or 1 would give an infinite base margin
 MIN_ARM_ROWS = 30  # fewer customers in an arm teach the model nothing worth planning on
 
 
@@ -44,10 +50,16 @@ class UpliftModel:
     def churn_reduction(self, candidates: pl.DataFrame) -> pl.Series:
         """Control-arm churn minus treated-arm churn per candidate; the prior where the pilot
         never tried the measure."""
+        if candidates.is_empty():  # XGBoost warns on an empty matrix
+            return pl.Series("churn_reduction", [], dtype=pl.Float64)
         base = _features(candidates, self.vocabularies)
-        without = self.control.predict(xgb.DMatrix(base))
+        margin = _score_margin(candidates)
+        without = self.control.predict(xgb.DMatrix(base, base_margin=margin))
         with_measure = self.treated.predict(
-            xgb.DMatrix(np.hstack([base, _one_hot(candidates["measure_code"], self.measures)]))
+            xgb.DMatrix(
+                np.hstack([base, _one_hot(candidates["measure_code"], self.measures)]),
+                base_margin=margin,
+            )
         )
         tried = candidates["measure_code"].is_in(list(self.measures)).to_numpy()
         prior = self.fallback.churn_reduction(candidates).to_numpy()
@@ -88,8 +100,8 @@ def fit_uplift(
     measures = tuple(sorted(treated["measure_code"].unique()))
     treated_x = np.hstack([_features(treated, vocab), _one_hot(treated["measure_code"], measures)])
     return UpliftModel(
-        control=_train(_features(control, vocab), control["churned"], params, seed),
-        treated=_train(treated_x, treated["churned"], params, seed),
+        control=_train(_features(control, vocab), control, params, seed),
+        treated=_train(treated_x, treated, params, seed),
         measures=measures,
         vocabularies=vocab,
         fallback=fallback,
@@ -111,7 +123,8 @@ def load_uplift(folder: Path, fallback: EffectModel) -> UpliftModel:
     return UpliftModel(*boosters, tuple(meta["measures"]), vocab, fallback)
 
 
-def _train(x: np.ndarray, churned: pl.Series, params: UpliftParams, seed: int) -> xgb.Booster:
+def _train(x: np.ndarray, arm: pl.DataFrame, params: UpliftParams, seed: int) -> xgb.Booster:
+    """One arm's churn model on ``x``, from the arm's churn scores as base margin."""
     config = {
         "objective": "binary:logistic",
         "max_depth": params.max_depth,
@@ -120,8 +133,15 @@ def _train(x: np.ndarray, churned: pl.Series, params: UpliftParams, seed: int) -
         "seed": seed,
         "nthread": 1,
     }
-    data = xgb.DMatrix(x, label=churned.cast(pl.Float64).to_numpy())
+    label = arm["churned"].cast(pl.Float64).to_numpy()
+    data = xgb.DMatrix(x, label=label, base_margin=_score_margin(arm))
     return xgb.train(config, data, num_boost_round=params.n_estimators)
+
+
+def _score_margin(frame: pl.DataFrame) -> np.ndarray:
+    """The logit of each row's churn score, clipped away from 0 and 1 so it stays finite."""
+    probability = np.clip(frame["churn_probability"].to_numpy(), SCORE_CLIP, 1 - SCORE_CLIP)
+    return np.log(probability / (1 - probability))
 
 
 def _features(frame: pl.DataFrame, vocab: dict[str, tuple[str, ...]]) -> np.ndarray:

@@ -5,9 +5,11 @@ from __future__ import annotations
 from pathlib import Path
 
 import polars as pl
+from mlflow.entities import DatasetInput
 
 from clm import paths
 from clm.models.tasks import Task
+from clm.tracking import dataset_input
 
 
 def read_part(
@@ -16,3 +18,14 @@ def read_part(
     """One split part; with a task, only the rows labelled for it."""
     frame = pl.read_parquet(split_dir / f"{part}.parquet")
     return frame if task is None else frame.filter(pl.col(task.label_column).is_not_null())
+
+
+DATASET_CONTEXTS = {"train": "training", "valid": "validation", "test": "test"}
+
+
+def split_inputs(parts: dict[str, pl.DataFrame]) -> list[DatasetInput]:
+    """Split parts as MLflow dataset inputs, each with its file under data/split."""
+    return [
+        dataset_input(paths.SPLIT_DIR / f"{part}.parquet", frame, DATASET_CONTEXTS[part])
+        for part, frame in parts.items()
+    ]

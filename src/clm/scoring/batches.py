@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
-from contextlib import nullcontext
 from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
@@ -40,6 +39,7 @@ from clm.scoring.inputs import (
     TABLE,
     check_columns,
     check_history,
+    failed_check_counts,
     failed_checks_summary,
     split_scorable,
 )
@@ -67,8 +67,10 @@ class ScoreSummary:
     """What a scoring run did, for the console and the logs."""
 
     scoring_month: date
+    months_read: int  # the scoring month and the history months of the input
     rows_in: int
     rows_quarantined: int
+    failed_checks: dict[str, int]  # check -> quarantined rows failing it (a row may fail many)
     subscribers_scored: int
     mix: dict[str, pl.DataFrame]  # risk_decile, stage, value_tier -> counts and mean risk
 
@@ -118,7 +120,7 @@ def score_input(
     output: Path,
     config: ScoringConfig,
     scoring_month: date | None = None,
-    show_progress: bool = False,
+    progress: Progress | None = None,
 ) -> ScoreSummary:
     """Score every subscriber with a row in the scoring month; write ``output`` and quarantine.
 
@@ -131,7 +133,8 @@ def score_input(
         output: Parquet file of scores; ``<output stem>.quarantine.parquet`` gets bad rows.
         config: The ``scoring`` params section.
         scoring_month: The month T; default the latest month of the input.
-        show_progress: Show a progress bar over the batches.
+        progress: A started rich progress display to report each step on (reading the input,
+            both passes over every batch, ranking); none shown without it.
 
     Raises:
         TableError: the input is empty, a column is missing, mistyped or unreadable, or a CSV
@@ -141,6 +144,8 @@ def score_input(
         QuarantineShareError: more than ``max_quarantined_share`` of the rows failed; nothing
             is written.
     """
+    progress = progress or Progress(disable=True)
+    step = progress.add_task("reading the input", total=None)
     check_columns(schema_checked(source, TABLE))
     months = set(collect_checked(source.select(pl.col("month").unique()), TABLE)["month"])
     if not months:
@@ -153,19 +158,16 @@ def score_input(
         (ids[i], ids[min(i + per_batch, len(ids)) - 1]) for i in range(0, len(ids), per_batch)
     ]
     logger.info("scoring %s: %d subscribers in %d batches", month, len(ids), len(bounds))
-    quarantine_path = output.with_name(f"{output.stem}.quarantine.parquet")
-    with (
-        _progress(show_progress) as progress,
-        write_together(output, quarantine_path) as (staged_output, staged_quarantine),
-    ):
-        task = progress.add_task("scoring", total=2 * len(bounds)) if progress else None
+    # one step per batch and pass, one to rank and write, one for the risk mix
+    progress.update(step, total=2 * len(bounds) + 2, description=f"{month}: checking batches")
+    quarantine_path = quarantine_path_for(output)
+    with write_together(output, quarantine_path) as (staged_output, staged_quarantine):
 
         def batches() -> Iterator[pl.DataFrame]:
             for low, high in bounds:
                 batch = source.filter(pl.col("subscriber_id").is_between(low, high))
                 yield collect_checked(batch, TABLE)
-                if progress:
-                    progress.advance(task)
+                progress.advance(step)
 
         rows_in, quarantined, stats_parts = 0, [], []
         for frame in batches():
@@ -184,20 +186,28 @@ def score_input(
         quarantine.write_parquet(staged_quarantine)
         stats = MonthStats.from_rows(pl.concat(stats_parts), min(months), scorer.features)
         bad_ids = quarantine["subscriber_id"].unique().implode()
+        progress.update(step, description=f"{month}: scoring batches")
         side = staged_output.with_name(f"{output.stem}.unranked.parquet")
         with parquet_appender(side) as append:
             for frame in batches():
                 good = frame.filter(~pl.col("subscriber_id").is_in(bad_ids))
                 if good.filter(pl.col("month") == month).height:
                     append(scorer.score(good, stats))
+        progress.update(step, description=f"{month}: ranking risk deciles")
         subscribers = _write_ranked(side, staged_output)
+        progress.update(step, advance=1, description=f"{month}: summarising")
         mix = _risk_mix(pl.scan_parquet(staged_output))
+        progress.advance(step)
     logger.info("scored %d subscribers for %s -> %s", subscribers, month, output)
-    return ScoreSummary(month, rows_in, quarantine.height, subscribers, mix)
+    return ScoreSummary(
+        month, len(months), rows_in, quarantine.height, failed_check_counts(quarantine),
+        subscribers, mix,
+    )  # fmt: skip
 
 
-def _progress(show: bool) -> Progress | nullcontext:
-    return Progress(transient=True) if show else nullcontext()
+def quarantine_path_for(output: Path) -> Path:
+    """Where the rows quarantined while scoring into ``output`` go."""
+    return output.with_name(f"{output.stem}.quarantine.parquet")
 
 
 def _write_ranked(side: Path, output: Path) -> int:

@@ -115,7 +115,12 @@ def split_scorable(
     return checked.accepted.filter(~spoiled), quarantined
 
 
+def failed_check_counts(quarantined: pl.DataFrame) -> dict[str, int]:
+    """Quarantined rows per failed check, most frequent first (a row may fail several)."""
+    return dict(quarantined[FAILED_CHECKS].explode().drop_nulls().value_counts(sort=True).rows())
+
+
 def failed_checks_summary(quarantined: pl.DataFrame) -> str:
     """The most frequent failed checks of quarantined rows, for a one-line error message."""
-    counts = quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5).rows()
+    counts = list(failed_check_counts(quarantined).items())[:5]
     return "most failed checks: " + ", ".join(f"{check} ({rows} rows)" for check, rows in counts)

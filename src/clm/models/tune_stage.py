@@ -1,0 +1,45 @@
+"""DVC stage `tune` (and `clm tune`): run or resume a task's Optuna study on the split
+parts and write its best parameters for training."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import asdict
+from pathlib import Path
+
+from clm import paths
+from clm.config import load_section
+from clm.data.io import write_text_atomic
+from clm.features.metadata import load_feature_metadata
+from clm.models.encoding import FeatureEncoder
+from clm.models.splits import read_part, split_inputs
+from clm.models.tasks import ModelConfig, task_for
+from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
+from clm.tracking import (
+    EXPERIMENT,
+    file_digest,
+    use_experiment,
+)
+
+
+def run_tune(task_name: str, params: Path = paths.PARAMS) -> TuningResult:
+    """Run or resume the task's Optuna study; write its best parameters for training."""
+    task = task_for(task_name, read_part("train"))
+    train, valid = read_part("train", task), read_part("valid", task)
+    encoder = FeatureEncoder.fit(train, load_feature_metadata())
+    use_experiment(EXPERIMENT)
+    result = tune(
+        task,
+        (encoder.transform(train), task.labels(train)),
+        (encoder.transform(valid), task.labels(valid)),
+        load_section(ModelConfig, "model", params),
+        load_section(TuneConfig, "tune", params),
+        storage=journal_storage(paths.STUDY_DIR / f"{task.name}.journal"),
+        data_digest=file_digest(paths.TRAIN_PART, paths.VALID_PART),
+        datasets=split_inputs({"train": train, "valid": valid}),
+        show_progress=True,
+    )
+    write_text_atomic(
+        json.dumps(asdict(result), indent=2) + "\n", paths.TUNING_DIR / f"{task.name}.json"
+    )
+    return result
