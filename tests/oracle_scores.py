@@ -16,9 +16,10 @@ import polars as pl
 
 from clm.campaign.simulate import Counterfactuals
 from clm.data.contract import SURVEY_REASONS
+from clm.domain.budget import BudgetRules
 from clm.domain.taxonomy import Taxonomy
 from clm.features.build import TierConfig
-from clm.scoring.rules import BudgetRules, budget_caps, recommended_measures, risk_deciles
+from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
 from clm.synthetic.lifecycle import STAGE_NAMES
 
 

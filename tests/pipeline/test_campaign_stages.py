@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import yaml
 from tests.oracle_scores import oracle_customers
-from tests.params import REPO_PARAMS
+from tests.params import REPO_PARAMS, repo_params
 from tests.random_scores import random_customers
 from typer.testing import CliRunner
 
@@ -25,9 +25,7 @@ from clm.cli import app
 from clm.config import from_dict, read_params
 from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
 from clm.domain.taxonomy import load_taxonomy
-from clm.features.build import TierConfig
 from clm.months import add_months
-from clm.scoring.rules import BudgetRules
 from clm.synthetic.generate import GenerateConfig, state_at
 
 MONTH = random_customers(1, 0)["scoring_month"][0]
@@ -154,7 +152,9 @@ def test_measure_judges_the_policies_on_the_synthetic_operators_truth(tmp_path) 
     world = Counterfactuals(
         state_at(generator, generator.n_months - 1), config.horizon_months, generator.seed
     )
-    customers = oracle_customers(world, load_taxonomy(), TierConfig(), BudgetRules())
+    customers = oracle_customers(
+        world, load_taxonomy(), repo_params().features.tiers, repo_params().scoring.budget
+    )
     month = customers["scoring_month"][0]
     paths = stage_paths(tmp_path)
     customers.drop("arpu_mean_3m").write_parquet(paths.scores)

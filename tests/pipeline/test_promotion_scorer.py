@@ -33,14 +33,14 @@ NAME = REGISTERED_MODELS["scorer"]
 CONFIG = PromoteConfig(
     lease_seconds=30,
     lock_wait_seconds=20,
-    metrics={
-        "scorer": {
+    metrics={  # the scorer's churn part is gated on churn's metrics, its stage part on stage's
+        "churn": {
             "roc_auc": MetricGate(tolerance=0.005),
             "top_decile_lift": MetricGate(tolerance=0.10),
             "brier": MetricGate(tolerance=0.002),
             "ece": MetricGate(tolerance=0.01),
-            "macro_f1": MetricGate(tolerance=0.005),
-        }
+        },
+        "stage": {"macro_f1": MetricGate(tolerance=0.005)},
     },
 )
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from tests.oracle_scores import oracle_customers
+from tests.params import repo_params
 
 from clm.campaign.candidates import PriorEffects
 from clm.campaign.config import CampaignConfig
@@ -22,8 +23,6 @@ from clm.campaign.policies import (
 from clm.campaign.simulate import Counterfactuals
 from clm.config import load_section
 from clm.domain.taxonomy import load_taxonomy
-from clm.features.build import TierConfig
-from clm.scoring.rules import BudgetRules
 from clm.synthetic.generate import GenerateConfig, state_at
 
 PARAMS = Path(__file__).parents[2] / "params.yaml"
@@ -40,7 +39,9 @@ def world() -> tuple[Counterfactuals, pl.DataFrame, CampaignConfig]:
         channel_capacity=300,
     )
     truth = Counterfactuals(state_at(WORLD, WORLD.n_months - 1), config.horizon_months, WORLD.seed)
-    customers = oracle_customers(truth, load_taxonomy(), TierConfig(), BudgetRules())
+    customers = oracle_customers(
+        truth, load_taxonomy(), repo_params().features.tiers, repo_params().scoring.budget
+    )
     return truth, customers, config
 
 
