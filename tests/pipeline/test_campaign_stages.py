@@ -12,7 +12,7 @@ import polars as pl
 import pytest
 import yaml
 from tests.oracle_scores import oracle_customers
-from tests.params import REPO_PARAMS, repo_params
+from tests.params import REPO_PARAMS, repo_params, write_params
 from tests.random_scores import random_customers
 from typer.testing import CliRunner
 
@@ -207,10 +207,9 @@ def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> Non
     customers.drop("arpu_mean_3m").write_parquet(paths.scores)
     paths.usage.parent.mkdir(parents=True)
     usage_rows(customers, [add_months(MONTH, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
-    params = tmp_path / "params.yaml"
-    own_data = {"source": "operator", "operator": {"folder": str(tmp_path)}}
-    params.write_text(
-        yaml.safe_dump({"campaign": campaign_params(control_share=0.3), "data": own_data})
+    own_data = {"source": "operator", "operator": {"folder": str(tmp_path), "columns": {}}}
+    params = write_params(
+        tmp_path / "params.yaml", campaign=campaign_params(control_share=0.3), data=own_data
     )
     runner = CliRunner()
     planned = runner.invoke(app, ["campaign", "plan", "--params", str(params)])
