@@ -51,7 +51,7 @@ FRESH_DRAW = 1  # seed offset of the months the policies are judged on (see _jud
 
 
 def run_measure(
-    config: CampaignConfig, paths: CampaignPaths, generator: GenerateConfig | None = None
+    config: CampaignConfig, files: CampaignPaths, generator: GenerateConfig | None = None
 ) -> dict:
     """Measure the plan on its outcome months; write the JSON and HTML reports and the
     uplift model learned from the pilot.
@@ -62,18 +62,18 @@ def run_measure(
     """
     taxonomy = load_taxonomy()
     check_config(config, taxonomy)
-    for needed in (paths.plan, paths.plan_summary):
+    for needed in (files.plan, files.plan_summary):
         if not needed.is_file():
             raise CampaignError(f"plan: {needed} not found; run clm campaign plan first")
-    plan = pl.read_parquet(paths.plan)
+    plan = pl.read_parquet(files.plan)
     month = plan["month"][0]
     usage = scan_table(
-        paths.outcome_dir / "usage_monthly.parquet",
+        files.outcome_dir / "usage_monthly.parquet",
         "usage_monthly",
         ("subscriber_id", "month", "arpu"),
     )
     churn_events = scan_table(
-        paths.outcome_dir / "churn_events.parquet", "churn_events", ("subscriber_id", "churn_month")
+        files.outcome_dir / "churn_events.parquet", "churn_events", ("subscriber_id", "churn_month")
     )
     observed = usage.select(pl.col("month").unique()).collect()["month"].to_list()
     months = outcome_months(month, observed, config.horizon_months)
@@ -89,14 +89,14 @@ def run_measure(
         "roi": campaign_roi(rows),
         "qini_coefficient": qini_coefficient(curve),
         "qini_curve": curve.to_dict(as_series=False),
-        "plan": json.loads(paths.plan_summary.read_text(encoding="utf-8")),
-        "uplift_model": _learn_uplift(outcomes, config, paths.uplift_dir),
+        "plan": json.loads(files.plan_summary.read_text(encoding="utf-8")),
+        "uplift_model": _learn_uplift(outcomes, config, files.uplift_dir),
     }
     document["policies"] = _judge_policies(
-        config, paths, generator, month, document["uplift_model"]
+        config, files, generator, month, document["uplift_model"]
     )
-    write_text_atomic(json.dumps(document, indent=2), paths.report_json)
-    write_text_atomic(render_report(document), paths.report_html)
+    write_text_atomic(json.dumps(document, indent=2), files.report_json)
+    write_text_atomic(render_report(document), files.report_html)
     return document
 
 
@@ -126,7 +126,7 @@ def synthetic_generator(params: Path = paths.PARAMS) -> GenerateConfig | None:
 
 def _judge_policies(
     config: CampaignConfig,
-    paths: CampaignPaths,
+    files: CampaignPaths,
     generator: GenerateConfig | None,
     month: date,
     uplift: dict,
@@ -137,15 +137,15 @@ def _judge_policies(
     if generator is None:
         return {"skipped": NO_TRUTH}
     taxonomy = load_taxonomy()
-    scores = scores_for_month(pl.read_parquet(paths.scores), month)
-    usage = scan_table(paths.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
+    scores = scores_for_month(pl.read_parquet(files.scores), month)
+    usage = scan_table(files.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
     customers = with_arpu(scores, usage)
     month_index = to_index(month) - to_index(date.fromisoformat(generator.first_month))
     world = Counterfactuals(
         state_at(generator, month_index), config.horizon_months, generator.seed + FRESH_DRAW
     )
     prior = PriorEffects(config)
-    model = load_uplift(paths.uplift_dir, fallback=prior) if uplift["learned"] else None
+    model = load_uplift(files.uplift_dir, fallback=prior) if uplift["learned"] else None
     judged = compare_policies(customers, config, taxonomy, world, model)
     if model is None:
         judged["uplift_plan_skipped"] = f"no uplift model: {uplift['reason']}"

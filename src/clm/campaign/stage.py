@@ -48,7 +48,7 @@ class CampaignPaths:
 
 def run_plan(
     config: CampaignConfig,
-    paths: CampaignPaths,
+    files: CampaignPaths,
     month: date | None = None,
     uplift_dir: Path | None = None,
 ) -> dict:
@@ -59,21 +59,21 @@ def run_plan(
     """
     taxonomy = load_taxonomy()
     check_config(config, taxonomy)  # before any file is read: a bad param is named first
-    if not paths.scores.is_file():
-        raise CampaignError(f"scores: {paths.scores} not found; run clm score first")
-    scores = scores_for_month(pl.read_parquet(paths.scores), month)
-    usage = scan_table(paths.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
+    if not files.scores.is_file():
+        raise CampaignError(f"scores: {files.scores} not found; run clm score first")
+    scores = scores_for_month(pl.read_parquet(files.scores), month)
+    usage = scan_table(files.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
     effects: EffectModel = PriorEffects(config)
     if uplift_dir is not None:
         effects = load_uplift(uplift_dir, fallback=effects)
     plan = build_plan(with_arpu(scores, usage), config, taxonomy, effects)
     summary = {**plan.summary, "effects": "uplift model" if uplift_dir else "prior table"}
-    write_parquet_atomic(plan.table, paths.plan)
-    write_text_atomic(json.dumps(summary, indent=2), paths.plan_summary)
+    write_parquet_atomic(plan.table, files.plan)
+    write_text_atomic(json.dumps(summary, indent=2), files.plan_summary)
     write_call_sheet(
         call_sheet(plan.table, taxonomy),
-        paths.campaign_dir / "callsheet.csv",
-        paths.campaign_dir / "callsheet.xlsx",
+        files.campaign_dir / "callsheet.csv",
+        files.campaign_dir / "callsheet.xlsx",
     )
     return summary
 
