@@ -1,8 +1,10 @@
 """Per-customer churn reasons: exact TreeSHAP contributions summed into the taxonomy.
 
 XGBoost's own ``pred_contribs`` gives exact TreeSHAP values in the model's margin (log-odds
-for churn), and each customer's values plus the bias add up to that margin. Model columns
-are summed back to their metadata feature, features to their cause (``metadata.yaml``), and
+for churn), and each customer's values plus the bias add up to that margin;
+``clm.explain.treeshap`` computes the same values once per decision pattern of each tree
+instead of once per customer, which makes reasons for every customer cheap. Model columns are
+summed back to their metadata feature, features to their cause (``metadata.yaml``), and
 causes to their fishbone category (``taxonomy.yaml``), so the same additivity holds at every
 level. shap's TreeExplainer is not used: with background data it gives wrong multiclass
 values for xgboost 3, and ``pred_contribs`` is exact and faster (the tests check that both
@@ -15,10 +17,10 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
-import xgboost as xgb
 
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
+from clm.explain.treeshap import exact_contributions, output_groups
 from clm.features.metadata import FeatureMeta, load_feature_metadata
 from clm.models.trained import TrainedModel
 
@@ -60,15 +62,15 @@ def feature_contributions(
         target_class: For the multiclass stage model, the stage whose margin to explain;
             must be None for the churn model.
     """
-    matrix = model.encoder.transform(frame)
-    raw = model.booster.predict(xgb.DMatrix(matrix), pred_contribs=True)
-    if raw.ndim == 3:  # multiclass: (n, n_class, n_columns + 1)
-        if target_class is None:
-            raise ValueError(f"{model.task.name} model: name a target_class of {STAGES}")
-        raw = raw[:, STAGES.index(target_class), :]
-    elif target_class is not None:
+    multiclass = output_groups(model.booster) > 1
+    if multiclass and target_class is None:
+        raise ValueError(f"{model.task.name} model: name a target_class of {STAGES}")
+    if not multiclass and target_class is not None:
         raise ValueError(f"{model.task.name} model has one output; target_class must be None")
-    columns = Contributions(tuple(model.encoder.columns), raw[:, :-1], raw[:, -1])
+    output_group = STAGES.index(target_class) if multiclass else 0
+    matrix = model.encoder.transform(frame).to_numpy()
+    values, bias = exact_contributions(model.booster, matrix, output_group)
+    columns = Contributions(tuple(model.encoder.columns), values, bias)
     features = tuple(dict.fromkeys(model.encoder.feature_of(c) for c in columns.names))
     return columns.grouped({c: model.encoder.feature_of(c) for c in columns.names}, features)
 

@@ -1,0 +1,123 @@
+"""Exact TreeSHAP at the cost of a lookup: each tree explained once per decision pattern.
+
+Path-dependent TreeSHAP of one tree depends on a row only through the way it goes at each
+split node of that tree (the "one fractions"; the "zero fractions" are the tree's covers).
+Rows taking the same branch at every split therefore get identical contributions from it.
+A depth-4 tree has 15 splits, and on real subscribers a tree sees about a thousand distinct
+patterns, whatever the number of rows. So each tree is explained by XGBoost's own exact
+``pred_contribs`` on one representative row per pattern, and every row gathers its pattern's
+values: the same numbers as ``pred_contribs`` on the whole model (up to float summation
+order), about an order of magnitude sooner (benchmarks/reasons_throughput.py).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+
+import numpy as np
+import xgboost as xgb
+
+# patterns of at most this many splits are counted in a dense table, larger ones sorted
+_DENSE_PATTERN_BITS = 20
+
+
+@dataclass(frozen=True)
+class _Tree:
+    """The split nodes of one tree: go left when ``x < threshold``, or if missing and
+    ``missing_left``."""
+
+    iteration: int
+    column: np.ndarray  # (splits,) model column index
+    threshold: np.ndarray  # (splits,) float32, as XGBoost compares
+    missing_left: np.ndarray  # (splits,) bool
+
+
+def exact_contributions(
+    booster: xgb.Booster, matrix: np.ndarray, output_group: int = 0
+) -> tuple[np.ndarray, np.ndarray]:
+    """Exact TreeSHAP values per model column, equal to ``pred_contribs=True``.
+
+    Args:
+        booster: A tree booster with numerical splits (the encoder one-hot encodes categories).
+        matrix: (n, columns) model matrix in the booster's column order.
+        output_group: The class whose margin to explain (0 for a single-output model).
+
+    Returns:
+        (n, columns) contributions and the (n,) bias; their row sums are the margin.
+    """
+    rows = np.asarray(matrix, dtype=np.float32)
+    columns = np.asfortranarray(rows)  # a split reads one column: keep each contiguous
+    values = np.zeros((rows.shape[1], rows.shape[0]), dtype=np.float64)  # column-major sums
+    for tree in _trees(booster, output_group):
+        patterns, inverse = _distinct(_patterns(tree, columns), len(tree.column))
+        one_tree = booster[tree.iteration : tree.iteration + 1]
+        by_column = _contribs(one_tree, rows[patterns], output_group)[:, :-1].T.copy()
+        for column in np.flatnonzero(np.any(by_column != 0, axis=1)):
+            values[column] += by_column[column].take(inverse)
+    bias = _contribs(booster, rows[:1], output_group)[0, -1]
+    return values.T.astype(np.float32), np.full(rows.shape[0], bias, dtype=np.float32)
+
+
+def output_groups(booster: xgb.Booster) -> int:
+    """How many margins the booster predicts: the classes of a multiclass model, else 1."""
+    learner = json.loads(booster.save_config())["learner"]
+    return max(1, int(learner["learner_model_param"]["num_class"]))
+
+
+def _trees(booster: xgb.Booster, output_group: int) -> list[_Tree]:
+    """The split nodes of every tree of ``output_group``, read from the model's JSON."""
+    model = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]
+    bounds = model["iteration_indptr"]
+    trees = []
+    for iteration in range(len(bounds) - 1):
+        for index in range(bounds[iteration], bounds[iteration + 1]):
+            if model["tree_info"][index] != output_group:
+                continue
+            tree = model["trees"][index]
+            if any(tree["split_type"]):
+                raise ValueError("exact_contributions needs numerical splits only")
+            split = np.asarray(tree["left_children"]) != -1
+            trees.append(
+                _Tree(
+                    iteration=iteration,
+                    column=np.asarray(tree["split_indices"])[split],
+                    threshold=np.asarray(tree["split_conditions"], dtype=np.float32)[split],
+                    missing_left=np.asarray(tree["default_left"], dtype=bool)[split],
+                )
+            )
+    return trees
+
+
+def _patterns(tree: _Tree, columns: np.ndarray) -> np.ndarray:
+    """(n, words) the branch taken at every split of ``tree``, one bit per split."""
+    code = np.zeros((columns.shape[0], -(-len(tree.column) // 64)), dtype=np.uint64)
+    for bit, (column, threshold, missing_left) in enumerate(
+        zip(tree.column, tree.threshold, tree.missing_left, strict=True)
+    ):
+        x = columns[:, column]
+        left = x < threshold
+        if missing_left:
+            left |= np.isnan(x)
+        code[:, bit // 64] |= left.astype(np.uint64) << np.uint64(bit % 64)
+    return code
+
+
+def _distinct(codes: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """One row index per distinct code, and each row's position among them."""
+    if bits > _DENSE_PATTERN_BITS:
+        _, first, inverse = np.unique(codes, axis=0, return_index=True, return_inverse=True)
+        return first, inverse.ravel()
+    dense = codes[:, 0].astype(np.intp)
+    present = np.bincount(dense, minlength=1 << bits) > 0
+    position = np.cumsum(present) - 1
+    representative = np.empty(present.size, dtype=np.intp)
+    representative[dense] = np.arange(dense.size)  # any row of a pattern represents it
+    return representative[present], position[dense]
+
+
+def _contribs(booster: xgb.Booster, rows: np.ndarray, output_group: int) -> np.ndarray:
+    """XGBoost's exact ``pred_contribs`` of ``output_group``: (n, columns + 1), bias last."""
+    names = booster.feature_names
+    raw = booster.predict(xgb.DMatrix(rows, feature_names=names), pred_contribs=True)
+    return raw[:, output_group, :] if raw.ndim == 3 else raw
