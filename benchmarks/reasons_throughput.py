@@ -6,7 +6,7 @@ replicated month would repeat decision patterns and flatter the pattern method):
 ``pred_contribs`` and its ``approx_contribs`` (Saabas). For each it prints the share of
 customers whose top-3 causes (as a set, positive contributions only) equal exact TreeSHAP's.
 Run after the pipeline:
-    OMP_NUM_THREADS=1 uv run python -m benchmarks.reasons_throughput [--rows N] [--threads T]
+    uv run python -m benchmarks.reasons_throughput [--rows N] [--threads T] [--device cuda]
 """
 
 from __future__ import annotations
@@ -47,11 +47,12 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--threads", type=int, default=1, help="XGBoost nthread (0: all)")
+    parser.add_argument("--device", default="cpu", help="XGBoost device: cpu or cuda")
     parser.add_argument("--model", type=Path, default=Path("models/churn"))
     parser.add_argument("--split", type=Path, default=Path("data/split"))
     args = parser.parse_args()
     model = TrainedModel.load(args.model)
-    model.booster.set_param({"nthread": args.threads})
+    model.booster.set_param({"nthread": args.threads, "device": args.device})
     frame = pl.concat([pl.read_parquet(args.split / f"{part}.parquet") for part in SPLIT])
     if frame.height < args.rows:
         raise SystemExit(f"{args.split} holds {frame.height:,} customers, fewer than --rows")
@@ -67,7 +68,7 @@ def main() -> None:
         "xgboost_approx": xgboost(approx_contribs=True),
     }
     trees = booster.num_boosted_rounds()
-    print(f"{args.rows:,} customers, {trees} trees, {args.threads} XGBoost threads")
+    print(f"{args.rows:,} customers, {trees} trees, {args.device}, {args.threads} XGBoost threads")
     exact = None
     for name, attribute in methods.items():
         started, cpu = time.perf_counter(), time.process_time()

@@ -82,6 +82,13 @@ def test_top_three_causes_equal_xgboosts_for_every_customer(models, frame):
     assert ours.select(causes).equals(theirs.select(causes))
 
 
+def test_no_rows_no_contributions(models, frame):
+    churn, _ = models
+    matrix = churn.encoder.transform(frame.head(0)).to_numpy()
+    values, bias = exact_contributions(churn.booster, matrix)
+    assert values.shape == (0, len(churn.encoder.columns)) and bias.shape == (0,)
+
+
 def test_output_groups_counts_classes(models):
     churn, stage = models
     assert (output_groups(churn.booster), output_groups(stage.booster)) == (1, len(STAGES))

@@ -51,6 +51,8 @@ def exact_contributions(
         (n, columns) contributions and the (n,) bias; their row sums are the margin.
     """
     rows = np.asarray(matrix, dtype=np.float32)
+    if not rows.shape[0]:  # XGBoost answers no rows in another shape
+        return np.zeros(rows.shape, dtype=np.float32), np.zeros(0, dtype=np.float32)
     columns = np.asfortranarray(rows)  # a split reads one column: keep each contiguous
     # sliced here, as slicing one booster from several threads is not known to be safe
     trees = [
@@ -70,7 +72,8 @@ def exact_contributions(
     threads = _threads(booster)
     with ThreadPoolExecutor(threads) as pool:  # numpy and XGBoost release the GIL
         values = sum(pool.map(explain, [trees[i::threads] for i in range(threads)]))
-    bias = _contribs(booster, rows[:1], output_group)[0, -1]
+    probe = np.zeros((1, rows.shape[1]), dtype=np.float32)  # the bias is the same for any row
+    bias = _contribs(booster, probe, output_group)[0, -1]
     return values.T.astype(np.float32), np.full(rows.shape[0], bias, dtype=np.float32)
 
 
