@@ -1,7 +1,8 @@
 """Benchmark: score the latest month of about 1M subscribers end to end, then Spark on a sample.
 
 Run: .venv/bin/python -m benchmarks.score_1m [--subscribers N] [--months M] [--scorer DIR]
-Goal (design.md): <= 3 min and <= 4 GB peak on 2 cores, top-3 reasons included. The raw data
+Goal (issue 20): <= 60 s and <= 3 GB peak for 1M subscribers on 2 cores, exact top-3
+reasons included. The raw data
 comes from the project's generator; generation, scoring and the Spark run are separate child
 processes of a small parent, so each reports its own peak memory (a child forked from a big
 parent would inherit the parent's high-water mark). ``--scorer`` is a scorer artifact folder
