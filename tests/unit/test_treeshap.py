@@ -65,6 +65,16 @@ def test_deep_trees_are_exact_too(depth):
     np.testing.assert_allclose(bias, expected[:, -1], atol=1e-6)
 
 
+def test_parallel_trees_of_an_iteration_are_explained_together():
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(2000, 4)).astype(np.float32)
+    y = (x[:, 0] + x[:, 1] > 0).astype(int)
+    params = {"max_depth": 2, "num_parallel_tree": 3, "subsample": 0.5, "colsample_bynode": 0.5}
+    booster = xgb.train(params, xgb.DMatrix(x, y), num_boost_round=4)
+    values, _ = exact_contributions(booster, x)
+    np.testing.assert_allclose(values, _xgboost_contribs(booster, x)[:, :-1], atol=1e-5)
+
+
 def test_top_three_causes_equal_xgboosts_for_every_customer(models, frame):
     churn, _ = models
     matrix = churn.encoder.transform(frame)

@@ -3,11 +3,11 @@
 Path-dependent TreeSHAP of one tree depends on a row only through the way it goes at each
 split node of that tree (the "one fractions"; the "zero fractions" are the tree's covers).
 Rows taking the same branch at every split therefore get identical contributions from it.
-A depth-4 tree has 15 splits, and on real subscribers a tree sees about a thousand distinct
-patterns, whatever the number of rows. So each tree is explained by XGBoost's own exact
-``pred_contribs`` on one representative row per pattern, and every row gathers its pattern's
-values: the same numbers as ``pred_contribs`` on the whole model (up to float summation
-order), about an order of magnitude sooner (benchmarks/reasons_throughput.py).
+A depth-4 tree has 15 splits, and among 100k subscribers a tree sees about a thousand
+distinct patterns, a number growing far slower than the rows. So each tree is explained by
+XGBoost's own exact ``pred_contribs`` on one representative row per pattern, and every row
+gathers its pattern's values: the same numbers as ``pred_contribs`` on the whole model (up to
+float summation order), over ten times sooner (benchmarks/reasons_throughput.py).
 """
 
 from __future__ import annotations
@@ -26,8 +26,8 @@ _DENSE_PATTERN_BITS = 20
 
 @dataclass(frozen=True)
 class _Tree:
-    """The split nodes of one tree: go left when ``x < threshold``, or if missing and
-    ``missing_left``."""
+    """The split nodes of one iteration's tree(s): go left when ``x < threshold``, or if
+    missing and ``missing_left``."""
 
     iteration: int
     column: np.ndarray  # (splits,) model column index
@@ -40,12 +40,12 @@ def exact_contributions(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Exact TreeSHAP values per model column, equal to ``pred_contribs=True``.
 
+    Trees are shared out over as many threads as XGBoost's ``nthread`` gives the booster.
+
     Args:
         booster: A tree booster with numerical splits (the encoder one-hot encodes categories).
         matrix: (n, columns) model matrix in the booster's column order.
         output_group: The class whose margin to explain (0 for a single-output model).
-
-    Trees are shared out over as many threads as XGBoost's ``nthread`` gives the booster.
 
     Returns:
         (n, columns) contributions and the (n,) bias; their row sums are the margin.
@@ -90,27 +90,35 @@ def _threads(booster: xgb.Booster) -> int:
 
 
 def _trees(booster: xgb.Booster, output_group: int) -> list[_Tree]:
-    """The split nodes of every tree of ``output_group``, read from the model's JSON."""
+    """The split nodes of each iteration's trees of ``output_group``, from the model's JSON.
+
+    An iteration holds one tree per output group, or several with ``num_parallel_tree``:
+    those explained together, their splits joined into one pattern. Iterations without a
+    split contribute nothing but to the bias and are left out.
+    """
     model = json.loads(booster.save_raw("json"))["learner"]["gradient_booster"]["model"]
     bounds = model["iteration_indptr"]
     trees = []
     for iteration in range(len(bounds) - 1):
-        for index in range(bounds[iteration], bounds[iteration + 1]):
-            if model["tree_info"][index] != output_group:
-                continue
-            tree = model["trees"][index]
-            if any(tree["split_type"]):
-                raise ValueError("exact_contributions needs numerical splits only")
-            split = np.asarray(tree["left_children"]) != -1
-            trees.append(
-                _Tree(
-                    iteration=iteration,
-                    column=np.asarray(tree["split_indices"])[split],
-                    threshold=np.asarray(tree["split_conditions"], dtype=np.float32)[split],
-                    missing_left=np.asarray(tree["default_left"], dtype=bool)[split],
-                )
-            )
+        members = [
+            model["trees"][index]
+            for index in range(bounds[iteration], bounds[iteration + 1])
+            if model["tree_info"][index] == output_group
+        ]
+        if any(any(tree["split_type"]) for tree in members):
+            raise ValueError("exact_contributions needs numerical splits only")
+        column = _split_nodes(members, "split_indices", np.intp)
+        if column.size:
+            threshold = _split_nodes(members, "split_conditions", np.float32)
+            missing_left = _split_nodes(members, "default_left", bool)
+            trees.append(_Tree(iteration, column, threshold, missing_left))
     return trees
+
+
+def _split_nodes(trees: list[dict], key: str, dtype: type) -> np.ndarray:
+    """The ``key`` array of ``trees`` (XGBoost's JSON), at split nodes only, joined."""
+    parts = [np.asarray(t[key], dtype=dtype)[np.asarray(t["left_children"]) != -1] for t in trees]
+    return np.concatenate([np.empty(0, dtype=dtype), *parts])
 
 
 def _patterns(tree: _Tree, columns: np.ndarray) -> np.ndarray:
