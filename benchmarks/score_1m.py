@@ -4,8 +4,9 @@ Run: .venv/bin/python -m benchmarks.score_1m [--subscribers N] [--months M] [--s
 Goal (issue 20): <= 60 s and <= 3 GB peak for 1M subscribers on 2 cores, exact top-3
 reasons included. The raw data comes from the project's generator; generation, scoring and
 the Spark run are separate child processes of a small parent, so each reports its own peak
-memory (a child forked from a big parent would inherit the parent's high-water mark). ``--scorer`` is a scorer artifact folder
-(``models/scorer`` after ``dvc repro``) or a ``models:/`` URI.
+memory (a child forked from a big parent would inherit the parent's high-water mark).
+``--scorer`` is a scorer artifact folder (``models/scorer`` after ``dvc repro``) or a
+``models:/`` URI.
 """
 
 from __future__ import annotations
