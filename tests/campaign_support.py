@@ -28,7 +28,9 @@ def small_config(**changes: object) -> CampaignConfig:
             "DM001": MeasurePrior(10.0, 0.2, 3, {"competitor_behaviour": 0.4}),
             "RS001": MeasurePrior(2.0, 0.0, 0, {"service_level": 0.1}),
         },
-        uplift=UpliftParams(n_estimators=30, max_depth=2, learning_rate=0.2, min_child_weight=1.0),
+        uplift=UpliftParams(
+            n_estimators=30, max_depth=2, learning_rate=0.2, min_child_weight=1.0, reg_lambda=1.0
+        ),
     )
     return dataclasses.replace(config, **changes)
 

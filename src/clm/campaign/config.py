@@ -33,6 +33,7 @@ class UpliftParams:
     max_depth: int
     learning_rate: float
     min_child_weight: float
+    reg_lambda: float  # L2 on leaf weights: how strongly each arm stays at its prior
 
 
 @dataclass(frozen=True)

@@ -114,7 +114,15 @@ def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) 
         write_text_atomic(f"{error}\n", folder / "not_learned.txt")
         return {"learned": False, "reason": str(error)}
     model.save(folder)
-    return {"learned": True, "folder": str(folder), "measures": list(model.measures)}
+    return {
+        "learned": True,
+        "folder": str(folder),
+        "measures": list(model.measures),
+        "boosting_rounds": {
+            "control": model.control.num_boosted_rounds(),
+            "treated": model.treated.num_boosted_rounds(),
+        },
+    }
 
 
 def synthetic_generator(params: Path = paths.PARAMS) -> GenerateConfig | None:
