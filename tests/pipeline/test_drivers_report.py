@@ -50,7 +50,13 @@ def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
     # churners leave in November: October, their last month of service, is in the features
     october = frame.filter(pl.col("churn") == 1).with_columns(snapshot_month=OCTOBER)
     pl.concat([frame, october]).write_parquet(root / "features.parquet")
-    exits = october.select("subscriber_id", churn_month=pl.lit(NOVEMBER))
+    # the exit point recorded the true reason for all but every fifth churner, who said "other"
+    recorded = truth.join(october.select("subscriber_id"), on="subscriber_id").with_columns(
+        reason=pl.when(pl.int_range(pl.len()) % 5 == 0)
+        .then(pl.lit("other"))
+        .otherwise("true_reason")
+    )
+    exits = recorded.select("subscriber_id", "reason", churn_month=pl.lit(NOVEMBER))
     exits.write_parquet(root / "churn_events.parquet")
     stages = pl.concat([frame, october]).select("subscriber_id", month="snapshot_month")
     stages.with_columns(stage=pl.lit("warning")).write_parquet(root / "stages.parquet")
@@ -86,6 +92,15 @@ def test_outputs(explain_run):
     assert at_exit["churners"] == figures["churners"]
     assert at_exit["top_category_accuracy"] > 0.8
     assert set(at_exit["accuracy_by_true_stage"]) == {"warning"}
+    recorded = document["recorded_reasons"]["at_exit"]
+    assert recorded["churners"] == figures["churners"]
+    # a fifth said "other" (customer behaviour), which the drivers cannot know
+    assert 0.6 < recorded["top_category_accuracy"] < at_exit["top_category_accuracy"]
+    low, high = recorded["top_category_interval_95"]
+    assert low < recorded["top_category_accuracy"] < high
+    naive_low, naive_high = recorded["naive_interval_95"]
+    assert naive_low < recorded["naive_accuracy"] < naive_high
+    assert recorded["top3_category_accuracy"] >= recorded["top_category_accuracy"]
 
 
 def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_path):
@@ -106,9 +121,21 @@ def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_pa
     assert (
         "attribution" not in document and "no true churn reasons" in document["attribution_skipped"]
     )
+    assert document["recorded_reasons"]["at_exit"]["churners"] > 0
     html = own_data.report.read_text(encoding="utf-8")
-    assert "Skipped: this data has no true churn reasons" in html
+    assert "recorded reason" in html and "真实原因 true reason" not in html
     assert "the stage model learned the seed's rule-table stages" in html
+
+    unrecorded = pl.read_parquet(paths.churn_events).with_columns(reason=pl.lit(None, pl.String))
+    unrecorded.write_parquet(tmp_path / "churn_events.parquet")
+    document = run_explain(
+        params.explain, replace(own_data, churn_events=tmp_path / "churn_events.parquet")
+    )
+    assert "no recorded exit reasons" in document["recorded_reasons_skipped"]
+    html = own_data.report.read_text(encoding="utf-8")
+    assert (
+        "Skipped: this data has neither reasons recorded at the exit point nor true reasons" in html
+    )
 
 
 def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
@@ -147,7 +174,7 @@ def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
     assert len(sizes) == 3
     assert all(box and box["width"] > 100 and box["height"] > 100 for box in sizes), sizes
     assert "如何阅读" in how_to_read and "How to read" in how_to_read
-    assert any("归因准确率" in s and "attribution accuracy" in s for s in sections)
+    assert any("原因核对" in s and "Do the reasons hold up?" in s for s in sections)
     assert any("建议措施" in s and "measures" in s for s in sections)
     # the Chinese of the heading is drawn with glyphs of a Chinese font, not as empty boxes
     chinese_fonts = _chinese_fonts()

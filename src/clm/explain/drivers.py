@@ -21,9 +21,9 @@ from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reasons import (
     feature_contributions,
     rank_reasons,
+    ranked_categories,
     to_categories,
     to_causes,
-    top_categories,
 )
 from clm.models.trained import TrainedModel
 
@@ -61,12 +61,12 @@ def explain_customers(
                 }
             ),
             rank_reasons(causes, k),
-            top_categories(causes).to_frame(),
+            ranked_categories(causes).to_frame(),
             causes.to_frame().rename(lambda name: CAUSE + name),
             categories.to_frame().rename(lambda name: CATEGORY + name),
         ],
         how="horizontal",
-    )
+    ).with_columns(top_category=pl.col("top_categories").list.first())
 
 
 def high_risk(explained: pl.DataFrame, share: float) -> pl.DataFrame:

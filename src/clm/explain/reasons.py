@@ -144,17 +144,30 @@ def rank_reasons(causes: Contributions, k: int) -> pl.DataFrame:
     return ranked.select(reasons)
 
 
-def top_categories(causes: Contributions) -> pl.Series:
-    """Each customer's top category: the one whose causes push hardest towards churn.
+def ranked_categories(causes: Contributions, k: int = 3) -> pl.Series:
+    """Each customer's ``k`` categories whose causes push hardest towards churn, strongest
+    first (a list, shorter where fewer categories push at all).
 
     Only causes with a positive contribution count, so a cause that lowers the risk cannot
-    hide another cause of its category; null where no cause pushes towards churn.
+    hide another cause of its category.
     """
     positive = Contributions(causes.names, np.clip(causes.values, 0, None), causes.bias)
-    totals = to_categories(positive)
-    best = totals.values.argmax(axis=1)
-    has_reason = totals.values.max(axis=1) > 0
-    names = pl.Series(totals.names, dtype=pl.String)
-    return pl.select(
-        pl.when(pl.Series(has_reason)).then(names.gather(best)).alias("top_category")
-    ).to_series()
+    return rank_categories(to_categories(positive), k)
+
+
+def rank_categories(scores: Contributions, k: int) -> pl.Series:
+    """The ``k`` categories of highest positive score per row, strongest first."""
+    order = np.argsort(-scores.values, axis=1, kind="stable")[:, :k]
+    positive = np.take_along_axis(scores.values, order, axis=1) > 0
+    names = np.asarray(scores.names, dtype=object)[order]
+    return pl.Series(
+        "top_categories",
+        [list(row[keep]) for row, keep in zip(names, positive, strict=True)],
+        dtype=pl.List(pl.String),
+    )
+
+
+def top_categories(causes: Contributions) -> pl.Series:
+    """Each customer's top category: the one whose causes push hardest towards churn; null
+    where no cause pushes towards churn."""
+    return ranked_categories(causes, 1).list.first().alias("top_category")
