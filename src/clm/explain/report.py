@@ -95,7 +95,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
             {
                 "label": REFERENCE_LABELS[name],
                 "check": check,
-                "confusion": _confusion_rows(check.at_exit),
+                "confusion": confusion_rows(check.at_exit),
             }
             for name, check in sorted(inputs.checks.items())
         ],
@@ -112,7 +112,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
     }
 
 
-def _confusion_rows(attribution: Attribution) -> list[dict]:
+def confusion_rows(attribution: Attribution) -> list[dict]:
     """The confusion table's rows, each with its churner count for shading."""
     counts = attribution.confusion.drop("reason", "reason_category")
     return attribution.confusion.with_columns(churners=pl.sum_horizontal(counts.columns)).to_dicts()
