@@ -33,6 +33,7 @@ STUDY_DIR = Path("optuna")
 MODELS_DIR = Path("models")
 TUNING_DIR = MODELS_DIR / "tuning"
 SCORER_DIR = MODELS_DIR / "scorer"
+REASON_MODEL_DIR = MODELS_DIR / "reasons"
 RUNS_DIR = Path("runs")
 
 REPORTS_DIR = Path("reports")

@@ -15,6 +15,8 @@ import pytest
 from playwright.sync_api import sync_playwright
 from tests import explained
 
+from clm.domain.taxonomy import load_taxonomy
+from clm.explain.reason_model import ReasonModel
 from clm.explain.stage import ExplainPaths, run_explain
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
@@ -40,6 +42,7 @@ def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
     churn, stage = explained.churn_and_stage_models(frame)
     churn.save(root / "models" / "churn")
     stage.save(root / "models" / "stage")
+    ReasonModel(None, tuple(load_taxonomy().categories), 0.0, {}).save(root / "models" / "reasons")
     frame.write_parquet(root / "test.parquet")
     # churners driven by dropped calls left for coverage; the few others for price
     reason = np.where(frame["dropped_call_rate"].to_numpy() > 0.12, "coverage_quality", "price")
@@ -108,6 +111,7 @@ def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_pa
     stage = TrainedModel.load(paths.models / "stage")
     rule_stage = replace(stage, task=replace(stage.task, label_column=RULE_STAGE))
     shutil.copytree(paths.models / "churn", tmp_path / "models" / "churn")
+    shutil.copytree(paths.models / "reasons", tmp_path / "models" / "reasons")
     rule_stage.save(tmp_path / "models" / "stage")
     own_data = replace(
         paths,

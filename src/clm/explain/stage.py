@@ -25,7 +25,8 @@ from clm import paths
 from clm.data.io import write_parquet_atomic, write_text_atomic
 from clm.explain.attribution import Checks, attribution_accuracy
 from clm.explain.drivers import CATEGORY, KEYS, ExplainConfig, explain_customers, high_risk
-from clm.explain.reasons import feature_contributions, ranked_categories, to_causes
+from clm.explain.reason_model import ReasonModel, explain_reasons
+from clm.explain.reasons import feature_contributions, to_causes
 from clm.explain.report import ReportInputs, render_report
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
@@ -59,16 +60,17 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
     """Explain the test month, write the three outputs and return the metric document."""
     churn = TrainedModel.load(paths.models / "churn")
     stage = TrainedModel.load(paths.models / "stage")
+    reason_model = ReasonModel.load(paths.models / "reasons")
     test = pl.read_parquet(paths.test)
     month = str(test["snapshot_month"].max())
-    explained = explain_customers(churn, stage, test, config.top_reasons)
+    explained = explain_customers(churn, stage, test, config.top_reasons, reason_model)
     churners = (
         test.select(*KEYS, "churn", stage="stage_true")
         .with_columns(explained["top_categories"])
         .filter(pl.col("churn") == 1)
         .drop("churn")
     )
-    at_exit = _at_last_month_of_service(churn, churners, paths)
+    at_exit = _at_last_month_of_service(churn, reason_model, churners, paths)
     checks = {
         name: Checks(
             attribution_accuracy(_with_reason(churners, reasons)),
@@ -152,7 +154,7 @@ def _with_reason(churners: pl.DataFrame, reasons: pl.DataFrame) -> pl.DataFrame:
 
 
 def _at_last_month_of_service(
-    churn: TrainedModel, churners: pl.DataFrame, paths: ExplainPaths
+    churn: TrainedModel, reason_model: ReasonModel, churners: pl.DataFrame, paths: ExplainPaths
 ) -> pl.DataFrame:
     """The test month's churners explained at the month before their churn month.
 
@@ -178,7 +180,8 @@ def _at_last_month_of_service(
             wanted.height,
             paths.features,
         )
-    top = ranked_categories(to_causes(feature_contributions(churn, rows)))
+    causes = to_causes(feature_contributions(churn, rows))
+    top = explain_reasons(churn, rows, causes, 1, reason_model)["top_categories"]
     explained = rows.select(*KEYS).with_columns(top)
     if not paths.stages.exists():
         return explained
