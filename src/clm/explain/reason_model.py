@@ -26,9 +26,11 @@ from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reasons import (
     Contributions,
     cause_scores,
+    feature_contributions,
     rank_categories,
     rank_reasons,
     to_categories,
+    to_causes,
 )
 from clm.models.trained import TrainedModel
 
@@ -192,3 +194,11 @@ def explain_reasons(
         ],
         how="horizontal",
     )
+
+
+def scored_reasons(
+    churn: TrainedModel, frame: pl.DataFrame, k: int, model: ReasonModel | None = None
+) -> pl.DataFrame:
+    """The scorer's top-``k`` reason columns, rows as ``frame``."""
+    causes = to_causes(feature_contributions(churn, frame))
+    return explain_reasons(churn, frame, causes, k, model).drop("top_categories")
