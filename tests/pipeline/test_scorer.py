@@ -161,9 +161,17 @@ def test_the_reason_model_travels_with_the_scorer_and_ranks_its_reasons(tiny_sco
     assert scorer.reasons is not None and scorer.reasons.booster is not None
     saved = ReasonModel.load(tiny_scorer.root / "models" / "reasons")
     assert scorer.reasons.weight == saved.weight
-    # the reasons the scorer wrote are those of the packaged model, not TreeSHAP's alone
-    frame = pl.read_parquet(scored)
-    assert frame["reason_1_category"].null_count() < frame.height
+    # the reasons written are those the packaged model ranks: every customer with a reason
+    _, output = scored
+    frame = pl.read_parquet(output)
+    treeshap_only = replace(scorer, reasons=None)
+    month = tiny_scorer.frame["month"].max()
+    alone = treeshap_only.score(
+        tiny_scorer.frame, treeshap_only.month_stats(tiny_scorer.frame, month)
+    )
+    assert frame["reason_1_category"].null_count() <= alone["reason_1_category"].null_count()
+    if scorer.reasons.weight > 0:
+        assert not frame["reason_1_category"].equals(alone["reason_1_category"])
 
 
 def test_bad_rows_are_quarantined_with_their_subscriber(tiny_scorer, tmp_path):
