@@ -28,6 +28,7 @@ VALID_PART = SPLIT_DIR / "valid.parquet"
 TEST_PART = SPLIT_DIR / "test.parquet"
 REASONS = Path("data/explain/reasons.parquet")
 SCORES = Path("data/scores/scores.parquet")
+PREVIOUS_SCORES = SCORES.with_name("previous_month.parquet")  # the month before, for changes
 
 STUDY_DIR = Path("optuna")
 MODELS_DIR = Path("models")

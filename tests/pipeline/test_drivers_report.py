@@ -22,7 +22,7 @@ from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
 
 CHROMIUM = Path("/usr/bin/chromium")
-OCTOBER, NOVEMBER = date(2024, 10, 1), date(2024, 11, 1)
+OCTOBER, NOVEMBER, DECEMBER = date(2024, 10, 1), date(2024, 11, 1), date(2024, 12, 1)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -63,6 +63,8 @@ def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
     exits.write_parquet(root / "churn_events.parquet")
     stages = pl.concat([frame, october]).select("subscriber_id", month="snapshot_month")
     stages.with_columns(stage=pl.lit("warning")).write_parquet(root / "stages.parquet")
+    _scores(frame, DECEMBER).write_parquet(root / "scores.parquet")
+    _scores(frame, NOVEMBER, shift=-0.1).write_parquet(root / "previous_month.parquet")
     paths = ExplainPaths(
         models=root / "models",
         test=root / "test.parquet",
@@ -70,11 +72,29 @@ def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
         stages=root / "stages.parquet",
         features=root / "features.parquet",
         churn_events=root / "churn_events.parquet",
+        scores=root / "scores.parquet",
+        previous_scores=root / "previous_month.parquet",
         reasons=root / "out" / "reasons.parquet",
         metrics=root / "out" / "explain.json",
         report=root / "out" / "drivers.html",
     )
     return paths, run_explain(params.explain, paths)
+
+
+def _scores(frame: pl.DataFrame, month: date, shift: float = 0.0) -> pl.DataFrame:
+    """A scorer's output for the fixture's customers (risk from dropped calls)."""
+    risk = (frame["dropped_call_rate"] * 5 + shift).clip(0, 1)
+    return frame.select(
+        "subscriber_id",
+        pl.col("value_tier").cast(pl.String),
+        scoring_month=pl.lit(month),
+        churn_probability=risk,
+        stage=pl.when(risk > 0.5).then(pl.lit("warning")).otherwise(pl.lit("stable")),
+        reason_1_category=pl.lit("product_quality"),
+        measure_codes=pl.lit(["DS001"]),
+        maintenance_cap_yuan=pl.lit(5.0),
+        winback_cap_yuan=pl.lit(50.0),
+    )
 
 
 def test_outputs(explain_run):
@@ -104,6 +124,11 @@ def test_outputs(explain_run):
     naive_low, naive_high = recorded["naive_interval_95"]
     assert naive_low < recorded["naive_accuracy"] < naive_high
     assert recorded["top3_category_accuracy"] >= recorded["top_category_accuracy"]
+    assert document["scored_month"]["month"] == str(DECEMBER)
+    assert document["scored_month"]["previous_month"] == str(NOVEMBER)
+    html = paths.report.read_text(encoding="utf-8")
+    assert "The scored month 2024-12-01" in html and "Model checks: the test month" in html
+    assert "DS001" in html and "one-to-one callback" in html.lower()
 
 
 def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_path):

@@ -21,6 +21,7 @@ from clm.explain.drivers import (
     measure_grid,
     survey_comparison,
 )
+from clm.explain.scored_month import ScoredMonth
 from clm.reports import figures
 from clm.reports.render import render_page
 
@@ -43,6 +44,7 @@ class ReportInputs:
     explained: pl.DataFrame
     checks: dict[str, Checks] = field(default_factory=dict)
     stage_learned_rule_table: bool = False  # no true stages: the stage model learned the rules
+    scored: ScoredMonth | None = None  # the month the retention team acts on
 
 
 def render_report(inputs: ReportInputs, config: ExplainConfig) -> str:
@@ -102,6 +104,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
         "attribution": truth.at_test_month if truth else None,
         "at_exit": truth.at_exit if truth else None,
         "stage_learned_rule_table": inputs.stage_learned_rule_table,
+        "scored": inputs.scored,
         "min_segment": MIN_SEGMENT_CUSTOMERS,
         "no_reason": NO_REASON,
         "charts": {

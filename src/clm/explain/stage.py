@@ -28,6 +28,7 @@ from clm.explain.drivers import CATEGORY, KEYS, ExplainConfig, explain_customers
 from clm.explain.reason_model import ReasonModel, explain_reasons
 from clm.explain.reasons import feature_contributions, to_causes
 from clm.explain.report import ReportInputs, render_report
+from clm.explain.scored_month import ScoredMonth, summarise_scored_month
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
 from clm.tracking import log_to_finished_run
@@ -51,6 +52,8 @@ class ExplainPaths:
     stages: Path = paths.TRUTH_STAGES
     features: Path = paths.FEATURES
     churn_events: Path = paths.VALIDATED_CHURN_EVENTS
+    scores: Path = paths.SCORES
+    previous_scores: Path = paths.PREVIOUS_SCORES
     reasons: Path = paths.REASONS
     metrics: Path = paths.EXPLAIN_METRICS
     report: Path = paths.DRIVERS_REPORT
@@ -89,9 +92,22 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
             100 * check.at_test_month.naive_accuracy,
         )
     write_parquet_atomic(_reasons_table(explained, config.top_reasons), paths.reasons)
-    inputs = ReportInputs(month, explained, checks, stage.task.label_column == RULE_STAGE)
+    scored = _scored_month(paths, config.high_risk_share)
+    inputs = ReportInputs(month, explained, checks, stage.task.label_column == RULE_STAGE, scored)
     write_text_atomic(render_report(inputs, config), paths.report)
     document = {
+        **(
+            {
+                "scored_month": {
+                    "month": scored.month,
+                    "customers": scored.customers,
+                    "high_risk_customers": scored.high_risk_customers,
+                    "previous_month": scored.previous_month,
+                }
+            }
+            if scored
+            else {}
+        ),
         "test_month": month,
         "customers": explained.height,
         "high_risk_customers": high_risk(explained, config.high_risk_share).height,
@@ -130,6 +146,15 @@ def log_to_run(document: dict, paths: ExplainPaths = ExplainPaths()) -> str:
         }
     log_to_finished_run(run_id, metrics, [paths.report, paths.metrics], "explain")
     return run_id
+
+
+def _scored_month(paths: ExplainPaths, high_risk_share: float) -> ScoredMonth | None:
+    """The scorer's latest month and the month before, where the score step has run."""
+    if not paths.scores.exists():
+        logger.warning("no scores at %s: the report describes the test month only", paths.scores)
+        return None
+    previous = pl.read_parquet(paths.previous_scores) if paths.previous_scores.exists() else None
+    return summarise_scored_month(pl.read_parquet(paths.scores), previous, high_risk_share)
 
 
 def _references(paths: ExplainPaths) -> dict[str, pl.DataFrame]:
