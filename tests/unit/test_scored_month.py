@@ -56,6 +56,8 @@ def test_segments_sum_the_caps_of_their_high_risk_customers_and_change_from_last
     assert high["high_risk_customers"] == 2 and high["high_risk_customers_change"] == 1
     assert high["maintenance_cap_yuan"] == 22.0 and high["winback_cap_yuan"] == 200.0
     assert high["mean_churn_probability_change"] == pytest.approx(0.6 - 0.375)
+    low = month.segments.filter(value_tier="low", stage="stable").row(0, named=True)
+    assert low["high_risk_customers"] == 0 and low["high_risk_customers_change"] == -1
 
 
 def test_reason_mix_lists_every_category_with_its_change():

@@ -103,7 +103,10 @@ def _with_change(
     return now.join(previous, on=keys, how="left", maintain_order="left").select(
         *now.columns,
         *(
-            (pl.col(c) - pl.col(f"{c}_before").fill_null(0)).cast(pl.Float64).alias(f"{c}_change")
+            # as floats: counts are unsigned, and a fall would wrap around
+            (
+                pl.col(c).cast(pl.Float64) - pl.col(f"{c}_before").cast(pl.Float64).fill_null(0)
+            ).alias(f"{c}_change")
             for c in columns
         ),
     )
