@@ -144,6 +144,9 @@ def log_to_run(document: dict, paths: ExplainPaths = ExplainPaths()) -> str:
                 "top_category_accuracy"
             ],
         }
+    for when, figures in document.get("recorded_reasons", {}).items():
+        metrics[f"explain_recorded_agreement_{when}"] = figures["top_category_accuracy"]
+        metrics[f"explain_recorded_naive_{when}"] = figures["naive_accuracy"]
     log_to_finished_run(run_id, metrics, [paths.report, paths.metrics], "explain")
     return run_id
 
