@@ -16,6 +16,7 @@ from clm.config import from_dict, read_params
 from clm.data.operator import DataConfig
 from clm.data.validate import ValidateConfig
 from clm.explain.drivers import ExplainConfig
+from clm.explain.reason_model import ReasonModelConfig
 from clm.features.build import FeatureConfig
 from clm.labels import LabelConfig
 from clm.models.tasks import ModelConfig
@@ -44,6 +45,7 @@ class Params:
     tune: TuneConfig
     train: TrainConfig
     explain: ExplainConfig
+    reasons: ReasonModelConfig
     promote: PromoteConfig
     scoring: ScoringConfig
     snapshot: SnapshotConfig

@@ -260,12 +260,30 @@ def evaluate(params: ParamsOption = paths.PARAMS) -> None:
 
 
 @app.command(
+    "train-reasons",
+    help="Train the reason model on past churners' recorded reasons (churn_events.reason) at "
+    "their last month of service, and choose its blend with the TreeSHAP category shares by "
+    "held-out agreement; writes models/reasons (docs/reasons.md).",
+)
+def train_reasons(params: ParamsOption = paths.PARAMS) -> None:
+    """Run the train_reasons step with the same paths and params as the DVC stage."""
+    from clm.config import load_section
+    from clm.explain.reason_model import ReasonModelConfig
+    from clm.explain.reason_stage import run_train_reasons
+
+    model = run_train_reasons(load_section(ReasonModelConfig, "reasons", params))
+    typer.echo(f"reason model: blend weight {model.weight:g}; held-out agreement {model.agreement}")
+
+
+@app.command(
     help="Explain the churn model on the test month in the churn-reason taxonomy.\n\n"
     "Writes each customer's top reasons (cause, category, log-odds contribution) to "
-    "data/explain/reasons.parquet, the bilingual driver report to reports/drivers.html and, "
-    "when data/truth exists, how often a churner's top category matches the true reason (at "
-    "the test month and at the churner's last month of service) to reports/explain.json; the "
-    "report and metrics are logged to the churn model's MLflow run."
+    "data/explain/reasons.parquet, the bilingual driver report (the scored month first, then "
+    "the model checks on the test month) to reports/drivers.html and, how often a churner's "
+    "top category matches the reason recorded at exit (churn_events.reason) and, when "
+    "data/truth exists, the true reason (at the test month and at the churner's last month "
+    "of service) to reports/explain.json; the report and metrics are logged to the churn "
+    "model's MLflow run."
 )
 def explain(
     params: ParamsOption = paths.PARAMS,
@@ -289,6 +307,14 @@ def explain(
             f"{figures['top_category_accuracy']:.1%} at the test month "
             f"(naive guess {figures['naive_accuracy']:.1%})"
         )
+    recorded = document.get("recorded_reasons", {}).get("at_exit")
+    if recorded:
+        low, high = recorded["top_category_interval_95"]
+        typer.echo(
+            f"top category matches the recorded reason for {recorded['top_category_accuracy']:.1%} "
+            f"[{low:.1%}, {high:.1%}] of churners at their last month of service "
+            f"(naive guess {recorded['naive_accuracy']:.1%})"
+        )
     typer.echo(f"report: {ExplainPaths().report}")
 
 
@@ -303,7 +329,7 @@ def export(
         Path, typer.Option(help="Validated tables; the input example comes from them.")
     ] = paths.VALIDATED_DIR,
     model_dir: Annotated[
-        Path, typer.Option(help="Folder with churn/ and stage/.")
+        Path, typer.Option(help="Folder with churn/, stage/ and reasons/.")
     ] = paths.MODELS_DIR,
     out_dir: Annotated[
         Path, typer.Option(help="Folder for the local copy of the artifact.")

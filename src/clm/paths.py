@@ -28,11 +28,13 @@ VALID_PART = SPLIT_DIR / "valid.parquet"
 TEST_PART = SPLIT_DIR / "test.parquet"
 REASONS = Path("data/explain/reasons.parquet")
 SCORES = Path("data/scores/scores.parquet")
+PREVIOUS_SCORES = SCORES.with_name("previous_month.parquet")  # the month before, for changes
 
 STUDY_DIR = Path("optuna")
 MODELS_DIR = Path("models")
 TUNING_DIR = MODELS_DIR / "tuning"
 SCORER_DIR = MODELS_DIR / "scorer"
+REASON_MODEL_DIR = MODELS_DIR / "reasons"
 RUNS_DIR = Path("runs")
 
 REPORTS_DIR = Path("reports")

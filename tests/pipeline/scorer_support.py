@@ -14,6 +14,7 @@ import polars as pl
 import pytest
 from tests.params import Params
 
+from clm.explain.reason_stage import ReasonPaths, run_train_reasons
 from clm.features.metadata import load_feature_metadata
 from clm.models.tasks import TASKS
 from clm.models.train import fit_final
@@ -46,6 +47,16 @@ def build_tiny_scorer(small_split, params: Params, root: Path) -> TinyScorer:
             replace(params.train, calibration_max_ece=1.0),
         )
         trained.save(models / name)
+    run_train_reasons(
+        replace(params.reasons, min_churners=50, rounds=20),
+        ReasonPaths(
+            churn_model=models / "churn",
+            test=small_split.split_dir / "test.parquet",
+            features=small_split.root / "features.parquet",
+            churn_events=small_split.raw_dir / "churn_events.parquet",
+            model=models / "reasons",
+        ),
+    )
     raw = small_split.raw_dir
     frame = scoring_input(
         pl.scan_parquet(raw / "subscribers.parquet"), pl.scan_parquet(raw / "usage_monthly.parquet")
@@ -60,6 +71,7 @@ def build_tiny_scorer(small_split, params: Params, root: Path) -> TinyScorer:
             _, version = export_scorer(
                 models / "churn",
                 models / "stage",
+                models / "reasons",
                 params.features,
                 params.scoring.budget,
                 input_example(frame, frame["month"].max()),

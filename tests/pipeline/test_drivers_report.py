@@ -15,12 +15,14 @@ import pytest
 from playwright.sync_api import sync_playwright
 from tests import explained
 
+from clm.domain.taxonomy import load_taxonomy
+from clm.explain.reason_model import ReasonModel
 from clm.explain.stage import ExplainPaths, run_explain
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
 
 CHROMIUM = Path("/usr/bin/chromium")
-OCTOBER, NOVEMBER = date(2024, 10, 1), date(2024, 11, 1)
+OCTOBER, NOVEMBER, DECEMBER = date(2024, 10, 1), date(2024, 11, 1), date(2024, 12, 1)
 CHROMIUM_FLAGS = [
     "--headless",
     "--no-sandbox",
@@ -40,6 +42,7 @@ def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
     churn, stage = explained.churn_and_stage_models(frame)
     churn.save(root / "models" / "churn")
     stage.save(root / "models" / "stage")
+    ReasonModel(None, tuple(load_taxonomy().categories), 0.0, {}).save(root / "models" / "reasons")
     frame.write_parquet(root / "test.parquet")
     # churners driven by dropped calls left for coverage; the few others for price
     reason = np.where(frame["dropped_call_rate"].to_numpy() > 0.12, "coverage_quality", "price")
@@ -50,10 +53,18 @@ def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
     # churners leave in November: October, their last month of service, is in the features
     october = frame.filter(pl.col("churn") == 1).with_columns(snapshot_month=OCTOBER)
     pl.concat([frame, october]).write_parquet(root / "features.parquet")
-    exits = october.select("subscriber_id", churn_month=pl.lit(NOVEMBER))
+    # the exit point recorded the true reason for all but every fifth churner, who said "other"
+    recorded = truth.join(october.select("subscriber_id"), on="subscriber_id").with_columns(
+        reason=pl.when(pl.int_range(pl.len()) % 5 == 0)
+        .then(pl.lit("other"))
+        .otherwise("true_reason")
+    )
+    exits = recorded.select("subscriber_id", "reason", churn_month=pl.lit(NOVEMBER))
     exits.write_parquet(root / "churn_events.parquet")
     stages = pl.concat([frame, october]).select("subscriber_id", month="snapshot_month")
     stages.with_columns(stage=pl.lit("warning")).write_parquet(root / "stages.parquet")
+    _scores(frame, DECEMBER).write_parquet(root / "scores.parquet")
+    _scores(frame, NOVEMBER, shift=-0.1).write_parquet(root / "previous_month.parquet")
     paths = ExplainPaths(
         models=root / "models",
         test=root / "test.parquet",
@@ -61,11 +72,29 @@ def explain_run(tmp_path_factory, params) -> tuple[ExplainPaths, dict]:
         stages=root / "stages.parquet",
         features=root / "features.parquet",
         churn_events=root / "churn_events.parquet",
+        scores=root / "scores.parquet",
+        previous_scores=root / "previous_month.parquet",
         reasons=root / "out" / "reasons.parquet",
         metrics=root / "out" / "explain.json",
         report=root / "out" / "drivers.html",
     )
     return paths, run_explain(params.explain, paths)
+
+
+def _scores(frame: pl.DataFrame, month: date, shift: float = 0.0) -> pl.DataFrame:
+    """A scorer's output for the fixture's customers (risk from dropped calls)."""
+    risk = (frame["dropped_call_rate"] * 5 + shift).clip(0, 1)
+    return frame.select(
+        "subscriber_id",
+        pl.col("value_tier").cast(pl.String),
+        scoring_month=pl.lit(month),
+        churn_probability=risk,
+        stage=pl.when(risk > 0.5).then(pl.lit("warning")).otherwise(pl.lit("stable")),
+        reason_1_category=pl.lit("product_quality"),
+        measure_codes=pl.lit(["DS001"]),
+        maintenance_cap_yuan=pl.lit(5.0),
+        winback_cap_yuan=pl.lit(50.0),
+    )
 
 
 def test_outputs(explain_run):
@@ -86,6 +115,20 @@ def test_outputs(explain_run):
     assert at_exit["churners"] == figures["churners"]
     assert at_exit["top_category_accuracy"] > 0.8
     assert set(at_exit["accuracy_by_true_stage"]) == {"warning"}
+    recorded = document["recorded_reasons"]["at_exit"]
+    assert recorded["churners"] == figures["churners"]
+    # a fifth said "other" (customer behaviour), which the drivers cannot know
+    assert 0.6 < recorded["top_category_accuracy"] < at_exit["top_category_accuracy"]
+    low, high = recorded["top_category_interval_95"]
+    assert low < recorded["top_category_accuracy"] < high
+    naive_low, naive_high = recorded["naive_interval_95"]
+    assert naive_low < recorded["naive_accuracy"] < naive_high
+    assert recorded["top3_category_accuracy"] >= recorded["top_category_accuracy"]
+    assert document["scored_month"]["month"] == str(DECEMBER)
+    assert document["scored_month"]["previous_month"] == str(NOVEMBER)
+    html = paths.report.read_text(encoding="utf-8")
+    assert "The scored month 2024-12-01" in html and "Model checks: the test month" in html
+    assert "DS001" in html and "one-to-one callback" in html.lower()
 
 
 def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_path):
@@ -93,6 +136,7 @@ def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_pa
     stage = TrainedModel.load(paths.models / "stage")
     rule_stage = replace(stage, task=replace(stage.task, label_column=RULE_STAGE))
     shutil.copytree(paths.models / "churn", tmp_path / "models" / "churn")
+    shutil.copytree(paths.models / "reasons", tmp_path / "models" / "reasons")
     rule_stage.save(tmp_path / "models" / "stage")
     own_data = replace(
         paths,
@@ -106,9 +150,21 @@ def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_pa
     assert (
         "attribution" not in document and "no true churn reasons" in document["attribution_skipped"]
     )
+    assert document["recorded_reasons"]["at_exit"]["churners"] > 0
     html = own_data.report.read_text(encoding="utf-8")
-    assert "Skipped: this data has no true churn reasons" in html
+    assert "recorded reason" in html and "真实原因 true reason" not in html
     assert "the stage model learned the seed's rule-table stages" in html
+
+    unrecorded = pl.read_parquet(paths.churn_events).with_columns(reason=pl.lit(None, pl.String))
+    unrecorded.write_parquet(tmp_path / "churn_events.parquet")
+    document = run_explain(
+        params.explain, replace(own_data, churn_events=tmp_path / "churn_events.parquet")
+    )
+    assert "no recorded exit reasons" in document["recorded_reasons_skipped"]
+    html = own_data.report.read_text(encoding="utf-8")
+    assert (
+        "Skipped: this data has neither reasons recorded at the exit point nor true reasons" in html
+    )
 
 
 def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
@@ -147,7 +203,7 @@ def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
     assert len(sizes) == 3
     assert all(box and box["width"] > 100 and box["height"] > 100 for box in sizes), sizes
     assert "如何阅读" in how_to_read and "How to read" in how_to_read
-    assert any("归因准确率" in s and "attribution accuracy" in s for s in sections)
+    assert any("原因核对" in s and "Do the reasons hold up?" in s for s in sections)
     assert any("建议措施" in s and "measures" in s for s in sections)
     # the Chinese of the heading is drawn with glyphs of a Chinese font, not as empty boxes
     chinese_fonts = _chinese_fonts()

@@ -25,6 +25,7 @@ from clm.data.io import STAGING_PREFIX
 from clm.data.validate import FAILED_CHECKS
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
+from clm.explain.reason_model import ReasonModel
 from clm.months import add_months
 from clm.scoring.batches import load_scorer_from, score_input
 from clm.scoring.pyfunc import InvalidInputError
@@ -153,6 +154,24 @@ def test_registered_as_scorer_challenger_with_provenance(tiny_scorer):
     assert info.signature.params.to_dict()[0]["name"] == "scoring_month"
     assert [spec.name for spec in info.signature.outputs.inputs] == list(OUTPUT_SCHEMA)
     assert not list(tiny_scorer.path.rglob("*.pkl"))
+
+
+def test_the_reason_model_travels_with_the_scorer_and_ranks_its_reasons(tiny_scorer, scored):
+    scorer = load_scorer_from(str(tiny_scorer.path))
+    assert scorer.reasons is not None and scorer.reasons.booster is not None
+    saved = ReasonModel.load(tiny_scorer.root / "models" / "reasons")
+    assert scorer.reasons.weight == saved.weight
+    # the reasons written are those the packaged model ranks: every customer with a reason
+    _, output = scored
+    frame = pl.read_parquet(output)
+    treeshap_only = replace(scorer, reasons=None)
+    month = tiny_scorer.frame["month"].max()
+    alone = treeshap_only.score(
+        tiny_scorer.frame, treeshap_only.month_stats(tiny_scorer.frame, month)
+    )
+    assert frame["reason_1_category"].null_count() <= alone["reason_1_category"].null_count()
+    if scorer.reasons.weight > 0:
+        assert not frame["reason_1_category"].equals(alone["reason_1_category"])
 
 
 def test_bad_rows_are_quarantined_with_their_subscriber(tiny_scorer, tmp_path):

@@ -13,6 +13,7 @@ import yaml
 from mlflow import MlflowClient
 from tests.params import repo_params
 
+from clm.data.contract import SURVEY_REASONS
 from clm.models.trained import TrainedModel
 from clm.models.tune import Range
 from clm.snapshot.pipeline import SnapshotSettings, run_snapshot
@@ -129,10 +130,93 @@ def test_snapshot_run_end_to_end(tmp_path, monkeypatch):
 
     html = (out / "drivers.html").read_text(encoding="utf-8")
     assert "no lifecycle-stage model" in html and "no truth" in html
+    assert document["recorded_reasons"].startswith("skipped: the mapping has no reason column")
     assert "Status" in html and "the churn itself" in html  # excluded columns are listed
 
     version = MlflowClient().get_model_version_by_alias("clm-snapshot-tiny", "challenger")
     assert str(version.version) == document["registered"]["version"]
     assert mlflow.get_run(version.run_id).data.metrics["test_roc_auc"] == pytest.approx(
         document["churn"]["model"]["roc_auc"]
+    )
+
+
+SURVEY_MAPPING = {
+    "dataset": "synthetic-churners",
+    "description": "the synthetic operator's last month per customer, with the recorded reason",
+    "files": "last_month.csv",
+    "id": "Customer",
+    "label": {"column": "Churned", "positive": ["Yes"]},
+    "split": {"test_share": 0.3, "valid_share": 0.25, "seed": 1},
+    "features": {
+        "tenure_months": "Tenure",
+        "mou": "Minutes",
+        "complaints": "Complaints",
+        "hotline_calls": "Hotline",
+        "dropped_call_rate": "Dropped",
+        "call_forward_offnet_count": "Offnet forwards",
+        "arrears": "Arrears",
+        "vas_revenue": "VAS",
+        "roaming_share": "Roaming share",
+    },
+    # the survey's own codes, and one label that names no reason
+    "reason": {
+        "column": "Exit reason",
+        "values": {**{code: code for code in SURVEY_REASONS}, "Not asked": None},
+    },
+}
+
+
+def synthetic_last_months(data) -> pl.DataFrame:
+    """One row per subscriber: usage in their last month in the data, churned or not, and
+    the reason the exit point recorded for churners (``Not asked`` for one in ten)."""
+    usage = data.usage.sort("month").group_by("subscriber_id").last()
+    events = data.tables.churn_events.select("subscriber_id", "reason")
+    table = usage.join(data.tables.subscribers, on="subscriber_id").join(
+        events, on="subscriber_id", how="left"
+    )
+    asked = pl.col("subscriber_id") % 10 != 0
+    return table.select(
+        Customer=pl.col("subscriber_id"),
+        Tenure=(pl.col("month").dt.year() - pl.col("join_month").dt.year()) * 12
+        + pl.col("month").dt.month()
+        - pl.col("join_month").dt.month(),
+        Minutes="mou",
+        Complaints="complaints",
+        Hotline="hotline_calls",
+        Dropped="dropped_call_rate",
+        **{"Offnet forwards": "call_forward_offnet_count"},
+        Arrears="arrears",
+        VAS="vas_revenue",
+        **{
+            "Roaming share": pl.when(pl.col("mou") > 0)
+            .then((pl.col("roaming_minutes") / pl.col("mou")).clip(0, 1))
+            .otherwise(0.0)
+        },
+        Churned=pl.when(pl.col("reason").is_not_null()).then(pl.lit("Yes")).otherwise(pl.lit("No")),
+        **{"Exit reason": pl.when(asked).then("reason").otherwise(pl.lit("Not asked"))},
+    ).with_columns(pl.col("Exit reason").fill_null(""))
+
+
+def test_a_mapping_with_a_reason_column_reports_agreement(small_data, tmp_path, monkeypatch):
+    """Churners' recorded reasons, made from the synthetic operator: the top categories
+    agree with them beyond always guessing the most common category."""
+    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
+    monkeypatch.chdir(tmp_path)
+    synthetic_last_months(small_data).write_csv(tmp_path / "last_month.csv")
+    mapping_path = tmp_path / "survey.yaml"
+    mapping = {**SURVEY_MAPPING, "csv": {"null_values": [""]}}
+    mapping_path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    settings = small_settings()
+    settings = replace(settings, model=replace(settings.model, monotone_constraints={}))
+
+    document = run_snapshot(mapping_path, settings, tmp_path / "runs")
+
+    agreement = document["recorded_reasons"]
+    churners_in_test = document["rows"]["test"] * document["churn_rate"]["test"]
+    assert 0.8 * churners_in_test < agreement["churners"] < churners_in_test  # "Not asked" left out
+    assert agreement["top_category_interval_95"][0] > agreement["naive_accuracy"]
+    assert agreement["top3_category_accuracy"] > agreement["top_category_accuracy"]
+    html = (tmp_path / "runs" / "synthetic-churners" / "drivers.html").read_text(encoding="utf-8")
+    assert (
+        "Against the recorded reasons" in html and "Skipped: the mapping has no reason" not in html
     )

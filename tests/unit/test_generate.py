@@ -6,15 +6,16 @@ import hashlib
 from dataclasses import replace
 from importlib import resources
 
+import numpy as np
 import polars as pl
 import pytest
 import yaml
 from tests.params import repo_params
 
 from clm.data import contract
-from clm.synthetic.generate import write_dataset
+from clm.synthetic.generate import recorded_reasons, write_dataset
 from clm.synthetic.lifecycle import STAGE_NAMES
-from clm.synthetic.profile import load_profile
+from clm.synthetic.profile import ExitSurveyProfile, load_profile
 
 SMALL = replace(repo_params().generate, n_subscribers=500, n_months=6, first_month="2024-01-01")
 
@@ -68,8 +69,44 @@ def test_truth_covers_every_usage_row_and_every_churner(small_data):
     assert set(small_data.stages["stage"].unique()) <= set(STAGE_NAMES)
     truth = small_data.tables.truth_subscribers
     reasons = small_data.tables.churn_events.join(truth, on="subscriber_id")
-    assert (reasons["reason"] == reasons["true_reason"]).all()
+    assert reasons["true_reason"].is_not_null().all()
     assert truth.filter(pl.col("true_reason").is_not_null()).height == reasons.height
+
+
+def test_the_recorded_reason_is_a_noisy_answer_about_the_truth(default_sized_data):
+    """Churners state the true reason at about the profile's truthful share (more for the
+    reasons recorded from billing and the channel audit), and never claim SIM flipping."""
+    survey = load_profile().exit_survey
+    reasons = default_sized_data.tables.churn_events.join(
+        default_sized_data.tables.truth_subscribers, on="subscriber_id"
+    )
+    audited = list(survey.truthful_share_by_reason)
+    stated = reasons.filter(~pl.col("true_reason").is_in(audited))
+    truthful = (stated["reason"] == stated["true_reason"]).mean()
+    # a misreport drawn from the survey's shares names the true reason by chance too
+    assert survey.truthful_share < truthful < survey.truthful_share + 0.1
+    assert stated.filter(pl.col("reason") == "channel_sim_flipping").is_empty()
+    sham = reasons.filter(pl.col("true_reason") == "channel_sim_flipping")
+    assert (sham["reason"] == "channel_sim_flipping").mean() > 0.9
+
+
+def test_a_wholly_truthful_survey_records_the_true_reason():
+    profile = load_profile()
+    honest = replace(
+        profile,
+        exit_survey=replace(profile.exit_survey, truthful_share_by_reason={}, truthful_share=1.0),
+    )
+    true_reason = np.arange(len(contract.SURVEY_REASONS), dtype=np.int8)
+    network = np.zeros_like(true_reason)
+    recorded = recorded_reasons(true_reason, network, honest, np.random.default_rng(0))
+    assert (recorded == true_reason).all()
+
+
+def test_a_survey_share_outside_zero_one_is_refused():
+    with pytest.raises(ValueError, match="exit_survey"):
+        ExitSurveyProfile(truthful_share=1.2)
+    with pytest.raises(ValueError, match="weather"):
+        ExitSurveyProfile(truthful_share=0.7, truthful_share_by_reason={"weather": 0.9})
 
 
 @pytest.mark.parametrize(
@@ -89,9 +126,7 @@ def test_each_reason_leaves_its_signature_before_exit(
 ):
     """Compare the last active month with the same subscribers' month 4 before exit."""
     data = default_sized_data
-    churners = data.tables.churn_events.filter(pl.col("reason") == reason).select(
-        "subscriber_id", "churn_month"
-    )
+    churners = _churners_of_true_reason(data, reason).select("subscriber_id", "churn_month")
     usage = data.usage.join(churners, on="subscriber_id")
     months_before = (pl.col("churn_month").dt.year() - pl.col("month").dt.year()) * 12 + (
         pl.col("churn_month").dt.month() - pl.col("month").dt.month()
@@ -108,13 +143,19 @@ def test_each_reason_leaves_its_signature_before_exit(
 
 def test_sham_cards_leave_young_and_nearly_silent(default_sized_data):
     data = default_sized_data
-    sham = data.tables.churn_events.filter(pl.col("reason") == "channel_sim_flipping")
+    sham = _churners_of_true_reason(data, "channel_sim_flipping")
     tenure = sham.join(data.tables.subscribers, on="subscriber_id").select(
         (pl.col("churn_month").dt.month() - pl.col("join_month").dt.month()) % 12
     )
     assert tenure.to_series().mean() < 4
     usage = data.usage.join(sham, on="subscriber_id")["mou"].median()
     assert usage < 0.1 * data.usage["mou"].median()
+
+
+def _churners_of_true_reason(data, reason: str) -> pl.DataFrame:
+    """Churn events of the churners whose true reason is ``reason`` (the signature's cause)."""
+    truth = data.tables.truth_subscribers.filter(pl.col("true_reason") == reason)
+    return data.tables.churn_events.join(truth.select("subscriber_id"), on="subscriber_id")
 
 
 def test_bad_config_is_refused():

@@ -317,3 +317,56 @@ def test_a_category_value_missing_from_train_is_named_at_check(tmp_path):
     (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
     with pytest.raises(MappingError, match=r"'state': value\(s\) \['rare'\] occur in the test"):
         prepare(load_mapping(path))
+
+
+REASON_CSV = """id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned,why
+a,100,50,10,0,Yes,ok,1,No,
+b,200,0,0,3,No,ok,2,Yes,Competitor offer
+c,,20,5,1,Yes,ok,1,No,
+d,80,40,4,0,No,ok,2,Yes,Don't know
+"""
+
+
+def reason_mapping(values: dict) -> dict:
+    return base_mapping() | {"reason": {"column": "why", "values": values}}
+
+
+def test_a_reason_column_maps_labels_to_survey_reasons_causes_or_categories(tmp_path):
+    values = {
+        "Competitor offer": "competitor_behaviour",  # a category
+        "Attitude": "service_attitude",  # a cause
+        "Network": "coverage_quality",  # a survey reason
+        "Don't know": None,  # names no reason
+    }
+    path = write(tmp_path, reason_mapping(values), REASON_CSV)
+    mapping = load_mapping(path)
+    assert mapping.reason.categories == {
+        "Competitor offer": "competitor_behaviour",
+        "Attitude": "service_level",
+        "Network": "product_quality",
+    }
+    table = mapped(path)
+    assert table["recorded_reason"].to_list() == [None, "Competitor offer", None, None]
+
+
+def test_a_reason_label_the_mapping_does_not_list_is_named(tmp_path):
+    path = write(tmp_path, reason_mapping({"Competitor offer": "price"}), REASON_CSV)
+    with pytest.raises(
+        MappingError, match=r"column 'why'.*\[\"Don't know\"\] not in reason.values"
+    ):
+        mapped(path)
+
+
+def test_a_reason_target_outside_the_taxonomy_is_refused(tmp_path):
+    mapping = reason_mapping({"Competitor offer": "competitors"})
+    with pytest.raises(MappingError, match="'competitors' is no survey reason, cause or category"):
+        load_mapping(write(tmp_path, mapping, REASON_CSV))
+
+
+def test_the_recorded_reason_cannot_be_a_feature(tmp_path):
+    mapping = reason_mapping({"Competitor offer": "price", "Don't know": None})
+    mapping["extra"]["why_left"] = {
+        "source": "why", "kind": "category", "cause": "falling_satisfaction", "description": "x",
+    }  # fmt: skip
+    with pytest.raises(MappingError, match="which is the recorded churn reason"):
+        load_mapping(write(tmp_path, mapping, REASON_CSV))

@@ -83,6 +83,10 @@ def test_explain_logs_to_the_training_run_without_reopening_it(tracking_store, t
     document = {
         "attribution": {"top_category_accuracy": 0.6, "naive_accuracy": 0.3},
         "attribution_at_exit": {"top_category_accuracy": 0.7},
+        "recorded_reasons": {
+            "at_test_month": {"top_category_accuracy": 0.5, "naive_accuracy": 0.3},
+            "at_exit": {"top_category_accuracy": 0.75, "naive_accuracy": 0.3},
+        },
     }
     paths.metrics.write_text(json.dumps(document))
 
@@ -91,5 +95,6 @@ def test_explain_logs_to_the_training_run_without_reopening_it(tracking_store, t
     logged = client.get_run(run.info.run_id)
     assert (logged.info.status, logged.info.end_time) == ("FINISHED", 1_000)
     assert logged.data.metrics["explain_top_category_accuracy_at_exit"] == 0.7
+    assert logged.data.metrics["explain_recorded_agreement_at_exit"] == 0.75
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "explain")}
     assert artifacts == {"explain/drivers.html", "explain/explain.json"}

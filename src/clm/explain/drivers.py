@@ -18,13 +18,8 @@ import polars as pl
 
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import load_taxonomy
-from clm.explain.reasons import (
-    feature_contributions,
-    rank_reasons,
-    to_categories,
-    to_causes,
-    top_categories,
-)
+from clm.explain.reason_model import ReasonModel, explain_reasons
+from clm.explain.reasons import feature_contributions, to_categories, to_causes
 from clm.models.trained import TrainedModel
 
 CAUSE = "cause_"
@@ -44,10 +39,15 @@ class ExplainConfig:
 
 
 def explain_customers(
-    churn: TrainedModel, stage: TrainedModel, frame: pl.DataFrame, k: int
+    churn: TrainedModel,
+    stage: TrainedModel,
+    frame: pl.DataFrame,
+    k: int,
+    reason_model: ReasonModel | None = None,
 ) -> pl.DataFrame:
     """Per customer: keys, segment, churn probability, predicted stage, top-``k`` reasons,
-    top category and the contribution (log-odds) of every cause and category."""
+    top categories and the contribution (log-odds) of every cause and category; reasons
+    ranked with the reason model where given (``clm.explain.reason_model``)."""
     causes = to_causes(feature_contributions(churn, frame))
     categories = to_categories(causes)
     stage_index = stage.predict(frame).argmax(axis=1)
@@ -60,13 +60,12 @@ def explain_customers(
                     "stage_predicted": np.asarray(STAGES)[stage_index],
                 }
             ),
-            rank_reasons(causes, k),
-            top_categories(causes).to_frame(),
+            explain_reasons(churn, frame, causes, k, reason_model),
             causes.to_frame().rename(lambda name: CAUSE + name),
             categories.to_frame().rename(lambda name: CATEGORY + name),
         ],
         how="horizontal",
-    )
+    ).with_columns(top_category=pl.col("top_categories").list.first())
 
 
 def high_risk(explained: pl.DataFrame, share: float) -> pl.DataFrame:

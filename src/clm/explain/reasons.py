@@ -118,22 +118,31 @@ def top_reasons(
     return rank_reasons(to_causes(feature_contributions(model, frame), metadata), k)
 
 
-def rank_reasons(causes: Contributions, k: int) -> pl.DataFrame:
-    """The top-``k`` positive causes of ``causes``, in ``top_reasons``' columns."""
+def rank_reasons(
+    causes: Contributions, k: int, scores: Contributions | None = None
+) -> pl.DataFrame:
+    """The top-``k`` causes of ``causes``, in ``top_reasons``' columns.
+
+    Causes are ranked by ``scores`` (same columns; a cause scoring <= 0 is no reason) where
+    given, by their positive contribution otherwise; the contribution shown is always the
+    cause's own, in log-odds.
+    """
     if not 1 <= k <= len(causes.names):
         raise ValueError(f"k must be between 1 and {len(causes.names)}, got {k}")
+    scores = scores or causes
     taxonomy = load_taxonomy()
     cause_of_rank = dict(enumerate(causes.names))
     category_of_rank = {i: taxonomy.causes[c].category for i, c in cause_of_rank.items()}
-    order = np.argsort(-causes.values, axis=1, kind="stable")[:, :k]
+    order = np.argsort(-scores.values, axis=1, kind="stable")[:, :k]
     values = np.take_along_axis(causes.values, order, axis=1)
     ranked = pl.DataFrame(
         {f"rank_{i}": order[:, i] for i in range(k)}
         | {f"value_{i}": values[:, i] for i in range(k)}
+        | {f"score_{i}": np.take_along_axis(scores.values, order, axis=1)[:, i] for i in range(k)}
     )
     reasons = []
     for i in range(k):
-        positive = pl.col(f"value_{i}") > 0
+        positive = pl.col(f"score_{i}") > 0
         rank = pl.col(f"rank_{i}")
         reasons += [
             pl.when(positive).then(rank.replace_strict(cause_of_rank, return_dtype=pl.String))
@@ -146,17 +155,67 @@ def rank_reasons(causes: Contributions, k: int) -> pl.DataFrame:
     return ranked.select(reasons)
 
 
-def top_categories(causes: Contributions) -> pl.Series:
-    """Each customer's top category: the one whose causes push hardest towards churn.
+def ranked_categories(causes: Contributions, k: int = 3) -> pl.Series:
+    """Each customer's ``k`` categories whose causes push hardest towards churn, strongest
+    first (a list, shorter where fewer categories push at all).
 
     Only causes with a positive contribution count, so a cause that lowers the risk cannot
-    hide another cause of its category; null where no cause pushes towards churn.
+    hide another cause of its category.
     """
     positive = Contributions(causes.names, np.clip(causes.values, 0, None), causes.bias)
-    totals = to_categories(positive)
-    best = totals.values.argmax(axis=1)
-    has_reason = totals.values.max(axis=1) > 0
-    names = pl.Series(totals.names, dtype=pl.String)
-    return pl.select(
-        pl.when(pl.Series(has_reason)).then(names.gather(best)).alias("top_category")
-    ).to_series()
+    return rank_categories(to_categories(positive), k)
+
+
+def rank_categories(scores: Contributions, k: int) -> pl.Series:
+    """The ``k`` categories of highest positive score per row, strongest first."""
+    order = np.argsort(-scores.values, axis=1, kind="stable")[:, :k]
+    positive = np.take_along_axis(scores.values, order, axis=1) > 0
+    names = np.asarray(scores.names, dtype=object)[order]
+    return pl.Series(
+        "top_categories",
+        [list(row[keep]) for row, keep in zip(names, positive, strict=True)],
+        dtype=pl.List(pl.String),
+    )
+
+
+def cause_scores(causes: Contributions, category_scores: Contributions) -> Contributions:
+    """Each category's score split among its causes by their positive contributions.
+
+    A category the reason model names although none of its causes pushes the churn risk
+    (a flipped SIM card barely used, say) goes whole to its representative cause: that of
+    its most common exit-survey reason, or its first cause where no survey reason maps to
+    it.
+    """
+    taxonomy = load_taxonomy()
+    positive = np.clip(causes.values, 0, None)
+    category_index = {code: i for i, code in enumerate(category_scores.names)}
+    column = np.array([category_index[taxonomy.causes[c].category] for c in causes.names])
+    totals = np.zeros((causes.values.shape[0], len(category_scores.names)))
+    np.add.at(totals.T, column, positive.T)
+    representative = _representative_causes(causes.names)
+    within = np.where(
+        totals[:, column] > 0,
+        positive / np.where(totals[:, column] > 0, totals[:, column], 1),
+        representative[None, :],
+    )
+    return Contributions(causes.names, category_scores.values[:, column] * within, causes.bias)
+
+
+def _representative_causes(names: tuple[str, ...]) -> np.ndarray:
+    """1 for the cause that stands for its category when none of its causes pushes."""
+    taxonomy = load_taxonomy()
+    chosen = {}
+    by_share = sorted(
+        taxonomy.survey_reasons.values(), key=lambda reason: -sum(reason.share.values())
+    )
+    for reason in by_share:
+        chosen.setdefault(taxonomy.causes[reason.cause].category, reason.cause)
+    for code, cause in taxonomy.causes.items():
+        chosen.setdefault(cause.category, code)
+    return np.array([1.0 if chosen[taxonomy.causes[c].category] == c else 0.0 for c in names])
+
+
+def top_categories(causes: Contributions) -> pl.Series:
+    """Each customer's top category: the one whose causes push hardest towards churn; null
+    where no cause pushes towards churn."""
+    return ranked_categories(causes, 1).list.first().alias("top_category")

@@ -6,12 +6,12 @@ fonts or files fetched), so it opens offline and can be mailed or attached to a 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import polars as pl
 
 from clm.domain.taxonomy import load_taxonomy
-from clm.explain.attribution import NO_REASON, Attribution
+from clm.explain.attribution import NO_REASON, Attribution, Checks
 from clm.explain.drivers import (
     ExplainConfig,
     category_shares,
@@ -21,6 +21,7 @@ from clm.explain.drivers import (
     measure_grid,
     survey_comparison,
 )
+from clm.explain.scored_month import ScoredMonth
 from clm.reports import figures
 from clm.reports.render import render_page
 
@@ -28,16 +29,22 @@ SEGMENT = ["value_tier", "stage_predicted", "network"]
 MIN_SEGMENT_CUSTOMERS = 20  # smaller segments are too noisy to show shares for
 
 
+REFERENCE_LABELS = {
+    "recorded": "离网点记录的原因 recorded reason",
+    "true": "真实原因 true reason",
+}
+
+
 @dataclass(frozen=True)
 class ReportInputs:
-    """What the report is about: the scored month and, on synthetic data, the checks at the
-    test month and at the churners' last month of service."""
+    """What the report is about: the scored month and the agreement checks per reference
+    (``recorded``: the exit point's record; ``true``: the synthetic truth)."""
 
     month: str
     explained: pl.DataFrame
-    attribution: Attribution | None = None
-    attribution_at_exit: Attribution | None = None
+    checks: dict[str, Checks] = field(default_factory=dict)
     stage_learned_rule_table: bool = False  # no true stages: the stage model learned the rules
+    scored: ScoredMonth | None = None  # the month the retention team acts on
 
 
 def render_report(inputs: ReportInputs, config: ExplainConfig) -> str:
@@ -49,6 +56,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
     """Every figure and table the template shows, computed once."""
     taxonomy = load_taxonomy()
     explained = inputs.explained
+    truth = inputs.checks.get("true")
     risky = high_risk(explained, config.high_risk_share)
     causes = cause_shares(risky)
     top_causes = causes.filter(pl.col("share") > 0).head(config.top_causes)["cause"].to_list()
@@ -85,10 +93,18 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
         "k": config.top_reasons,
         "measures": measures.to_dicts(),
         "used_measures": [taxonomy.measures[code] for code in used],
-        "attribution": inputs.attribution,
-        "at_exit": inputs.attribution_at_exit,
+        "checks": [
+            {
+                "label": REFERENCE_LABELS[name],
+                "check": check,
+                "confusion": confusion_rows(check.at_exit),
+            }
+            for name, check in sorted(inputs.checks.items())
+        ],
+        "attribution": truth.at_test_month if truth else None,
+        "at_exit": truth.at_exit if truth else None,
         "stage_learned_rule_table": inputs.stage_learned_rule_table,
-        "confusion": _confusion_rows(inputs.attribution_at_exit),
+        "scored": inputs.scored,
         "min_segment": MIN_SEGMENT_CUSTOMERS,
         "no_reason": NO_REASON,
         "charts": {
@@ -99,9 +115,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
     }
 
 
-def _confusion_rows(attribution: Attribution | None) -> list[dict]:
+def confusion_rows(attribution: Attribution) -> list[dict]:
     """The confusion table's rows, each with its churner count for shading."""
-    if attribution is None:
-        return []
-    counts = attribution.confusion.drop("true_reason", "true_category")
+    counts = attribution.confusion.drop("reason", "reason_category")
     return attribution.confusion.with_columns(churners=pl.sum_horizontal(counts.columns)).to_dicts()

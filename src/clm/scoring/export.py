@@ -24,6 +24,7 @@ from clm.scoring.pyfunc import (
     CHURN_ARTIFACT,
     CONFIG_ARTIFACT,
     PARAMS,
+    REASON_ARTIFACT,
     STAGE_ARTIFACT,
     input_schema,
     load_scorer,
@@ -56,6 +57,7 @@ def input_example(frame: pl.DataFrame, scoring_month: date) -> pl.DataFrame:
 def export_scorer(
     churn_dir: Path,
     stage_dir: Path,
+    reason_dir: Path,
     features: FeatureConfig,
     budget: BudgetRules,
     example: pl.DataFrame,
@@ -67,6 +69,7 @@ def export_scorer(
     Args:
         churn_dir: The churn model folder (``TrainedModel.save``).
         stage_dir: The stage model folder.
+        reason_dir: The reason model folder (``ReasonModel.save``).
         features: The ``features`` params the models were trained with.
         budget: The ``scoring.budget`` params.
         example: Scoring input of a whole (small) base, for the input example and signature.
@@ -77,13 +80,16 @@ def export_scorer(
         config_path = Path(temp) / "scorer.json"
         write_scorer_config(features, budget, config_path)
         example_pd = example.to_pandas()
-        output = predict_frame(load_scorer(churn_dir, stage_dir, config_path), example_pd, {})
+        output = predict_frame(
+            load_scorer(churn_dir, stage_dir, config_path, reason_dir), example_pd, {}
+        )
         inferred = infer_signature(example_pd, output, params=PARAMS)
         model_args = {
             "python_model": str(MODEL_CODE),
             "artifacts": {
                 CHURN_ARTIFACT: str(churn_dir),
                 STAGE_ARTIFACT: str(stage_dir),
+                REASON_ARTIFACT: str(reason_dir),
                 CONFIG_ARTIFACT: str(config_path),
             },
             "code_paths": [str(Path(clm.__file__).parent)],
@@ -112,7 +118,8 @@ def run_export(
     model_dir: Path = paths.MODELS_DIR,
     out_dir: Path = paths.SCORER_DIR,
 ) -> str:
-    """The export step: scorer from ``model_dir/{churn,stage}``; return the registry version.
+    """The export step: scorer from ``model_dir/{churn,stage,reasons}``; return the registry
+    version.
 
     The input example is the first subscribers of the latest month of ``validated_dir``.
     """
@@ -129,6 +136,7 @@ def run_export(
     _, version = export_scorer(
         model_dir / "churn",
         model_dir / "stage",
+        model_dir / "reasons",
         features,
         budget,
         input_example(frame, frame["month"].max()),

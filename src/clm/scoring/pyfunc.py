@@ -30,6 +30,7 @@ from clm.config import from_dict
 from clm.domain.budget import BudgetRules
 from clm.domain.taxonomy import load_taxonomy
 from clm.errors import InputError
+from clm.explain.reason_model import ReasonModel
 from clm.features.build import FeatureConfig
 from clm.models.trained import TrainedModel
 from clm.scoring.inputs import SCORING_INPUT, check_history, failed_checks_summary, split_scorable
@@ -40,6 +41,7 @@ logger = logging.getLogger(__name__)
 
 CHURN_ARTIFACT = "churn_model"
 STAGE_ARTIFACT = "stage_model"
+REASON_ARTIFACT = "reason_model"
 CONFIG_ARTIFACT = "scorer_config"
 PARAMS = {"scoring_month": "", "month_stats": ""}
 
@@ -54,7 +56,10 @@ class ChurnScorerModel(mlflow.pyfunc.PythonModel):
     def load_context(self, context: mlflow.pyfunc.PythonModelContext) -> None:
         artifacts = {name: Path(path) for name, path in context.artifacts.items()}
         self.scorer = load_scorer(
-            artifacts[CHURN_ARTIFACT], artifacts[STAGE_ARTIFACT], artifacts[CONFIG_ARTIFACT]
+            artifacts[CHURN_ARTIFACT],
+            artifacts[STAGE_ARTIFACT],
+            artifacts[CONFIG_ARTIFACT],
+            artifacts.get(REASON_ARTIFACT),
         )
 
     def predict(
@@ -72,8 +77,11 @@ def write_scorer_config(features: FeatureConfig, budget: BudgetRules, path: Path
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-def load_scorer(churn_dir: Path, stage_dir: Path, config_path: Path) -> Scorer:
-    """The ``Scorer`` from the artifact's files."""
+def load_scorer(
+    churn_dir: Path, stage_dir: Path, config_path: Path, reason_dir: Path | None = None
+) -> Scorer:
+    """The ``Scorer`` from the artifact's files (an artifact without a reason model ranks
+    reasons by TreeSHAP alone)."""
     config = json.loads(config_path.read_text(encoding="utf-8"))
     return Scorer(
         churn=TrainedModel.load(churn_dir),
@@ -81,6 +89,7 @@ def load_scorer(churn_dir: Path, stage_dir: Path, config_path: Path) -> Scorer:
         features=from_dict(FeatureConfig, config["features"], where="scorer.json:features"),
         budget=from_dict(BudgetRules, config["budget"], where="scorer.json:budget"),
         taxonomy=load_taxonomy(),
+        reasons=ReasonModel.load(reason_dir) if reason_dir else None,
     )
 
 

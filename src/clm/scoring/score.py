@@ -16,7 +16,7 @@ import polars as pl
 from clm.domain.budget import BudgetRules
 from clm.domain.stages import STAGES
 from clm.domain.taxonomy import Taxonomy
-from clm.explain.reasons import top_reasons
+from clm.explain.reason_model import ReasonModel, scored_reasons
 from clm.features.build import FeatureConfig
 from clm.features.history import IMPUTED_MONTHS
 from clm.models.trained import TrainedModel
@@ -59,6 +59,7 @@ class Scorer:
     features: FeatureConfig
     budget: BudgetRules
     taxonomy: Taxonomy
+    reasons: ReasonModel | None = None  # learned from recorded reasons; TreeSHAP only if None
 
     def stats_rows(
         self, frame: pl.DataFrame, scoring_month: date, history_start: date
@@ -82,7 +83,7 @@ class Scorer:
         features = month_features(base, stats, self.features).sort("subscriber_id")
         churn = self.churn.predict(features)
         stage_prob = self.stage.predict(features)
-        reasons = top_reasons(self.churn, features, TOP_REASONS)
+        reasons = scored_reasons(self.churn, features, TOP_REASONS, self.reasons)
         scored = (
             features.select(
                 "subscriber_id",

@@ -38,6 +38,7 @@ log = logging.getLogger(__name__)
 
 ID = "customer_id"
 LABEL = "churn"
+RECORDED_REASON = "recorded_reason"  # the dataset's own label; null for stayers and unknowns
 FILE = "source_file"
 PART = "source_part"
 EXAMPLES = 5
@@ -115,12 +116,14 @@ def map_frame(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
     customer = (
         pl.col(mapping.id_column) if mapping.id_column else (pl.int_range(pl.len()) + 1)
     ).cast(pl.String)
+    reason = [_reason(mapping, stripped, where).alias(RECORDED_REASON)] if mapping.reason else []
     return stripped.select(
         customer.alias(ID),
         *(_feature(spec).alias(spec.meta.name) for spec in mapping.features),
         label.alias(LABEL),
         FILE,
         part.alias(PART),
+        *reason,
     )
 
 
@@ -132,6 +135,7 @@ def snapshot_schema(mapping: Mapping) -> pa.DataFrameSchema:
         LABEL: pa.Column(pl.Int8(), pa.Check.isin([0, 1]), nullable=False),
         FILE: pa.Column(pl.String(), nullable=False),
         PART: pa.Column(pl.String(), nullable=True),
+        **({RECORDED_REASON: pa.Column(pl.String(), nullable=True)} if mapping.reason else {}),
     }
     return pa.DataFrameSchema(columns, strict=True, name=f"snapshot:{mapping.dataset}")
 
@@ -230,6 +234,22 @@ def _label(mapping: Mapping, source: pl.DataFrame, where: str) -> pl.Expr:
             f"occur; its values include {sorted(values)[:EXAMPLES]}"
         )
     return pl.col(mapping.label_column).is_in(list(mapping.positive)).cast(pl.Int8)
+
+
+def _reason(mapping: Mapping, source: pl.DataFrame, where: str) -> pl.Expr:
+    """The recorded reason of churners whose label names one; a label the mapping does not
+    list is an error, since guessing what it means would bias the agreement figures."""
+    spec = mapping.reason
+    values = source[spec.column]
+    unknown = values.filter(values.is_not_null() & ~values.is_in(list(spec.targets))).unique()
+    if unknown.len():
+        raise MappingError(
+            f"{mapping.path}:reason: column '{spec.column}' in {where} has label(s) "
+            f"{unknown.sort().head(EXAMPLES).to_list()} not in reason.values; map each to a "
+            f"survey reason, cause, category or null"
+        )
+    meaningful = [label for label, target in spec.targets.items() if target is not None]
+    return pl.when(pl.col(spec.column).is_in(meaningful)).then(pl.col(spec.column))
 
 
 def _schema_column(spec: FeatureSpec) -> pa.Column:

@@ -32,7 +32,7 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DATASET = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TOP_KEYS = {
     "dataset", "description", "files", "csv", "id", "label", "split", "features", "extra",
-    "excluded",
+    "excluded", "reason",
 }  # fmt: skip
 
 
@@ -99,6 +99,28 @@ class SplitSpec:
 
 
 @dataclass(frozen=True)
+class ReasonSpec:
+    """The churn reason recorded for churners (an exit survey, a churn-category column).
+
+    ``targets`` maps each of the dataset's labels to what it means in clm's terms: an
+    exit-survey reason, a taxonomy cause or a category, or None for a label that names no
+    reason ("Unknown"); ``categories`` is the category each meaningful label stands for.
+    """
+
+    column: str
+    targets: dict[str, str | None]
+
+    @property
+    def categories(self) -> dict[str, str]:
+        taxonomy = load_taxonomy()
+        return {
+            label: _category_of(taxonomy, target)
+            for label, target in self.targets.items()
+            if target is not None
+        }
+
+
+@dataclass(frozen=True)
 class SourceFile:
     """A data file and, for a file-of-origin split, the part its rows belong to."""
 
@@ -122,6 +144,7 @@ class Mapping:
     split: SplitSpec
     features: tuple[FeatureSpec, ...]
     excluded: dict[str, str]
+    reason: ReasonSpec | None = None
 
     @property
     def metadata(self) -> dict[str, FeatureMeta]:
@@ -132,7 +155,8 @@ class Mapping:
     def source_columns(self) -> tuple[str, ...]:
         """Every column of the data files the mapping names (features, keys, exclusions)."""
         named = [column for spec in self.features for column in columns_of(spec.source)]
-        named += [c for c in (self.id_column, self.label_column, self.split.column) if c]
+        keys = (self.id_column, self.label_column, self.split.column)
+        named += [c for c in (*keys, self.reason and self.reason.column) if c]
         return tuple(dict.fromkeys([*named, *self.excluded]))
 
 
@@ -207,6 +231,7 @@ def parse_mapping(raw: Any, path: Path, roots: Sequence[Path | str] | None) -> M
         split=split,
         features=tuple(features),
         excluded=excluded,
+        reason=_parse_reason(raw["reason"], f"{where}:reason") if "reason" in raw else None,
     )
     _check_sources(mapping, where)
     for spec in mapping.features:
@@ -388,10 +413,44 @@ def parse_expression(raw: Any, where: str) -> Expression:
     return Arithmetic(op, operands)
 
 
+def _parse_reason(raw: Any, where: str) -> ReasonSpec:
+    """``{column, values: {label: survey reason | cause | category | null}}``."""
+    _require_mapping(raw, where)
+    if set(raw) != {"column", "values"} or not isinstance(raw["values"], dict) or not raw["values"]:
+        raise MappingError(
+            f"{where}: needs 'column' and a non-empty 'values' table from the dataset's labels "
+            f"to survey reasons, taxonomy causes or categories (null: names no reason)"
+        )
+    taxonomy = load_taxonomy()
+    known = [*taxonomy.survey_reasons, *taxonomy.causes, *taxonomy.categories]
+    targets = {}
+    for label, target in raw["values"].items():
+        label = _as_text(label, f"{where}.values")
+        if target is not None and target not in known:
+            raise MappingError(
+                f"{where}.values.{label}: '{target}' is no survey reason, cause or category"
+                f"{_did_you_mean(str(target), known)}"
+            )
+        targets[label] = target
+    return ReasonSpec(str(raw["column"]), targets)
+
+
+def _category_of(taxonomy: Any, code: str) -> str:
+    """The category a survey reason, cause or category code stands for."""
+    if code in taxonomy.survey_reasons:
+        return taxonomy.category_of_reason(code).code
+    if code in taxonomy.causes:
+        return taxonomy.causes[code].category
+    return code
+
+
 def _check_sources(mapping: Mapping, where: str) -> None:
-    """No feature may read an excluded, label, id or split column, and names are unique."""
+    """No feature may read an excluded, label, id, split or reason column, and names are
+    unique."""
     forbidden = {column: f"excluded: {reason}" for column, reason in mapping.excluded.items()}
     forbidden[mapping.label_column] = "the churn label"
+    if mapping.reason:
+        forbidden[mapping.reason.column] = "the recorded churn reason (known only after exit)"
     if mapping.id_column:
         forbidden[mapping.id_column] = "the id column"
     if mapping.split.column:

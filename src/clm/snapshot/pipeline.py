@@ -36,6 +36,7 @@ from clm.snapshot.report import (
     SnapshotReport,
     explain_snapshot,
     reasons_table,
+    recorded_agreement,
     render_snapshot_report,
 )
 from clm.snapshot.split import check_train_levels, split_frame
@@ -51,6 +52,7 @@ SKIPPED = {
     "stage": "skipped: snapshot data has no monthly history, so there is no lifecycle-stage model",
     "attribution": "skipped: snapshot data has no truth about why customers left",
 }
+NO_RECORDED = "skipped: the mapping has no reason column, or no test churner has a known reason"
 
 
 @dataclass(frozen=True)
@@ -137,7 +139,10 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     k = settings.explain.top_reasons
     explained = explain_snapshot(trained, test, mapping, k)
     write_parquet_atomic(reasons_table(explained, k), out / "reasons.parquet")
-    report = SnapshotReport(mapping.dataset, mapping.description, metrics, mapping.excluded)
+    agreement = recorded_agreement(explained, test, mapping)
+    report = SnapshotReport(
+        mapping.dataset, mapping.description, metrics, mapping.excluded, agreement
+    )
     html = render_snapshot_report(explained, mapping, report, settings.explain)
     write_text_atomic(html, out / "drivers.html")
 
@@ -145,6 +150,7 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     trained.save(model_dir)
     shutil.copyfile(mapping.path, model_dir / "mapping.yaml")
     document = _document(mapping, parts, metrics, tuning, asdict(fit))
+    document["recorded_reasons"] = agreement.summary() if agreement else NO_RECORDED
     provenance = {
         "git_commit": git_commit(),
         "data_version": _data_digest(mapping),

@@ -16,7 +16,7 @@ import numpy as np
 import polars as pl
 
 from clm.domain.taxonomy import load_taxonomy
-from clm.explain.attribution import NO_REASON
+from clm.explain.attribution import NO_REASON, Attribution, attribution_accuracy
 from clm.explain.drivers import (
     CATEGORY,
     CAUSE,
@@ -29,14 +29,15 @@ from clm.explain.drivers import (
 from clm.explain.reasons import (
     feature_contributions,
     rank_reasons,
+    ranked_categories,
     to_categories,
     to_causes,
-    top_categories,
 )
+from clm.explain.report import confusion_rows
 from clm.models.trained import TrainedModel
 from clm.reports import figures
 from clm.reports.render import render_page
-from clm.snapshot.frame import ID
+from clm.snapshot.frame import ID, LABEL, RECORDED_REASON
 from clm.snapshot.mapping import Arithmetic, Column, Constant, Expression, Mapping, Recode
 
 FEATURE = "feature_"
@@ -50,6 +51,7 @@ class SnapshotReport:
     description: str
     metrics: dict[str, dict[str, float]]  # scorer -> test metrics
     excluded: dict[str, str]
+    agreement: Attribution | None = None  # with the recorded reasons, where the data has them
 
 
 def explain_snapshot(
@@ -64,13 +66,30 @@ def explain_snapshot(
             frame.select(ID),
             pl.DataFrame({"churn_probability": model.predict(frame).astype(np.float64)}),
             rank_reasons(causes, k),
-            top_categories(causes).to_frame(),
+            ranked_categories(causes).to_frame(),
             features.to_frame().rename(lambda name: FEATURE + name),
             causes.to_frame().rename(lambda name: CAUSE + name),
             to_categories(causes).to_frame().rename(lambda name: CATEGORY + name),
         ],
         how="horizontal",
+    ).with_columns(top_category=pl.col("top_categories").list.first())
+
+
+def recorded_agreement(
+    explained: pl.DataFrame, test: pl.DataFrame, mapping: Mapping
+) -> Attribution | None:
+    """Agreement of the test churners' top categories with the reasons they gave, or None
+    where the mapping has no reason column or no test churner has a meaningful label."""
+    if mapping.reason is None:
+        return None
+    churners = (
+        test.select(LABEL, reason=RECORDED_REASON)
+        .with_columns(explained["top_categories"])
+        .filter((pl.col(LABEL) == 1) & pl.col("reason").is_not_null())
     )
+    if churners.is_empty():
+        return None
+    return attribution_accuracy(churners.drop(LABEL), mapping.reason.categories)
 
 
 def reasons_table(explained: pl.DataFrame, k: int) -> pl.DataFrame:
@@ -137,6 +156,7 @@ def render_snapshot_report(
         examples=examples.to_dicts(),
         k=config.top_reasons,
         top_causes=top_causes,
+        confusion=confusion_rows(report.agreement) if report.agreement else [],
         charts={
             "categories": figures.category_bars(categories),
             "causes": figures.cause_bars(causes, 10),

@@ -392,12 +392,38 @@ def _churn_frame(
         mix = profile.networks[name].destination_mix
         weights = np.array([mix[d] for d in DESTINATIONS])
         destination[rows] = rng.choice(len(DESTINATIONS), size=rows.sum(), p=weights)
+    recorded = recorded_reasons(reason[churned], population.network[churned], profile, rng)
     return churn_events_frame(
         population.subscriber_id[churned],
         first_month + churn_index[churned],
-        reason[churned],
+        recorded,
         destination,
     )
+
+
+def recorded_reasons(
+    true_reason: np.ndarray,
+    network: np.ndarray,
+    profile: GeneratorProfile,
+    rng: np.random.Generator,
+) -> np.ndarray:
+    """What the exit survey records for churners of these true reasons (indices into
+    SURVEY_REASONS): the truth with the profile's truthful share, else an answer drawn from
+    the network's survey shares (``exit_survey`` in the generator profile)."""
+    survey = profile.exit_survey
+    truthful = np.array(
+        [
+            survey.truthful_share_by_reason.get(code, survey.truthful_share)
+            for code in contract.SURVEY_REASONS
+        ]
+    )[true_reason]
+    keeps = rng.random(true_reason.size) < truthful
+    shares = reason_shares()
+    recorded = true_reason.copy()
+    for code in range(len(NETWORKS)):
+        rows = ~keeps & (network == code)
+        recorded[rows] = rng.choice(shares.shape[1], size=rows.sum(), p=shares[code])
+    return recorded
 
 
 def churn_events_frame(

@@ -8,7 +8,7 @@ from importlib import resources
 from pathlib import Path
 
 from clm.config import ConfigError, from_dict
-from clm.data.contract import REGIONS
+from clm.data.contract import REGIONS, SURVEY_REASONS
 from clm.safe_yaml import read_yaml
 
 
@@ -140,6 +140,34 @@ class MeasureProfile:
 
 
 @dataclass(frozen=True)
+class ExitSurveyProfile:
+    """How the exit survey records a churner's reason: a noisy answer, not the truth.
+
+    A churner states the true reason with ``truthful_share`` (or the reason's own share in
+    ``truthful_share_by_reason``); otherwise the recorded answer is drawn from the survey's
+    shares for the network, so the recorded mix still matches domain.md §4.1.
+    """
+
+    truthful_share: float
+    truthful_share_by_reason: dict[str, float] = field(default_factory=dict)
+
+    def __post_init__(self) -> None:
+        unknown = sorted(set(self.truthful_share_by_reason) - set(SURVEY_REASONS))
+        if unknown:
+            raise ValueError(
+                f"generator profile: exit_survey.truthful_share_by_reason: {unknown} are not "
+                f"survey reasons {list(SURVEY_REASONS)}"
+            )
+        shares = {"truthful_share": self.truthful_share, **self.truthful_share_by_reason}
+        for name, value in shares.items():
+            if not 0.0 <= value <= 1.0:
+                raise ValueError(
+                    f"generator profile: exit_survey truthful share {name} must be in [0, 1]: "
+                    f"{value}"
+                )
+
+
+@dataclass(frozen=True)
 class EconomicsProfile:
     margin_share_of_arpu: float  # the operator's true margin on a month of a customer's bill
 
@@ -153,6 +181,7 @@ class GeneratorProfile:
     contracts: ContractProfile
     usage: UsageProfile
     signatures: dict[str, Signature]
+    exit_survey: ExitSurveyProfile
     economics: EconomicsProfile
     measures: dict[str, MeasureProfile]
 
