@@ -19,7 +19,6 @@ from clm.explain.reasons import (
     to_categories,
     to_causes,
     top_categories,
-    top_reasons,
 )
 
 
@@ -74,7 +73,7 @@ def test_target_class_is_required_exactly_for_multiclass(models, frame):
 
 def test_the_feature_that_drives_churn_is_the_first_reason(models, frame):
     churn, _ = models
-    reasons = top_reasons(churn, frame, k=3)
+    reasons = rank_reasons(to_causes(feature_contributions(churn, frame)), k=3)
     driven = reasons.filter(frame["dropped_call_rate"] > 0.15)
     assert driven.height > 20
     assert (driven["reason_1_cause"] == explained.DRIVER_CAUSE).all()

@@ -184,7 +184,7 @@ def explain_reasons(
     k: int,
     model: ReasonModel | None = None,
 ) -> pl.DataFrame:
-    """Each customer's top-``k`` reasons (``top_reasons``' columns) and ``top_categories``,
+    """Each customer's top-``k`` reasons (``rank_reasons``' columns) and ``top_categories``,
     ranked by the blended category scores; by the TreeSHAP shares alone without a model."""
     categories = model.category_scores(churn, frame, causes) if model else positive_shares(causes)
     return pl.concat(

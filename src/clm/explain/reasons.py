@@ -102,26 +102,12 @@ def cause_contributions(
     return to_causes(feature_contributions(model, frame), metadata).to_frame()
 
 
-def top_reasons(
-    model: TrainedModel,
-    frame: pl.DataFrame,
-    k: int,
-    metadata: dict[str, FeatureMeta] | None = None,
-) -> pl.DataFrame:
-    """Each customer's ``k`` causes pushing hardest towards churn, rows as ``frame``.
-
-    Columns ``reason_<i>_cause``, ``reason_<i>_category`` and ``reason_<i>_contribution``
-    (log-odds) for i = 1..k, strongest first; null where fewer than i causes push towards
-    churn (a contribution <= 0 lowers the risk, so it is no reason to leave). ``metadata``
-    as in ``to_causes``.
-    """
-    return rank_reasons(to_causes(feature_contributions(model, frame), metadata), k)
-
-
 def rank_reasons(
     causes: Contributions, k: int, scores: Contributions | None = None
 ) -> pl.DataFrame:
-    """The top-``k`` causes of ``causes``, in ``top_reasons``' columns.
+    """The top-``k`` causes of ``causes``: ``reason_<i>_cause``, ``reason_<i>_category`` and
+    ``reason_<i>_contribution`` (log-odds) for i = 1..k, strongest first; null where fewer
+    than i causes push towards churn (a contribution <= 0 lowers the risk).
 
     Causes are ranked by ``scores`` (same columns; a cause scoring <= 0 is no reason) where
     given, by their positive contribution otherwise; the contribution shown is always the
