@@ -73,10 +73,10 @@ def monitor(
         )
     ]
     alerts += [
-        *find.driver_alerts(categories.filter(pl.col("change").is_not_null()), t.driver_share_change),
+        *find.driver_alerts(categories, t.driver_share_change),
         *find.performance_alerts(realised, t),
         *find.quality_alerts(quality, order[1:], t.quarantined_share),
-    ]  # fmt: skip
+    ]
     latest_realised = realised["snapshot_month"].max() if realised.height > 1 else None
     retrain = find.retrain_reasons(alerts, order[-1], latest_realised)
     document = {
