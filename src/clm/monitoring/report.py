@@ -51,7 +51,7 @@ def driver_chart(months: list[dict]) -> str:
         ]
         ax.plot(labels, shares, marker="o", label=category.en)
     ax.set_ylabel("% of the push towards churn (high risk)")
-    ax.legend(loc="outside right upper", fontsize=8)
+    figure.legend(loc="outside right upper", fontsize=8)
     return svg(figure)
 
 
