@@ -5,11 +5,12 @@ from __future__ import annotations
 
 import json
 import shutil
-from datetime import date
 from dataclasses import replace
+from datetime import date
 
 import polars as pl
 import pytest
+from tests.params import write_params
 from typer.testing import CliRunner
 
 from clm.cli import RETRAIN_EXIT, app
@@ -19,7 +20,6 @@ from clm.models.tasks import TASKS
 from clm.models.train import fit_final
 from clm.monitoring.config import MonitorError
 from clm.monitoring.stage import MonitorPaths, run_monitor
-from tests.params import write_params
 
 
 @pytest.fixture(scope="module")

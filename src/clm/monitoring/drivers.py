@@ -38,15 +38,21 @@ def reason_rows(scored: pl.DataFrame, level: str) -> pl.DataFrame:
     ).filter(pl.col("contribution") > 0)
 
 
-def driver_shares(reasons: pl.DataFrame, by: tuple[str, ...] = ()) -> pl.DataFrame:
-    """Each code's share of the positive contributions, per month and ``by`` group, with the
-    high-risk customers counted in the group (``customers``)."""
+def driver_shares(
+    reasons: pl.DataFrame, codes: list[str], by: tuple[str, ...] = ()
+) -> pl.DataFrame:
+    """Each of ``codes``' share of the positive contributions per month and ``by`` group
+    (0 for a code no customer of the group has among its reasons)."""
     keys = ["snapshot_month", *by]
-    return (
+    every_code = reasons.select(keys).unique().join(pl.DataFrame({"code": codes}), how="cross")
+    shares = (
         reasons.group_by(*keys, "code")
         .agg(contribution=pl.col("contribution").sum())
         .with_columns(share=pl.col("contribution") / pl.col("contribution").sum().over(keys))
-        .drop("contribution")
+    )
+    return (
+        every_code.join(shares, on=[*keys, "code"], how="left")
+        .select(*keys, "code", pl.col("share").fill_null(0.0))
         .sort(*keys, "code")
     )
 

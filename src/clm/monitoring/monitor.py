@@ -12,6 +12,7 @@ from datetime import date
 
 import polars as pl
 
+from clm.domain.taxonomy import load_taxonomy
 from clm.monitoring import alerts as find
 from clm.monitoring.alerts import Alert
 from clm.monitoring.config import MonitorConfig, MonitorError
@@ -55,9 +56,10 @@ def monitor(
     columns = [*features, *(c for c in (SCORE, *MIX) if c not in features)]
     drift = _drift(reference, months, order, columns, config.psi_bins)
     risky = high_risk(months, config.high_risk_share)
-    categories = with_change(driver_shares(reason_rows(risky, "category")))
-    causes = with_change(driver_shares(reason_rows(risky, "cause")))
-    segments = _segments(risky, config.min_segment_customers)
+    taxonomy = load_taxonomy()
+    categories = with_change(driver_shares(reason_rows(risky, "category"), [*taxonomy.categories]))
+    causes = with_change(driver_shares(reason_rows(risky, "cause"), [*taxonomy.causes]))
+    segments = _segments(risky, [*taxonomy.categories], config.min_segment_customers)
     realised = realised_performance(months)
     t = config.alerts
     later = drift.filter(pl.col("snapshot_month") > order[0])
@@ -147,11 +149,11 @@ def _drift_kind() -> pl.Expr:
     return pl.col("feature").replace_strict(kinds, default="feature_drift", return_dtype=pl.String)
 
 
-def _segments(risky: pl.DataFrame, min_customers: int) -> pl.DataFrame:
+def _segments(risky: pl.DataFrame, codes: list[str], min_customers: int) -> pl.DataFrame:
     """Category shares per value tier x stage with their change, for cells with at least
     ``min_customers`` high-risk customers."""
     counts = risky.group_by("snapshot_month", *SEGMENT).agg(customers=pl.len())
-    shares = with_change(driver_shares(reason_rows(risky, "category"), SEGMENT), SEGMENT)
+    shares = with_change(driver_shares(reason_rows(risky, "category"), codes, SEGMENT), SEGMENT)
     return (
         shares.join(counts, on=["snapshot_month", *SEGMENT])
         .filter(pl.col("customers") >= min_customers)
