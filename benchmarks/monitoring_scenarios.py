@@ -66,8 +66,15 @@ def run_scenario(kind: str, onset: date, subscribers: int, root: Path) -> dict:
     first_any = min((a.month for a in alerts), default=None)
     drivers = [a for a in alerts if a.kind == "driver_mix_shift"]
     first_driver = min((a.month for a in drivers), default=None)
+    changes = [
+        abs(row["change"])
+        for month in result.document["months"][1:]
+        for row in month["categories"]
+        if row["change"] is not None
+    ]
     figures = {
         "scenario": kind,
+        "largest_driver_share_change": round(max(changes), 4),
         "monitored": f"{months[0]}..{months[-1]} ({len(months)} months)",
         "alerts": len(alerts),
         "alert_months": sorted({a.month.isoformat() for a in alerts}),

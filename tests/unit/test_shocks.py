@@ -61,13 +61,15 @@ def test_a_shock_raises_its_reasons_churn_where_it_hits(kind):
 
 
 @pytest.mark.parametrize("kind", sorted(SHOCKS))
-def test_a_shock_leaves_other_reasons_and_regions_alone(kind):
+def test_a_shock_raises_no_other_reason_and_leaves_other_regions_alone(kind):
+    """Where it hits, other reasons' churn does not rise (it may fall: the customers a shock
+    takes cannot leave for another reason later); elsewhere churn is as without it."""
     region, reason = SHOCKS[kind]
     (_, calm), (_, shocked) = world(None), world(kind)
     others = pl.col("true_reason") != reason
     calm_others = after_onset(calm, region, inside=True).filter(others).height
     shocked_others = after_onset(shocked, region, inside=True).filter(others).height
-    assert shocked_others == pytest.approx(calm_others, rel=0.15)
+    assert shocked_others < 1.1 * calm_others
     if region is not None:
         outside = [after_onset(c, region, inside=False).height for c in (calm, shocked)]
         assert outside[1] == pytest.approx(outside[0], rel=0.1)
