@@ -157,3 +157,16 @@ def test_report_renders_in_chromium_with_its_charts(monitored, monitor_files, tm
     assert all(box and box["width"] > 100 and box["height"] > 100 for box in sizes), sizes
     assert any("流失原因结构" in s and "Driver mix" in s for s in sections)
     assert any("实际效果" in s and "Realised performance" in s for s in sections)
+
+
+def test_the_run_is_logged_to_mlflow_with_its_series(monitored, monitor_files, tracking_store):
+    from mlflow import MlflowClient
+
+    from clm.monitoring.stage import log_to_mlflow
+
+    run = MlflowClient().get_run(log_to_mlflow(monitored, monitor_files))
+    assert run.data.tags["clm.stage"] == "monitor"
+    assert run.data.tags["retrain_recommended"] == str(bool(monitored.retrain)).lower()
+    history = MlflowClient().get_metric_history(run.info.run_id, "mean_churn_probability")
+    assert len(history) == len(monitored.document["months"])
+    assert "realised_roc_auc" in run.data.metrics
