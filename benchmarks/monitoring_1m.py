@@ -75,7 +75,7 @@ def monitor_months(folder: Path) -> None:
     from clm.monitoring.scoring import model_features
 
     features = model_features(TrainedModel.load(folder / "champion" / "models" / "churn"))
-    started = time.perf_counter()
+    started, cpu_started = time.perf_counter(), time.process_time()
     reference = pl.read_parquet(folder / "reference.parquet")
     months = pl.read_parquet(folder / MONTHS)
     quality = quarantined_shares(
@@ -83,13 +83,14 @@ def monitor_months(folder: Path) -> None:
         {t: pl.scan_parquet(folder / "quarantine" / f"{t}.parquet") for t in RAW_TABLES},
     )
     result = monitor(reference, months, quality, features, repo_params().monitor)
-    seconds = time.perf_counter() - started
+    seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     latest = result.document["months"][-1]
     print(
         f"monitor: {latest['customers']:,} subscribers in {latest['month']} vs the month before "
         f"and a reference of {reference.height:,} rows, {len(features)} features: "
-        f"{seconds:.1f} s wall, {peak_gib:.2f} GiB peak RSS, {len(result.alerts)} alerts"
+        f"{seconds:.1f} s wall ({cpu_seconds:.1f} s CPU), {peak_gib:.2f} GiB peak RSS, "
+        f"{len(result.alerts)} alerts"
     )
 
 

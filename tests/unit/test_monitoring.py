@@ -45,16 +45,23 @@ def test_a_shifted_number_drifts_and_a_resample_does_not():
     reference = pl.Series("x", RNG.normal(0, 1, 20_000))
     same = pl.Series("x", RNG.normal(0, 1, 20_000))
     shifted = pl.Series("x", RNG.normal(1, 1, 20_000))
-    psi_same, _, p_same = numeric_drift(reference, same, 10)
-    psi_shifted, ks, p_shifted = numeric_drift(reference, shifted, 10)
+    psi_same, _, p_same = numeric_drift(reference, same, 10, 100_000)
+    psi_shifted, ks, p_shifted = numeric_drift(reference, shifted, 10, 100_000)
     assert psi_same < 0.01 and p_same > 0.001
     assert psi_shifted > 0.25 and ks > 0.3 and p_shifted < 1e-10
+
+
+def test_the_test_reads_a_thinned_sample_and_still_sees_a_shift():
+    reference = pl.Series("x", RNG.normal(0, 1, 20_000))
+    shifted = pl.Series("x", RNG.normal(0.3, 1, 20_000))
+    _, _, p_value = numeric_drift(reference, shifted, 10, 2_000)
+    assert p_value < 1e-6
 
 
 def test_nulls_are_a_bin_of_their_own():
     reference = pl.Series("x", [1.0, 2.0, 3.0, 4.0] * 500)
     with_nulls = pl.Series("x", [1.0, 2.0, None, None] * 500)
-    psi, _, _ = numeric_drift(reference, with_nulls, 4)
+    psi, _, _ = numeric_drift(reference, with_nulls, 4, 100_000)
     assert psi > 1
 
 
@@ -68,7 +75,7 @@ def test_a_category_mix_that_moved_drifts_by_chi_square():
 
 def test_frame_drift_picks_the_test_by_dtype():
     frame = pl.DataFrame({"x": RNG.normal(0, 1, 500), "flag": RNG.random(500) > 0.5})
-    drift = frame_drift(frame, frame, ["x", "flag"], 10)
+    drift = frame_drift(frame, frame, ["x", "flag"], 10, 100_000)
     assert drift["kind"].to_list() == ["numeric", "categorical"]
     assert drift["psi"].to_list() == [0, 0]
 

@@ -37,6 +37,7 @@ class MonitorConfig:
     """The ``monitor`` section of params.yaml."""
 
     psi_bins: int  # equal-count bins of the reference for a numeric feature's PSI
+    test_rows: int  # the KS test reads at most this many values a side (PSI reads all)
     high_risk_share: float  # the driver mix is read over this top share by churn risk
     top_causes: int  # causes listed per month in the driver mix
     min_segment_customers: int  # a value tier x stage cell needs this many high-risk customers
@@ -56,7 +57,7 @@ def check_config(config: MonitorConfig) -> None:
         raise MonitorError(
             f"{where}.high_risk_share must be in (0, 1], got {config.high_risk_share}"
         )
-    for key in ("top_causes", "min_segment_customers", "chunk_rows"):
+    for key in ("test_rows", "top_causes", "min_segment_customers", "chunk_rows"):
         if getattr(config, key) < 1:
             raise MonitorError(f"{where}.{key} must be >= 1, got {getattr(config, key)}")
     for field in fields(AlertThresholds):

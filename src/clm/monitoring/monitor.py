@@ -54,7 +54,7 @@ def monitor(
     order = months["snapshot_month"].unique().sort().to_list()
     check_consecutive(order)
     columns = [*features, *(c for c in (SCORE, *MIX) if c not in features)]
-    drift = _drift(reference, months, order, columns, config.psi_bins)
+    drift = _drift(reference, months, order, columns, config)
     risky = high_risk(months, config.high_risk_share)
     taxonomy = load_taxonomy()
     categories = with_change(driver_shares(reason_rows(risky, "category"), [*taxonomy.categories]))
@@ -121,7 +121,7 @@ def _drift(
     months: pl.DataFrame,
     order: list[date],
     columns: list[str],
-    bins: int,
+    config: MonitorConfig,
 ) -> pl.DataFrame:
     """Per month and column: PSI and test against the reference and against the month before
     (``psi`` and ``p_value`` are the month-before figures, which alerts read)."""
@@ -129,14 +129,18 @@ def _drift(
     previous = None
     for month in order:
         current = months.filter(snapshot_month=month)
-        against_reference = frame_drift(reference, current, columns, bins)
+        against_reference = frame_drift(
+            reference, current, columns, config.psi_bins, config.test_rows
+        )
         frame = against_reference.select(
             "feature", "kind", psi_reference="psi", p_value_reference="p_value"
         )
         if previous is None:
             frame = frame.with_columns(psi=None, statistic=None, p_value=None)
         else:
-            against_previous = frame_drift(previous, current, columns, bins).drop("kind")
+            against_previous = frame_drift(
+                previous, current, columns, config.psi_bins, config.test_rows
+            ).drop("kind")
             frame = frame.join(against_previous, on="feature", maintain_order="left")
         parts.append(frame.with_columns(snapshot_month=pl.lit(month)))
         previous = current
