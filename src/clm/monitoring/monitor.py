@@ -51,16 +51,17 @@ def monitor(
         features: The model's feature columns.
         config: The ``monitor`` params.
     """
-    order = months["snapshot_month"].unique().sort().to_list()
+    by_month = month_slices(months)
+    order = list(by_month)
     check_consecutive(order)
     columns = [*features, *(c for c in (SCORE, *MIX) if c not in features)]
-    drift = _drift(reference, months, order, columns, config)
+    drift = _drift(reference, by_month, columns, config)
     risky = high_risk(months, config.high_risk_share)
     taxonomy = load_taxonomy()
     categories = with_change(driver_shares(reason_rows(risky, "category"), [*taxonomy.categories]))
     causes = with_change(driver_shares(reason_rows(risky, "cause"), [*taxonomy.causes]))
     segments = _segments(risky, [*taxonomy.categories], config.min_segment_customers)
-    realised = realised_performance(months)
+    realised = realised_performance(months.select("snapshot_month", "churn", SCORE))
     t = config.alerts
     later = drift.filter(pl.col("snapshot_month") > order[0])
     psi_limit = {"feature_drift": t.feature_psi, "score_drift": t.score_psi, "mix_drift": t.mix_psi}
@@ -89,8 +90,8 @@ def monitor(
             "customers": reference.height,
         },
         "months": [
-            _month_summary(month, months, risky, drift, categories, causes, realised, config)
-            for month in order
+            _month_summary(month, current, risky, drift, categories, causes, realised, config)
+            for month, current in by_month.items()
         ],
         "feature_drift": _records(drift.filter(snapshot_month=order[-1]).drop("snapshot_month")),
         "segments": _records(segments.filter(snapshot_month=order[-1]).drop("snapshot_month")),
@@ -116,10 +117,22 @@ def check_consecutive(order: list[date]) -> None:
             )
 
 
+def month_slices(months: pl.DataFrame) -> dict[date, pl.DataFrame]:
+    """Each month's rows, in month order: zero-copy slices when ``months`` is sorted by month
+    (as the stage reads it), so a million-row month is not copied again."""
+    if not months["snapshot_month"].is_sorted():
+        months = months.sort("snapshot_month", maintain_order=True)
+    counts = months["snapshot_month"].rle()
+    slices, offset = {}, 0
+    for month, length in zip(counts.struct.field("value"), counts.struct.field("len"), strict=True):
+        slices[month] = months.slice(offset, length)
+        offset += length
+    return slices
+
+
 def _drift(
     reference: pl.DataFrame,
-    months: pl.DataFrame,
-    order: list[date],
+    by_month: dict[date, pl.DataFrame],
     columns: list[str],
     config: MonitorConfig,
 ) -> pl.DataFrame:
@@ -127,8 +140,7 @@ def _drift(
     (``psi`` and ``p_value`` are the month-before figures, which alerts read)."""
     parts = []
     previous = None
-    for month in order:
-        current = months.filter(snapshot_month=month)
+    for month, current in by_month.items():
         against_reference = frame_drift(
             reference, current, columns, config.psi_bins, config.test_rows
         )
@@ -167,7 +179,7 @@ def _segments(risky: pl.DataFrame, codes: list[str], min_customers: int) -> pl.D
 
 def _month_summary(
     month: date,
-    months: pl.DataFrame,
+    current: pl.DataFrame,
     risky: pl.DataFrame,
     drift: pl.DataFrame,
     categories: pl.DataFrame,
@@ -175,7 +187,6 @@ def _month_summary(
     realised: pl.DataFrame,
     config: MonitorConfig,
 ) -> dict:
-    current = months.filter(snapshot_month=month)
     own = drift.filter(snapshot_month=month)
     psi = dict(own.select("feature", "psi").iter_rows())
     psi_reference = dict(own.select("feature", "psi_reference").iter_rows())
