@@ -22,6 +22,7 @@ from clm.labels import LabelConfig
 from clm.models.tasks import ModelConfig
 from clm.models.train import TrainConfig
 from clm.models.tune import TuneConfig
+from clm.monitoring.config import MonitorConfig
 from clm.promotion.gates import PromoteConfig
 from clm.scoring.batches import ScoringConfig
 from clm.snapshot.pipeline import SnapshotConfig
@@ -49,6 +50,7 @@ class Params:
     promote: PromoteConfig
     scoring: ScoringConfig
     snapshot: SnapshotConfig
+    monitor: MonitorConfig
     campaign: CampaignConfig
 
 

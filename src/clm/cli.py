@@ -539,6 +539,51 @@ def rollback(
         typer.echo(f"dry run: {move} would be the rollback; registry unchanged")
 
 
+RETRAIN_EXIT = 3  # clm monitor: an alert that recommends retraining fired (0 and 1 taken, 2 usage)
+
+
+@app.command(
+    help="Monitor every month after the test month: drift of every feature, of the score and "
+    "of the stage and value-tier mix (PSI with a KS or chi-square test) against the champion's "
+    "training reference and the month before; the driver mix (category and cause shares of the "
+    "high-risk customers, overall and per value tier x stage) with its change from last month; "
+    "the quarantined share per table and month; and the realised ROC-AUC, top-decile lift and "
+    "calibration of each month whose churn window has closed (the decay curve).\n\nWrites "
+    "reports/monitoring.json and the bilingual reports/monitoring.html and logs them to MLflow "
+    "against the champion's version. Exit status: 0 no alert that matters; 3 retrain "
+    "recommended (a performance-decay or driver-mix-shift alert, named on the console); 2 bad "
+    "input (a month without rows, a reference without the model's features, months out of "
+    "order), nothing written; 1 any other failure.",
+)
+def monitor(
+    params: ParamsOption = paths.PARAMS,
+    month: MonthOption = None,
+    log_to_mlflow: Annotated[bool, typer.Option(help="Log figures and report to MLflow.")] = True,
+) -> None:
+    """Run the monitor step with the same paths and params as the DVC stage."""
+    from clm.config import ConfigError, load_section
+    from clm.monitoring.config import MonitorConfig
+    from clm.monitoring.stage import MonitorPaths, run_monitor
+    from clm.monitoring.stage import log_to_mlflow as log_monitoring
+
+    with _input_errors("monitor", ConfigError):
+        result = run_monitor(load_section(MonitorConfig, "monitor", params), MonitorPaths(), month)
+    if log_to_mlflow:
+        log_monitoring(result)
+    document = result.document
+    typer.echo(
+        f"monitored {document['baseline_month']}..{document['latest_month']}: "
+        f"{len(result.alerts)} alert(s); report: {MonitorPaths().report}"
+    )
+    for alert in result.alerts:
+        if not alert.retrain:
+            typer.echo(f"  {alert.describe()}")
+    if result.retrain:
+        for alert in result.retrain:
+            typer.secho(f"retrain: {alert.describe()}", fg=typer.colors.YELLOW)
+        raise typer.Exit(code=RETRAIN_EXIT)
+
+
 @contextmanager
 def _input_errors(step: str, *refusals: type[Exception]) -> Iterator[None]:
     """Print bad input (``InputError``) as one red line and exit 2, ``refusals`` and exit 1."""

@@ -55,3 +55,5 @@ CAMPAIGN_TRUTH_DIR = Path("data/campaign_truth")
 UPLIFT_DIR = MODELS_DIR / "uplift"
 CAMPAIGN_METRICS = REPORTS_DIR / "campaign.json"
 CAMPAIGN_REPORT = REPORTS_DIR / "campaign.html"
+MONITORING_METRICS = REPORTS_DIR / "monitoring.json"
+MONITORING_REPORT = REPORTS_DIR / "monitoring.html"

@@ -146,7 +146,7 @@ def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(
 
 def test_measure_judges_the_policies_on_the_synthetic_operators_truth(tmp_path) -> None:
     generator = GenerateConfig(
-        seed=5, n_subscribers=3000, n_months=6, first_month="2023-01-01", cdma_share=0.35
+        seed=5, n_subscribers=3000, n_months=6, first_month="2023-01-01", cdma_share=0.35, shocks=()
     )
     config = from_dict(CampaignConfig, campaign_params(control_share=0.3))
     world = Counterfactuals(

@@ -27,7 +27,7 @@ from clm.synthetic.generate import GenerateConfig, state_at
 
 PARAMS = Path(__file__).parents[2] / "params.yaml"
 WORLD = GenerateConfig(
-    seed=3, n_subscribers=4000, n_months=8, first_month="2023-01-01", cdma_share=0.35
+    seed=3, n_subscribers=4000, n_months=8, first_month="2023-01-01", cdma_share=0.35, shocks=()
 )
 
 

@@ -19,6 +19,7 @@ from clm.models.splits import read_part, split_inputs
 from clm.models.tasks import CHURN, RULE_STAGE
 from clm.models.trained import TrainedModel
 from clm.registry import REGISTERED_MODELS
+from clm.synthetic.generate import GenerateConfig
 from clm.synthetic.oracle import oracle_churn_probability
 from clm.tracking import (
     log_to_finished_run,
@@ -40,6 +41,7 @@ def run_evaluate(params: Path = paths.PARAMS) -> dict:
             pl.read_parquet(paths.VALIDATED_SUBSCRIBERS),
             pl.read_parquet(paths.TRUTH_SUBSCRIBERS),
             horizon,
+            shocks=load_section(GenerateConfig, "generate", params).shocks,
         )
     baseline = fit_logistic_baseline(churn_model, read_part("train", CHURN))
     churn = evaluate_churn(churn_model, baseline, test, oracle)

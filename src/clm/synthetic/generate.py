@@ -34,12 +34,14 @@ from clm.synthetic.lifecycle import (
 )
 from clm.synthetic.population import NO_CONTRACT, Population, draw_population
 from clm.synthetic.profile import GeneratorProfile, load_profile
+from clm.synthetic.shocks import Shock, check_shocks, shock_hazard, with_shock
 from clm.synthetic.usage import base_levels, draw_usage, monthly_levels, signature_matrices
 
 log = logging.getLogger(__name__)
 
 SIM_FLIPPING = contract.SURVEY_REASONS.index("channel_sim_flipping")
 NO_REASON = -1
+SHOCK_STREAM = 1  # shocks draw from their own stream: without one, the data is unchanged
 
 
 @dataclass(frozen=True)
@@ -51,6 +53,7 @@ class GenerateConfig:
     n_months: int
     first_month: str  # ISO date of the window's first month, e.g. "2023-01-01"
     cdma_share: float
+    shocks: tuple[Shock, ...]  # market shocks (clm.synthetic.shocks); none by default
 
     def __post_init__(self) -> None:
         if self.n_subscribers < 1 or self.n_months < 2:
@@ -148,6 +151,8 @@ def _run_window(
 ) -> tuple[WindowState, np.ndarray]:
     """Run months 0..last_month; return the last month's state and each exit month."""
     months = _month_dates(config.first_month, config.n_months)
+    check_shocks(config.shocks, profile)
+    shock_rng = np.random.default_rng([config.seed, SHOCK_STREAM])
     population = draw_population(
         config.n_subscribers, config.n_months, config.cdma_share, profile, rng
     )
@@ -193,9 +198,15 @@ def _run_window(
                 )
 
             if t < last_month:
+                shock = shock_hazard(
+                    config.shocks,
+                    profile,
+                    population.region[active],
+                    months[t + 1].astype("datetime64[D]").item(),
+                )
                 _advance(
                     t, active, tenure, stage, reason, months_in_warning, churn_index,
-                    population, profile, reason_draw, rng,
+                    population, profile, reason_draw, rng, shock, shock_rng,
                 )  # fmt: skip
             progress.advance(task)
 
@@ -224,19 +235,33 @@ def _advance(
     profile: GeneratorProfile,
     reason_draw: Callable[[np.ndarray], np.ndarray],
     rng: np.random.Generator,
+    shock: tuple[np.ndarray, np.ndarray],
+    shock_rng: np.random.Generator,
 ) -> None:
-    """Move active subscribers to next month's stage, recording exits and new reasons."""
-    hazard = warning_hazard(
+    """Move active subscribers to next month's stage, recording exits and new reasons.
+
+    ``shock`` is ``shock_hazard`` of the active subscribers: where it pushes, a subscriber
+    entering warning does so for the shock's reason with the push's share of the hazard.
+    """
+    usual = warning_hazard(
         population.base_hazard[active],
         population.is_g[active],
         tenure,
         months_to_contract_end(population, active, t),
         profile,
     )
+    extra, shock_reason = shock
+    hazard = with_shock(usual, extra)
     current = stage[active]
     following = step_stages(current, hazard, rng.random(active.size), profile.transitions)
-    entering = active[(following == WARNING) & (current != WARNING)]
+    is_entering = (following == WARNING) & (current != WARNING)
+    entering = active[is_entering]
     reason[entering] = reason_draw(entering)
+    if extra.any():
+        pushed = is_entering & (extra > 0)
+        share = (hazard[pushed] - usual[pushed]) / hazard[pushed]
+        by_shock = np.flatnonzero(pushed)[shock_rng.random(share.size) < share]
+        reason[active[by_shock]] = shock_reason[by_shock]
     months_in_warning[active] = np.where(
         following == WARNING, (months_in_warning[active] + 1) * (current == WARNING), 0
     )

@@ -10,9 +10,11 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from clm.months import month_index
+from clm.data.contract import REGIONS
+from clm.months import add_months, month_index
 from clm.synthetic.lifecycle import STAGE_NAMES, churn_probability_within, warning_hazard
 from clm.synthetic.profile import GeneratorProfile, load_profile
+from clm.synthetic.shocks import Shock, shock_hazard, with_shock
 
 
 def oracle_churn_probability(
@@ -21,6 +23,7 @@ def oracle_churn_probability(
     truth_subscribers: pl.DataFrame,
     horizon_months: int,
     profile: GeneratorProfile | None = None,
+    shocks: tuple[Shock, ...] = (),
 ) -> np.ndarray:
     """True P(churn in (T, T+H]) for each row of ``snapshots``.
 
@@ -30,6 +33,7 @@ def oracle_churn_probability(
         truth_subscribers: the generator's latent attributes (base_warning_hazard).
         horizon_months: H of the churn label.
         profile: the generator profile the data was made with.
+        shocks: the market shocks the data was made with (``generate.shocks``).
     """
     profile = profile or load_profile()
     rows = (
@@ -40,6 +44,8 @@ def oracle_churn_probability(
             stage=pl.col("stage_true").replace_strict(list(STAGE_NAMES), range(4)),
             base=pl.col("base_warning_hazard"),
             is_g=pl.col("network") == "G",
+            region=pl.col("region").replace_strict(list(REGIONS), range(len(REGIONS))),
+            month=pl.col("snapshot_month"),
             tenure=month_index(pl.col("snapshot_month")) - month_index(pl.col("join_month")),
             to_end=(
                 month_index(pl.col("contract_end_month")) - month_index(pl.col("snapshot_month"))
@@ -52,14 +58,31 @@ def oracle_churn_probability(
         raise ValueError("oracle: some snapshot subscribers have no truth attributes")
     hazards = np.stack(
         [
-            warning_hazard(
-                rows["base"].to_numpy(),
-                rows["is_g"].to_numpy(),
-                rows["tenure"].to_numpy() + step,
-                rows["to_end"].to_numpy() - step,
-                profile,
+            with_shock(
+                warning_hazard(
+                    rows["base"].to_numpy(),
+                    rows["is_g"].to_numpy(),
+                    rows["tenure"].to_numpy() + step,
+                    rows["to_end"].to_numpy() - step,
+                    profile,
+                ),
+                _shock_push(rows, shocks, profile, step),
             )
             for step in range(horizon_months)
         ]
     )
     return churn_probability_within(rows["stage"].to_numpy(), hazards, profile.transitions)
+
+
+def _shock_push(
+    rows: pl.DataFrame, shocks: tuple[Shock, ...], profile: GeneratorProfile, step: int
+) -> np.ndarray:
+    """The shocks' extra hazard of each row in the step into month T + step + 1."""
+    extra = np.zeros(rows.height)
+    if not shocks:
+        return extra
+    region, months = rows["region"].to_numpy(), rows["month"]
+    for month in months.unique():
+        at = (months == month).to_numpy()
+        extra[at] = shock_hazard(shocks, profile, region[at], add_months(month, step + 1))[0]
+    return extra

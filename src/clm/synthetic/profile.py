@@ -168,6 +168,20 @@ class ExitSurveyProfile:
 
 
 @dataclass(frozen=True)
+class ShockProfile:
+    """What one kind of market shock does to the stable customers it hits."""
+
+    reason: str  # the survey reason (contract.SURVEY_REASONS) they enter warning with
+    extra_warning_hazard: float  # monthly probability of that push, on top of the usual hazard
+
+    def __post_init__(self) -> None:
+        if self.reason not in SURVEY_REASONS:
+            raise ValueError(f"generator profile: shock reason {self.reason!r} is unknown")
+        if not 0.0 <= self.extra_warning_hazard <= 1.0:
+            raise ValueError("generator profile: extra_warning_hazard must be in [0, 1]")
+
+
+@dataclass(frozen=True)
 class EconomicsProfile:
     margin_share_of_arpu: float  # the operator's true margin on a month of a customer's bill
 
@@ -184,6 +198,7 @@ class GeneratorProfile:
     exit_survey: ExitSurveyProfile
     economics: EconomicsProfile
     measures: dict[str, MeasureProfile]
+    shocks: dict[str, ShockProfile]
 
 
 @cache

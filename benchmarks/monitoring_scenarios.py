@@ -1,0 +1,147 @@
+"""Benchmark: do the monitor's alerts fire when the market moves, and only then?
+
+One synthetic operator (params.yaml ``generate``: 20,000 subscribers, 24 months from
+2023-01) per scenario: no shock, or one shock of the generator profile from ``--onset``
+(competitor launch in the west, network outage in the north, tariff change everywhere). The
+champion is trained with the test month just before the onset; ``clm monitor``'s logic then
+watches the 12 months after it. For each scenario:
+  - the months with alerts, and the first month with a driver-mix alert or any alert:
+    detected within one month of the onset, and the driver-mix alert names the category of
+    the shock's reason (taxonomy: survey reason -> cause -> category);
+  - without a shock, no alert in the 12 months;
+  - after retraining on the post-shock months only (test month the latest labelled one),
+    the churn model's ROC-AUC against the oracle's (which knows the shock).
+
+Run: nice -n 10 .venv/bin/python -m benchmarks.monitoring_scenarios [--subscribers N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import tempfile
+import time
+from dataclasses import replace
+from datetime import date
+from pathlib import Path
+
+import polars as pl
+from sklearn.metrics import roc_auc_score
+from tests.params import repo_params
+
+from benchmarks.monitoring_support import prepare_data, split_at, train_run
+from clm.domain.taxonomy import load_taxonomy
+from clm.models.trained import TrainedModel
+from clm.monitoring.stage import run_monitor
+from clm.months import add_months
+from clm.synthetic.oracle import oracle_churn_probability
+from clm.synthetic.profile import load_profile
+from clm.synthetic.shocks import Shock
+
+SCENARIOS = {
+    "none": None,
+    "competitor_launch": "west",
+    "network_outage": "north",
+    "tariff_change": None,
+}
+
+
+def shock_category(kind: str) -> str:
+    taxonomy = load_taxonomy()
+    reason = load_profile().shocks[kind].reason
+    return taxonomy.causes[taxonomy.survey_reasons[reason].cause].category
+
+
+def run_scenario(kind: str, onset: date, subscribers: int, root: Path) -> dict:
+    params = repo_params()
+    shocks = () if kind == "none" else (Shock(kind, onset.isoformat(), SCENARIOS[kind], 0),)
+    generate = replace(params.generate, n_subscribers=subscribers, shocks=shocks)
+    started = time.perf_counter()
+    prepare_data(root, generate, params)
+    before = add_months(onset, -1)
+    champion = train_run(root, split_at(params, before.isoformat(), 12), params, "champion")
+    result = run_monitor(params.monitor, champion)
+    months = [m["month"] for m in result.document["months"]][1:]
+    alerts = result.alerts
+    first_any = min((a.month for a in alerts), default=None)
+    drivers = [a for a in alerts if a.kind == "driver_mix_shift"]
+    first_driver = min((a.month for a in drivers), default=None)
+    changes = [
+        abs(row["change"])
+        for month in result.document["months"][1:]
+        for row in month["categories"]
+        if row["change"] is not None
+    ]
+    figures = {
+        "scenario": kind,
+        "largest_driver_share_change": round(max(changes), 4),
+        "monitored": f"{months[0]}..{months[-1]} ({len(months)} months)",
+        "alerts": len(alerts),
+        "alert_months": sorted({a.month.isoformat() for a in alerts}),
+        "first_alert": first_any and first_any.isoformat(),
+        "first_driver_alert": first_driver and first_driver.isoformat(),
+        "driver_categories_at_first": sorted(
+            {f"{a.subject} {a.value:+.3f}" for a in drivers if a.month == first_driver}
+        ),
+    }
+    if kind != "none":
+        expected = shock_category(kind)
+        lag = None if first_driver is None else _months_between(onset, first_driver)
+        figures |= {
+            "expected_category": expected,
+            "detected_within_1_month": lag is not None and lag <= 1,
+            "names_the_category": any(
+                a.subject == expected and a.value > 0 for a in drivers if a.month == first_driver
+            ),
+            **_retrained(root, params, generate, onset),
+        }
+    figures["seconds"] = round(time.perf_counter() - started, 1)
+    return figures
+
+
+def _retrained(root: Path, params, generate, onset: date) -> dict:
+    """Retrain on the post-shock months; the churn AUC on the latest labelled month vs the
+    oracle's."""
+    features = pl.scan_parquet(root / "features.parquet")
+    labelled = features.filter(pl.col("churn").is_not_null()).select(pl.col("snapshot_month").max())
+    test = labelled.collect().item()
+    train_months = _months_between(onset, add_months(test, -2)) + 1
+    run = train_run(root, split_at(params, test.isoformat(), train_months), params, "retrained")
+    part = pl.read_parquet(run.reference.with_name("test.parquet"))
+    model = TrainedModel.load(run.models / "churn")
+    oracle = oracle_churn_probability(
+        part,
+        pl.read_parquet(root / "validated" / "subscribers.parquet"),
+        pl.read_parquet(root / "truth" / "subscribers.parquet"),
+        params.labels.horizon_months,
+        shocks=generate.shocks,
+    )
+    labels = part["churn"].to_numpy()
+    auc, oracle_auc = roc_auc_score(labels, model.predict(part)), roc_auc_score(labels, oracle)
+    return {
+        "retrained_on": f"{onset}..{add_months(test, -2)}",
+        "retrained_auc": round(float(auc), 4),
+        "oracle_auc": round(float(oracle_auc), 4),
+        "auc_gap_to_oracle": round(float(oracle_auc - auc), 4),
+    }
+
+
+def _months_between(start: date, end: date) -> int:
+    return (end.year - start.year) * 12 + end.month - start.month
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--subscribers", type=int, default=repo_params().generate.n_subscribers)
+    parser.add_argument("--onset", type=date.fromisoformat, default=date(2024, 1, 1))
+    parser.add_argument("--scenarios", nargs="*", default=list(SCENARIOS))
+    args = parser.parse_args()
+    logging.basicConfig(level=logging.WARNING)
+    for kind in args.scenarios:
+        with tempfile.TemporaryDirectory() as temp:
+            figures = run_scenario(kind, args.onset, args.subscribers, Path(temp))
+        print("  ".join(f"{key}={value}" for key, value in figures.items()), flush=True)
+
+
+if __name__ == "__main__":
+    main()

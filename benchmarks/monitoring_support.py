@@ -1,0 +1,72 @@
+"""A monitored synthetic run in a temp folder, for the monitoring benchmarks: the pipeline's
+own steps (generate, validate, features, split, train) on the generator's data, the trained
+models saved as ``models/{churn,stage}``, and the ``MonitorPaths`` that read them."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from pathlib import Path
+
+import polars as pl
+from tests.params import Params
+
+from clm.data.validate import run_validate
+from clm.features.metadata import load_feature_metadata
+from clm.features.stage import run_features
+from clm.models.tasks import TASKS
+from clm.models.train import fit_final
+from clm.monitoring.stage import MonitorPaths
+from clm.split import SplitConfig, run_split
+from clm.synthetic.generate import GenerateConfig, write_dataset
+
+# Fixed boosting parameters in the tuned range of params.yaml ``tune`` (no study per run).
+BOOSTING = {"max_depth": 4, "learning_rate": 0.15, "min_child_weight": 5.0, "subsample": 0.9}
+
+
+def prepare_data(root: Path, generate: GenerateConfig, params: Params) -> None:
+    """Generate, validate and build the feature table under ``root``."""
+    write_dataset(generate, root / "raw", root / "truth")
+    run_validate(
+        params.validate, root / "raw", root / "validated", root / "quarantine",
+        root / "validation.json",
+    )  # fmt: skip
+    run_features(
+        params.features, params.labels, root / "validated",
+        root / "truth" / "stages_monthly.parquet", root / "features.parquet",
+    )  # fmt: skip
+
+
+def train_run(root: Path, split: SplitConfig, params: Params, name: str) -> MonitorPaths:
+    """Split the feature table and train both models into ``root/name``; its MonitorPaths."""
+    run_dir = root / name
+    run_split(split, root / "features.parquet", run_dir / "split", run_dir / "split.json")
+    for task_name, task in TASKS.items():
+        trained, _ = fit_final(
+            task,
+            BOOSTING,
+            _part(run_dir, "train"),
+            _part(run_dir, "valid"),
+            load_feature_metadata(),
+            params.model,
+            params.train,
+        )
+        trained.save(run_dir / "models" / task_name)
+    return MonitorPaths(
+        models=run_dir / "models",
+        features=root / "features.parquet",
+        reference=run_dir / "split" / "train.parquet",
+        split_report=run_dir / "split.json",
+        validated=root / "validated",
+        quarantine=root / "quarantine",
+        metrics=run_dir / "monitoring.json",
+        report=run_dir / "monitoring.html",
+    )
+
+
+def _part(run_dir: Path, name: str) -> pl.DataFrame:
+    return pl.read_parquet(run_dir / "split" / f"{name}.parquet")
+
+
+def split_at(params: Params, test_month: str, train_months: int) -> SplitConfig:
+    """params.yaml's split with the test month and the number of training months set."""
+    return replace(params.split, test_month=test_month, train_months=train_months)

@@ -1,0 +1,56 @@
+"""The champion's scores of every monitored month, from the feature table.
+
+The score stage scores only the latest month, from the raw tables; the monitor needs every
+month after the training reference. Their features are already in the feature table, so the
+champion's two models score them in memory, chunk by chunk (TreeSHAP's matrices are the
+memory that grows with rows), with the same top reasons the batch scorer gives.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import polars as pl
+
+from clm.domain.stages import STAGES
+from clm.explain.reasons import top_reasons
+from clm.models.trained import TrainedModel
+from clm.monitoring.config import MonitorError
+
+TOP_REASONS = 3  # as the batch scorer (clm.scoring.score.TOP_REASONS)
+KEPT = ("subscriber_id", "snapshot_month", "value_tier", "churn")
+
+
+def model_features(model: TrainedModel) -> list[str]:
+    """The feature columns ``model`` reads, numeric then categorical."""
+    return [*model.encoder.numeric, *model.encoder.levels]
+
+
+def require_features(frame: pl.DataFrame, model: TrainedModel, where: str) -> None:
+    """Raise MonitorError unless ``frame`` has every feature ``model`` reads."""
+    missing = sorted(set(model_features(model)) - set(frame.columns))
+    if missing:
+        raise MonitorError(f"{where}: missing feature column(s) {missing} the model reads")
+
+
+def score_frame(
+    churn: TrainedModel,
+    stage: TrainedModel,
+    features: pl.DataFrame,
+    chunk_rows: int,
+    reasons: bool = True,
+) -> pl.DataFrame:
+    """Keys, value tier, label (null while the churn window is open), churn probability,
+    predicted stage and, with ``reasons``, the top reasons; rows as ``features``."""
+    parts = []
+    for start in range(0, features.height, chunk_rows):
+        chunk = features.slice(start, chunk_rows)
+        scored = chunk.select(
+            *KEPT[:2], pl.col("value_tier").cast(pl.String), pl.col("churn")
+        ).with_columns(
+            churn_probability=pl.Series(churn.predict(chunk).astype(np.float64)),
+            stage=pl.Series(np.asarray(STAGES)[stage.predict(chunk).argmax(axis=1)]),
+        )
+        if reasons:
+            scored = scored.hstack(top_reasons(churn, chunk, TOP_REASONS))
+        parts.append(scored)
+    return pl.concat(parts)
