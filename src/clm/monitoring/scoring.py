@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from clm.domain.stages import STAGES
-from clm.explain.reasons import top_reasons
+from clm.explain.reason_model import ReasonModel, scored_reasons
 from clm.models.trained import TrainedModel
 from clm.monitoring.config import MonitorError
 
@@ -38,9 +38,11 @@ def score_frame(
     features: pl.DataFrame,
     chunk_rows: int,
     reasons: bool = True,
+    reason_model: ReasonModel | None = None,
 ) -> pl.DataFrame:
     """Keys, value tier, label (null while the churn window is open), churn probability,
-    predicted stage and, with ``reasons``, the top reasons; rows as ``features``."""
+    predicted stage and, with ``reasons``, the top reasons (ranked with ``reason_model`` as
+    the batch scorer ranks them); rows as ``features``."""
     parts = []
     for start in range(0, features.height, chunk_rows):
         chunk = features.slice(start, chunk_rows)
@@ -51,6 +53,6 @@ def score_frame(
             stage=pl.Series(np.asarray(STAGES)[stage.predict(chunk).argmax(axis=1)]),
         )
         if reasons:
-            scored = scored.hstack(top_reasons(churn, chunk, TOP_REASONS))
+            scored = scored.hstack(scored_reasons(churn, chunk, TOP_REASONS, reason_model))
         parts.append(scored)
     return pl.concat(parts)

@@ -18,6 +18,7 @@ import polars as pl
 from clm import paths
 from clm.data.contract import RAW_TABLES
 from clm.data.io import write_together
+from clm.explain.reason_model import ReasonModel
 from clm.models.trained import TrainedModel
 from clm.monitoring.config import MonitorConfig, MonitorError, check_config
 from clm.monitoring.monitor import Monitoring, monitor
@@ -58,7 +59,8 @@ def run_monitor(
             "churn_probability", "stage"
         )
     )
-    scored = score_frame(churn, stage, months, config.chunk_rows)
+    reason_model = ReasonModel.load(files.models / "reasons")
+    scored = score_frame(churn, stage, months, config.chunk_rows, reason_model=reason_model)
     months = months.drop("value_tier", "churn").hstack(
         scored.drop("subscriber_id", "snapshot_month")
     )

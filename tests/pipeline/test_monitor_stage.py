@@ -17,6 +17,8 @@ from typer.testing import CliRunner
 
 from clm.cli import RETRAIN_EXIT, app
 from clm.data.validate import run_validate
+from clm.domain.taxonomy import load_taxonomy
+from clm.explain.reason_model import ReasonModel
 from clm.features.metadata import load_feature_metadata
 from clm.models.tasks import TASKS
 from clm.models.train import fit_final
@@ -40,6 +42,8 @@ def monitor_files(small_split, params, tmp_path_factory) -> MonitorPaths:
             replace(params.train, calibration_max_ece=1.0),
         )
         trained.save(root / "models" / name)
+    # TreeSHAP shares alone: the reason model's own learning is tested in test_reason_model
+    ReasonModel(None, tuple(load_taxonomy().categories), 0.0, {}).save(root / "models" / "reasons")
     run_validate(
         params.validate, small_split.raw_dir, root / "validated", root / "quarantine",
         root / "validation.json",
