@@ -12,6 +12,7 @@ import pytest
 from clm.features.stage import run_features
 from clm.split import run_split
 from clm.synthetic.generate import GenerateConfig, StaticTables, generate, write_dataset
+from tests.mlflow_store import copy_store, make_store
 from tests.params import Params, repo_params
 
 
@@ -79,10 +80,16 @@ def small_split(tmp_path_factory, params) -> SplitFixture:
     return SplitFixture(root, raw_dir, truth_dir, root / "split")
 
 
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An empty MLflow store made once per session; tests use copies (``copy_store``)."""
+    return make_store(tmp_path_factory.mktemp("empty_store"))
+
+
 @pytest.fixture
-def tracking_store(tmp_path, monkeypatch) -> str:
+def tracking_store(empty_store, tmp_path, monkeypatch) -> str:
     """A fresh MLflow SQLite store (tracking and registry) in a temp dir for one test."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = copy_store(empty_store, tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     # an experiment another test made active names an id this fresh store lacks
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)

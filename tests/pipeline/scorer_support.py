@@ -1,7 +1,7 @@
 """A tiny scorer artifact: small churn and stage models on the small split, exported to MLflow.
 
-Built once per session in its own temp dir and SQLite store, never from the repo's data/,
-models/ or mlflow.db.
+Built once per session in its own temp dir and SQLite store (a copy of the session's empty
+store), never from the repo's data/, models/ or mlflow.db.
 """
 
 from __future__ import annotations
@@ -12,6 +12,7 @@ from pathlib import Path
 import mlflow
 import polars as pl
 import pytest
+from tests.mlflow_store import copy_store
 from tests.params import Params
 
 from clm.features.metadata import load_feature_metadata
@@ -32,7 +33,7 @@ class TinyScorer:
     frame: pl.DataFrame  # the whole scoring input of the small split
 
 
-def build_tiny_scorer(small_split, params: Params, root: Path) -> TinyScorer:
+def build_tiny_scorer(small_split, params: Params, empty_store: Path, root: Path) -> TinyScorer:
     model = replace(params.model, seed=1, max_boost_rounds=60, early_stopping_rounds=10)
     models = root / "models"
     for name, task in TASKS.items():
@@ -50,7 +51,7 @@ def build_tiny_scorer(small_split, params: Params, root: Path) -> TinyScorer:
     frame = scoring_input(
         pl.scan_parquet(raw / "subscribers.parquet"), pl.scan_parquet(raw / "usage_monthly.parquet")
     ).collect()
-    uri = f"sqlite:///{root / 'mlflow.db'}"
+    uri = copy_store(empty_store, root)
     with pytest.MonkeyPatch.context() as patch:
         patch.setenv("MLFLOW_TRACKING_URI", uri)
         patch.chdir(root)  # artifacts land in root/mlruns

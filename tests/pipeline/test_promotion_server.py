@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 import mlflow
 import pytest
 from mlflow import MlflowClient
+from mlflow.store.tracking import DEFAULT_ARTIFACTS_URI
 from promotion_support import (
     CONFIG,
     NAME,
@@ -26,6 +27,7 @@ from promotion_support import (
     tracking_uri,
     write_evidence,
 )
+from tests.mlflow_store import copy_store
 from typer.testing import CliRunner
 
 from clm.cli import app
@@ -41,9 +43,11 @@ RACE_WAIT_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(empty_store, tmp_path_factory):
     """A running server holding v1 weak, v2 and v3 good churn versions (logged over HTTP)."""
     folder = tmp_path_factory.mktemp("server")
+    # a migrated store: the server starts without running MLflow's schema migrations
+    copy_store(empty_store, folder, artifact_root=DEFAULT_ARTIFACTS_URI)
     with mlflow_server(folder) as uri, tracking_uri(uri):
         mlflow.set_experiment("clm-promotion-test")
         versions = [log_version("weak"), log_version("good", seed=1), log_version("good", seed=2)]
