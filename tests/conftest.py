@@ -14,6 +14,7 @@ from clm.split import run_split
 from clm.synthetic.generate import GenerateConfig, StaticTables, generate, write_dataset
 from tests.mlflow_store import copy_store, make_store
 from tests.params import Params, repo_params
+from tests.trained_store import build_trained_store
 
 
 @dataclass(frozen=True)
@@ -84,6 +85,13 @@ def small_split(tmp_path_factory, params) -> SplitFixture:
 def empty_store(tmp_path_factory) -> Path:
     """An empty MLflow store made once per session; tests use copies (``copy_store``)."""
     return make_store(tmp_path_factory.mktemp("empty_store"))
+
+
+@pytest.fixture(scope="session")
+def trained_store(small_split, empty_store, tmp_path_factory) -> Path:
+    """The small split after the train step, both models registered (``tests/trained_store.py``);
+    tests that write copy it (``copy_store``)."""
+    return build_trained_store(small_split, empty_store, tmp_path_factory.mktemp("trained"))
 
 
 @pytest.fixture

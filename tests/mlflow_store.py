@@ -1,16 +1,17 @@
-"""Throwaway MLflow SQLite stores for tests, copied from one made once per session.
+"""Throwaway MLflow SQLite stores for tests, each a copy of one built once per session.
 
-Creating a store runs MLflow's schema migrations, seconds of work each time; copying the
-migrated file takes milliseconds. A copy is a store of its own, but for one thing: its Default
-experiment's artifact location was fixed when the tables were made, so ``copy_store`` sets it
-to what a store made in the copy's place would hold.
+Creating a store runs MLflow's schema migrations, seconds of work each time, and training and
+registering models takes longer; copying a folder takes milliseconds. A store keeps absolute
+artifact locations (experiments, runs, model versions), so ``copy_store`` rewrites the source
+folder's path to the copy's wherever the database holds it: the copy reads and writes only
+its own files, and no test sees another's writes.
 """
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import sqlite3
-from contextlib import closing
 from pathlib import Path
 
 from mlflow import MlflowClient
@@ -23,25 +24,33 @@ def store_uri(folder: Path) -> str:
 
 
 def make_store(folder: Path) -> Path:
-    """A migrated, empty store in ``folder``; returns the database file."""
+    """A migrated, empty store in ``folder``, its Default experiment's artifacts inside it."""
     folder.mkdir(parents=True, exist_ok=True)
-    MlflowClient(tracking_uri=store_uri(folder)).search_experiments()  # makes the tables
-    return folder / DB_NAME
+    with contextlib.chdir(folder):  # where the Default experiment's artifacts go
+        MlflowClient(tracking_uri=store_uri(folder)).search_experiments()  # makes the tables
+    return folder
 
 
-def copy_store(database: Path, folder: Path, artifact_root: str | None = None) -> str:
-    """Copy the store ``database`` into ``folder``; returns the copy's URI.
-
-    Its Default experiment keeps its artifacts under ``artifact_root``: by default
-    ``folder/mlruns``, where a client working in ``folder`` puts them (``mlflow server
-    --artifacts-destination`` uses ``mlflow-artifacts:``).
-    """
-    folder.mkdir(parents=True, exist_ok=True)
-    shutil.copy(database, folder / DB_NAME)
-    default_artifacts = f"{artifact_root}0" if artifact_root else str(folder / "mlruns" / "0")
-    with closing(sqlite3.connect(folder / DB_NAME)) as db, db:
-        db.execute(
-            "UPDATE experiments SET artifact_location = ? WHERE experiment_id = 0",
-            (default_artifacts,),
-        )
+def copy_store(source: Path, folder: Path) -> str:
+    """Copy the store folder ``source`` (database, artifacts, anything beside them) into
+    ``folder`` and point the copy's database at the copied files; returns the copy's URI."""
+    shutil.copytree(source, folder, dirs_exist_ok=True)
+    old, new = f"{source.resolve()}/", f"{folder.resolve()}/"
+    with contextlib.closing(sqlite3.connect(folder / DB_NAME)) as db, db:
+        for table, column in _text_columns(db):
+            db.execute(
+                f'UPDATE "{table}" SET "{column}" = replace("{column}", ?, ?) '
+                f'WHERE instr("{column}", ?)',
+                (old, new, old),
+            )
     return store_uri(folder)
+
+
+def _text_columns(db: sqlite3.Connection) -> list[tuple[str, str]]:
+    tables = [row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type='table'")]
+    return [
+        (table, column[1])
+        for table in tables
+        for column in db.execute(f'PRAGMA table_info("{table}")')
+        if any(kind in column[2].upper() for kind in ("CHAR", "TEXT", "CLOB"))
+    ]

@@ -11,10 +11,10 @@ from tests.pipeline.scorer_support import TinyScorer, build_tiny_scorer
 
 
 @pytest.fixture(scope="session")
-def tiny_scorer(small_split, params, empty_store, tmp_path_factory) -> TinyScorer:
-    """The scorer artifact built once from tiny models on the small split."""
+def tiny_scorer(small_split, trained_store, params, tmp_path_factory) -> TinyScorer:
+    """The scorer artifact built once from the trained store's models."""
     folder = tmp_path_factory.mktemp("tiny_scorer")
-    return build_tiny_scorer(small_split, params, empty_store, folder)
+    return build_tiny_scorer(small_split, trained_store, params, folder)
 
 
 @pytest.fixture(scope="session")
