@@ -12,7 +12,7 @@ import pytest
 from clm.features.stage import run_features
 from clm.split import run_split
 from clm.synthetic.generate import GenerateConfig, StaticTables, generate, write_dataset
-from tests.mlflow_store import copy_store, make_store
+from tests.mlflow_store import copy_store, forget_artifact_locations, make_store
 from tests.params import Params, repo_params
 from tests.trained_store import build_trained_store
 
@@ -79,6 +79,12 @@ def small_split(tmp_path_factory, params) -> SplitFixture:
     split = replace(params.split, train_months=3)
     run_split(split, features_path, root / "split", root / "split.json")
     return SplitFixture(root, raw_dir, truth_dir, root / "split")
+
+
+@pytest.fixture(autouse=True)
+def _fresh_artifact_locations() -> None:
+    """Store copies share run ids; MLflow must not resolve one to another test's copy."""
+    forget_artifact_locations()
 
 
 @pytest.fixture(scope="session")

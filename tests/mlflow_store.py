@@ -4,7 +4,9 @@ Creating a store runs MLflow's schema migrations, seconds of work each time, and
 registering models takes longer; copying a folder takes milliseconds. A store keeps absolute
 artifact locations (experiments, runs, model versions), so ``copy_store`` rewrites the source
 folder's path to the copy's wherever the database holds it: the copy reads and writes only
-its own files, and no test sees another's writes.
+its own files, and no test sees another's writes. A copy keeps its source's run and model
+ids, though, and MLflow caches each run's artifact location by id alone, for the whole
+process: ``forget_artifact_locations`` drops that cache, after each copy and before each test.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import sqlite3
 from pathlib import Path
 
 from mlflow import MlflowClient
+from mlflow.tracking._tracking_service import utils as tracking_utils
 
 DB_NAME = "mlflow.db"
 
@@ -43,7 +46,14 @@ def copy_store(source: Path, folder: Path) -> str:
                 f'WHERE instr("{column}", ?)',
                 (old, new, old),
             )
+    forget_artifact_locations()
     return store_uri(folder)
+
+
+def forget_artifact_locations() -> None:
+    """Drop MLflow's process-wide cache of artifact locations by run or model id, so that an
+    id present in two stores resolves in the store now in use."""
+    tracking_utils._artifact_repos_cache.clear()
 
 
 def _text_columns(db: sqlite3.Connection) -> list[tuple[str, str]]:

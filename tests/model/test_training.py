@@ -1,4 +1,5 @@
-"""Training and registration of the churn and stage models on a small fixture."""
+"""Training and registration of the churn and stage models on a small fixture: the train
+step's results in the session's trained store (``tests/trained_store.py``), read only."""
 
 from __future__ import annotations
 
@@ -8,21 +9,20 @@ from dataclasses import replace
 
 import mlflow
 import numpy as np
-import polars as pl
 import pytest
 from mlflow import MlflowClient
 from tests.mlflow_store import store_uri
 from tests.params import repo_params
+from tests.trained_store import working_in
 
 from clm.features.metadata import load_feature_metadata
-from clm.models.tasks import CHURN, STAGE
-from clm.models.train import fit_final, log_and_register
+from clm.models.tasks import CHURN
+from clm.models.train import fit_final
 from clm.models.trained import TrainedModel
 from clm.registry import CHALLENGER, REGISTERED_MODELS
 from clm.tracking import CLASSIC_ML, EXPERIMENT, EXPERIMENT_KIND_TAG
 
 MODEL = replace(repo_params().model, seed=3, max_boost_rounds=60, early_stopping_rounds=10)
-NEVER_CALIBRATE = replace(repo_params().train, calibration_max_ece=1.0)
 ALWAYS_CALIBRATE = replace(repo_params().train, calibration_max_ece=0.0)
 
 
@@ -33,32 +33,24 @@ def test_the_time_split_never_trains_on_the_test_month(small_split):
         assert small_split.part(part)["snapshot_month"].max() < test_month[0]
 
 
-@pytest.mark.parametrize("task", [CHURN, STAGE], ids=lambda t: t.name)
+@pytest.mark.parametrize("task", ["churn", "stage"])
 def test_registered_model_sets_challenger_and_predicts_like_the_trained_one(
-    small_split, tracking_store, task
+    trained_store, small_split, task
 ):
-    train, valid = (
-        small_split.part(p).filter(pl.col(task.label_column).is_not_null())
-        for p in ("train", "valid")
-    )
-    metadata = load_feature_metadata()
-    params = {"max_depth": 3, "learning_rate": 0.2}
-    trained, report = fit_final(task, params, train, valid, metadata, MODEL, NEVER_CALIBRATE)
-    provenance = {"git_commit": "abc123", "data_version": "v1"}
-    run_id, version = log_and_register(
-        trained, report, params, valid.head(50), metadata, provenance
-    )
+    """The train step's registration in the session's trained store (read only)."""
+    registration = json.loads((trained_store / f"models/{task}/registration.json").read_text())
+    tuning = json.loads((trained_store / f"models/tuning/{task}.json").read_text())
+    name = REGISTERED_MODELS[task]
+    with working_in(trained_store):
+        registered = MlflowClient().get_model_version_by_alias(name, CHALLENGER)
+        loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHALLENGER}")
+    assert str(registered.version) == registration["version"]
+    assert registered.tags["study_name"] == tuning["study_name"]
+    assert registered.tags["tuning_run_id"] == tuning["run_id"]
+    assert registered.tags["run_id"] == registration["run_id"]
 
-    name = REGISTERED_MODELS[task.name]
-    client = MlflowClient()
-    registered = client.get_model_version_by_alias(name, CHALLENGER)
-    assert str(registered.version) == version
-    assert registered.tags["git_commit"] == "abc123"
-    assert registered.tags["data_version"] == "v1"
-    assert registered.tags["run_id"] == run_id
-
+    trained = TrainedModel.load(trained_store / "models" / task)
     test = small_split.part("test")
-    loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHALLENGER}")
     from_registry = np.asarray(loaded.predict(trained.encoder.transform(test)))
     np.testing.assert_allclose(from_registry, trained.predict(test), rtol=1e-6)
 
