@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic datasets generated once per session."""
+"""Shared fixtures: small synthetic datasets, and MLflow stores, built once per session."""
 
 from __future__ import annotations
 
@@ -15,6 +15,17 @@ from clm.synthetic.generate import GenerateConfig, StaticTables, generate, write
 from tests.mlflow_store import copy_store, forget_artifact_locations, make_store
 from tests.params import Params, repo_params
 from tests.trained_store import build_trained_store
+
+# Session fixtures that take the longest to build; under xdist (``--dist loadgroup``) the tests
+# that need one run on one worker, which builds it once.
+BUILT_ONCE = ("trained_store", "default_sized_data")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = next((name for name in BUILT_ONCE if name in item.fixturenames), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass(frozen=True)
