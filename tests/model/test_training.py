@@ -22,6 +22,7 @@ from clm.models.trained import TrainedModel
 from clm.registry import CHALLENGER, REGISTERED_MODELS
 from clm.tracking import CLASSIC_ML, EXPERIMENT, EXPERIMENT_KIND_TAG
 
+pytestmark = pytest.mark.slow  # the trained store: two models trained once per session
 MODEL = replace(repo_params().model, seed=3, max_boost_rounds=60, early_stopping_rounds=10)
 ALWAYS_CALIBRATE = replace(repo_params().train, calibration_max_ece=0.0)
 
