@@ -19,7 +19,8 @@ def tiny_scorer(small_split, trained_store, params, tmp_path_factory) -> TinySco
 
 @pytest.fixture(scope="session")
 def promotion_store(empty_store, tmp_path_factory):
-    """A store with v1 weak, v2 good, v3 random churn versions; returns its database file."""
+    """A store with v1 weak, v2 good, v3 random churn versions, and their artifacts; returns
+    its folder."""
     folder = tmp_path_factory.mktemp("registry")
     with tracking_uri(copy_store(empty_store, folder)):
         experiment = mlflow.create_experiment(
@@ -28,4 +29,4 @@ def promotion_store(empty_store, tmp_path_factory):
         mlflow.set_experiment(experiment_id=experiment)
         versions = [log_version(quality) for quality in ("weak", "good", "random")]
     assert versions == ["1", "2", "3"]
-    return folder / "mlflow.db"
+    return folder

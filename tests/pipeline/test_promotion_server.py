@@ -12,7 +12,6 @@ from concurrent.futures import ThreadPoolExecutor
 import mlflow
 import pytest
 from mlflow import MlflowClient
-from mlflow.store.tracking import DEFAULT_ARTIFACTS_URI
 from promotion_support import (
     CONFIG,
     NAME,
@@ -46,8 +45,7 @@ RACE_WAIT_SECONDS = 120
 def server(empty_store, tmp_path_factory):
     """A running server holding v1 weak, v2 and v3 good churn versions (logged over HTTP)."""
     folder = tmp_path_factory.mktemp("server")
-    # a migrated store: the server starts without running MLflow's schema migrations
-    copy_store(empty_store, folder, artifact_root=DEFAULT_ARTIFACTS_URI)
+    copy_store(empty_store, folder)  # migrated: the server starts without running migrations
     with mlflow_server(folder) as uri, tracking_uri(uri):
         mlflow.set_experiment("clm-promotion-test")
         versions = [log_version("weak"), log_version("good", seed=1), log_version("good", seed=2)]
