@@ -12,10 +12,13 @@ process: ``forget_artifact_locations`` drops that cache, after each copy and bef
 from __future__ import annotations
 
 import contextlib
+import os
 import shutil
 import sqlite3
+from collections.abc import Iterator
 from pathlib import Path
 
+import mlflow
 from mlflow import MlflowClient
 from mlflow.tracking._tracking_service import utils as tracking_utils
 
@@ -24,6 +27,24 @@ DB_NAME = "mlflow.db"
 
 def store_uri(folder: Path) -> str:
     return f"sqlite:///{folder / DB_NAME}"
+
+
+@contextlib.contextmanager
+def tracking_uri(uri: str) -> Iterator[None]:
+    """Point MLflow (and MLFLOW_TRACKING_URI) at ``uri`` for the block only."""
+    previous = os.environ.get("MLFLOW_TRACKING_URI")
+    mlflow.set_tracking_uri(uri)
+    try:
+        yield
+    finally:
+        mlflow.set_tracking_uri(previous)
+
+
+@contextlib.contextmanager
+def working_in(folder: Path) -> Iterator[None]:
+    """Run a stage as ``dvc repro`` would: in ``folder``, tracking to the store there."""
+    with tracking_uri(store_uri(folder)), contextlib.chdir(folder):
+        yield
 
 
 def make_store(folder: Path) -> Path:

@@ -7,9 +7,7 @@ Built once per session (``trained_store``); a test that writes works on a copy
 
 from __future__ import annotations
 
-import contextlib
 import json
-import os
 import shutil
 from pathlib import Path
 
@@ -18,31 +16,13 @@ import mlflow
 from clm import paths
 from clm.models.train_stage import run_train
 from clm.tracking import EXPERIMENT, use_experiment
-from tests.mlflow_store import copy_store
+from tests.mlflow_store import copy_store, working_in
 from tests.params import write_params
 
 # Tiny models: the tests check the steps' bookkeeping, not the models' quality.
 TUNED = {"max_depth": 3, "learning_rate": 0.2}
 MODEL = {"max_boost_rounds": 60, "early_stopping_rounds": 10}
 TRAIN = {"calibration_max_ece": 1.0}  # raw scores, never Platt-scaled
-
-
-@contextlib.contextmanager
-def working_in(folder: Path):
-    """Run a stage as ``dvc repro`` would: in ``folder``, tracking to its store."""
-    uri = f"sqlite:///{folder / 'mlflow.db'}"
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    os.environ["MLFLOW_TRACKING_URI"] = uri
-    mlflow.set_tracking_uri(uri)
-    try:
-        with contextlib.chdir(folder):
-            yield
-    finally:
-        if previous is None:
-            os.environ.pop("MLFLOW_TRACKING_URI")
-        else:
-            os.environ["MLFLOW_TRACKING_URI"] = previous
-        mlflow.set_tracking_uri(previous)
 
 
 def build_trained_store(small_split, empty_store: Path, root: Path) -> Path:

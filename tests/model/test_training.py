@@ -11,9 +11,8 @@ import mlflow
 import numpy as np
 import pytest
 from mlflow import MlflowClient
-from tests.mlflow_store import store_uri
+from tests.mlflow_store import store_uri, working_in
 from tests.params import repo_params
-from tests.trained_store import working_in
 
 from clm.features.metadata import load_feature_metadata
 from clm.models.tasks import CHURN

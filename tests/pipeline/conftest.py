@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import mlflow
 import pytest
-from tests.mlflow_store import copy_store
-from tests.pipeline.promotion_support import log_version, tracking_uri
+from tests.mlflow_store import copy_store, tracking_uri
+from tests.pipeline.promotion_support import log_version
 from tests.pipeline.scorer_support import TinyScorer, build_tiny_scorer
 
 

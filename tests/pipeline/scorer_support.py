@@ -10,9 +10,8 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import polars as pl
-from tests.mlflow_store import copy_store
+from tests.mlflow_store import copy_store, working_in
 from tests.params import Params
-from tests.trained_store import working_in
 
 from clm import paths
 from clm.months import add_months

@@ -10,8 +10,7 @@ from pathlib import Path
 import polars as pl
 import pytest
 from mlflow import MlflowClient
-from tests.mlflow_store import copy_store, store_uri
-from tests.trained_store import working_in
+from tests.mlflow_store import copy_store, store_uri, working_in
 
 from clm import paths
 from clm.models.evaluate_stage import run_evaluate

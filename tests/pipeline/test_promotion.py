@@ -19,10 +19,9 @@ from promotion_support import (
     history_of,
     set_aliases,
     snapshot,
-    tracking_uri,
     write_evidence,
 )
-from tests.mlflow_store import copy_store
+from tests.mlflow_store import copy_store, tracking_uri
 from typer.testing import CliRunner
 
 from clm.cli import app

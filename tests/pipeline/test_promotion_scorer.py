@@ -16,8 +16,8 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 from mlflow.models import Model
-from promotion_support import champion_of, history_of, tracking_uri
-from tests.mlflow_store import copy_store
+from promotion_support import champion_of, history_of
+from tests.mlflow_store import copy_store, tracking_uri
 
 from clm.models.splits import read_part
 from clm.models.trained import TrainedModel

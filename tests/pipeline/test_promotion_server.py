@@ -23,10 +23,9 @@ from promotion_support import (
     mlflow_server,
     set_aliases,
     snapshot,
-    tracking_uri,
     write_evidence,
 )
-from tests.mlflow_store import copy_store
+from tests.mlflow_store import copy_store, tracking_uri
 from typer.testing import CliRunner
 
 from clm.cli import app
