@@ -21,6 +21,7 @@ from tests.trained_store import build_trained_store
 BUILT_ONCE = ("trained_store", "default_sized_data")
 
 
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
         group = next((name for name in BUILT_ONCE if name in item.fixturenames), None)
