@@ -1,4 +1,4 @@
-"""Shared fixtures: small synthetic datasets generated once per session."""
+"""Shared fixtures: small synthetic datasets, and MLflow stores, built once per session."""
 
 from __future__ import annotations
 
@@ -12,7 +12,21 @@ import pytest
 from clm.features.stage import run_features
 from clm.split import run_split
 from clm.synthetic.generate import GenerateConfig, StaticTables, generate, write_dataset
+from tests.mlflow_store import copy_store, forget_artifact_locations, make_store
 from tests.params import Params, repo_params
+from tests.trained_store import build_trained_store
+
+# Session fixtures that take the longest to build; under xdist (``--dist loadgroup``) the tests
+# that need one run on one worker, which builds it once.
+BUILT_ONCE = ("trained_store", "default_sized_data")
+
+
+@pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    for item in items:
+        group = next((name for name in BUILT_ONCE if name in item.fixturenames), None)
+        if group:
+            item.add_marker(pytest.mark.xdist_group(group))
 
 
 @dataclass(frozen=True)
@@ -79,10 +93,29 @@ def small_split(tmp_path_factory, params) -> SplitFixture:
     return SplitFixture(root, raw_dir, truth_dir, root / "split")
 
 
+@pytest.fixture(autouse=True)
+def _fresh_artifact_locations() -> None:
+    """Store copies share run ids; MLflow must not resolve one to another test's copy."""
+    forget_artifact_locations()
+
+
+@pytest.fixture(scope="session")
+def empty_store(tmp_path_factory) -> Path:
+    """An empty MLflow store made once per session; tests use copies (``copy_store``)."""
+    return make_store(tmp_path_factory.mktemp("empty_store"))
+
+
+@pytest.fixture(scope="session")
+def trained_store(small_split, empty_store, tmp_path_factory) -> Path:
+    """The small split after the train step, both models registered (``tests/trained_store.py``);
+    tests that write copy it (``copy_store``)."""
+    return build_trained_store(small_split, empty_store, tmp_path_factory.mktemp("trained"))
+
+
 @pytest.fixture
-def tracking_store(tmp_path, monkeypatch) -> str:
+def tracking_store(empty_store, tmp_path, monkeypatch) -> str:
     """A fresh MLflow SQLite store (tracking and registry) in a temp dir for one test."""
-    uri = f"sqlite:///{tmp_path / 'mlflow.db'}"
+    uri = copy_store(empty_store, tmp_path)
     monkeypatch.setenv("MLFLOW_TRACKING_URI", uri)
     # an experiment another test made active names an id this fresh store lacks
     monkeypatch.delenv("MLFLOW_EXPERIMENT_ID", raising=False)

@@ -13,6 +13,7 @@ def figures(default_sized_data) -> list[Figure]:
     return measure_calibration(data.tables.subscribers, data.usage.lazy(), data.tables.churn_events)
 
 
+@pytest.mark.slow  # generates the default-sized operator
 def test_every_seed_figure_is_within_its_tolerance(figures):
     outside = [
         f"{f.name}: target {f.target:.3f}, generated {f.generated:.3f} (±{f.tolerance})"
@@ -22,6 +23,7 @@ def test_every_seed_figure_is_within_its_tolerance(figures):
     assert not outside, "\n".join(outside)
 
 
+@pytest.mark.slow  # generates the default-sized operator
 def test_every_seed_figure_is_measured(figures):
     names = {f.name for f in figures}
     assert {"half-year churn rate, network C", "half-year churn rate, network G"} <= names

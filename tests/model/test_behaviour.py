@@ -8,6 +8,8 @@ import pytest
 from sklearn.metrics import roc_auc_score
 from tests.params import repo_params
 
+pytestmark = pytest.mark.slow  # trains a small churn model once per session
+
 # the domain rules the churn model may not break, as the pipeline trains it: feature -> +1
 # (risk never falls as the feature rises) or -1 (never rises)
 CONSTRAINED = sorted(repo_params().model.monotone_constraints["churn"].items())

@@ -1,29 +1,28 @@
-"""Training and registration of the churn and stage models on a small fixture."""
+"""Training and registration of the churn and stage models on a small fixture: the train
+step's results in the session's trained store (``tests/trained_store.py``), read only."""
 
 from __future__ import annotations
 
 import hashlib
 import json
-import shutil
 from dataclasses import replace
 
 import mlflow
 import numpy as np
-import polars as pl
 import pytest
 from mlflow import MlflowClient
-from tests.params import repo_params, write_params
+from tests.mlflow_store import store_uri, working_in
+from tests.params import repo_params
 
 from clm.features.metadata import load_feature_metadata
-from clm.models.tasks import CHURN, STAGE
-from clm.models.train import fit_final, log_and_register
-from clm.models.train_stage import run_train
+from clm.models.tasks import CHURN
+from clm.models.train import fit_final
 from clm.models.trained import TrainedModel
 from clm.registry import CHALLENGER, REGISTERED_MODELS
 from clm.tracking import CLASSIC_ML, EXPERIMENT, EXPERIMENT_KIND_TAG
 
+pytestmark = pytest.mark.slow  # the trained store: two models trained once per session
 MODEL = replace(repo_params().model, seed=3, max_boost_rounds=60, early_stopping_rounds=10)
-NEVER_CALIBRATE = replace(repo_params().train, calibration_max_ece=1.0)
 ALWAYS_CALIBRATE = replace(repo_params().train, calibration_max_ece=0.0)
 
 
@@ -34,32 +33,24 @@ def test_the_time_split_never_trains_on_the_test_month(small_split):
         assert small_split.part(part)["snapshot_month"].max() < test_month[0]
 
 
-@pytest.mark.parametrize("task", [CHURN, STAGE], ids=lambda t: t.name)
+@pytest.mark.parametrize("task", ["churn", "stage"])
 def test_registered_model_sets_challenger_and_predicts_like_the_trained_one(
-    small_split, tracking_store, task
+    trained_store, small_split, task
 ):
-    train, valid = (
-        small_split.part(p).filter(pl.col(task.label_column).is_not_null())
-        for p in ("train", "valid")
-    )
-    metadata = load_feature_metadata()
-    params = {"max_depth": 3, "learning_rate": 0.2}
-    trained, report = fit_final(task, params, train, valid, metadata, MODEL, NEVER_CALIBRATE)
-    provenance = {"git_commit": "abc123", "data_version": "v1"}
-    run_id, version = log_and_register(
-        trained, report, params, valid.head(50), metadata, provenance
-    )
+    """The train step's registration in the session's trained store (read only)."""
+    registration = json.loads((trained_store / f"models/{task}/registration.json").read_text())
+    tuning = json.loads((trained_store / f"models/tuning/{task}.json").read_text())
+    name = REGISTERED_MODELS[task]
+    with working_in(trained_store):
+        registered = MlflowClient().get_model_version_by_alias(name, CHALLENGER)
+        loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHALLENGER}")
+    assert str(registered.version) == registration["version"]
+    assert registered.tags["study_name"] == tuning["study_name"]
+    assert registered.tags["tuning_run_id"] == tuning["run_id"]
+    assert registered.tags["run_id"] == registration["run_id"]
 
-    name = REGISTERED_MODELS[task.name]
-    client = MlflowClient()
-    registered = client.get_model_version_by_alias(name, CHALLENGER)
-    assert str(registered.version) == version
-    assert registered.tags["git_commit"] == "abc123"
-    assert registered.tags["data_version"] == "v1"
-    assert registered.tags["run_id"] == run_id
-
+    trained = TrainedModel.load(trained_store / "models" / task)
     test = small_split.part("test")
-    loaded = mlflow.pyfunc.load_model(f"models:/{name}@{CHALLENGER}")
     from_registry = np.asarray(loaded.predict(trained.encoder.transform(test)))
     np.testing.assert_allclose(from_registry, trained.predict(test), rtol=1e-6)
 
@@ -77,40 +68,27 @@ def test_saved_model_round_trips(small_split, tmp_path):
     np.testing.assert_array_equal(loaded.predict(test), trained.predict(test))
 
 
-def test_the_training_run_records_its_datasets_months_and_seeds(
-    small_split, tracking_store, tmp_path, params
-):
-    # the train step's inputs, where dvc repro leaves them (tracking_store works in tmp_path)
-    shutil.copytree(small_split.split_dir, tmp_path / "data" / "split")
-    (tmp_path / "reports").mkdir()
-    shutil.copy(small_split.root / "split.json", tmp_path / "reports" / "split.json")
-    fewer_rounds = {"max_boost_rounds": 30, "early_stopping_rounds": 5}
-    write_params(tmp_path / "params.yaml", model=fewer_rounds)
-    with mlflow.start_run(run_name="tune-churn") as tuning_run:
-        pass
-    tuning = {"study_name": "s", "best_params": {"max_depth": 3}, "run_id": tuning_run.info.run_id}
-    (tmp_path / "models" / "tuning").mkdir(parents=True)
-    (tmp_path / "models" / "tuning" / "churn.json").write_text(json.dumps(tuning))
-
-    registration = run_train("churn", tmp_path / "params.yaml")
-
-    run = MlflowClient().get_run(registration["run_id"])
-    months = json.loads((small_split.root / "split.json").read_text())
+def test_the_training_run_records_its_datasets_months_and_seeds(trained_store, params):
+    """The train step's run in the session's trained store (``tests/trained_store.py``)."""
+    written = ("models/churn/registration.json", "models/tuning/churn.json", "reports/split.json")
+    registration, tuning, months = (json.loads((trained_store / p).read_text()) for p in written)
+    client = MlflowClient(tracking_uri=store_uri(trained_store))
+    run = client.get_run(registration["run_id"])
     assert run.data.params["horizon_months"] == str(params.labels.horizon_months)
     assert run.data.params["test_month"] == months["test"]["months"][0]
     assert run.data.params["valid_month"] == months["valid"]["months"][0]
     assert run.data.params["n_train_months"] == str(len(months["train"]["months"]))
     assert run.data.params["data_seed"] == str(params.generate.seed)
     assert run.data.params["model_seed"] == str(params.model.seed)
-    assert run.data.tags["tuning_run_id"] == tuning_run.info.run_id
+    assert run.data.tags["tuning_run_id"] == tuning["run_id"]
     logged = {
         (d.dataset.name, d.dataset.digest, json.loads(d.dataset.source)["uri"], d.tags[0].value)
         for d in run.inputs.dataset_inputs
     }
     assert logged == {  # each file by its DVC path and md5, the key of its DVC cache entry
-        (part, hashlib.md5((tmp_path / path).read_bytes()).hexdigest(), path, context)
+        (part, hashlib.md5((trained_store / path).read_bytes()).hexdigest(), path, context)
         for part, context in (("train", "training"), ("valid", "validation"))
         for path in [f"data/split/{part}.parquet"]
     }
-    experiment = mlflow.get_experiment(run.info.experiment_id)
+    experiment = client.get_experiment(run.info.experiment_id)
     assert (experiment.name, experiment.tags[EXPERIMENT_KIND_TAG]) == (EXPERIMENT, CLASSIC_ML)

@@ -70,6 +70,7 @@ def tune_until_killed(split_dir: str, journal: str, n_trials: int, kill_in_trial
     tune(CHURN, train, valid, MODEL, space, journal_storage(Path(journal)), data_digest="d1")
 
 
+@pytest.mark.slow
 def test_a_killed_tuning_resumes_with_new_points_and_leaves_nothing_running(
     small_split, tracking_store, tmp_path
 ):
@@ -106,6 +107,7 @@ def test_a_killed_tuning_resumes_with_new_points_and_leaves_nothing_running(
     assert killed_run["status"].tolist() == ["KILLED"]
 
 
+@pytest.mark.slow
 def test_a_pruned_trial_is_a_finished_run_tagged_pruned(small_split, tracking_store, monkeypatch):
     train, valid = _matrices(small_split.split_dir, CHURN)
     real_train = tune_module.train_booster
@@ -125,6 +127,7 @@ def test_a_pruned_trial_is_a_finished_run_tagged_pruned(small_split, tracking_st
     assert runs[f"tags.{tune_module.STATE_TAG}"].tolist() == ["pruned"]
 
 
+@pytest.mark.slow
 def test_interrupted_tuning_resumes_the_same_study(small_split, tracking_store, monkeypatch):
     train, valid = _matrices(small_split.split_dir, CHURN)
     storage = f"sqlite:///{tracking_store.removeprefix('sqlite:///')}.optuna"

@@ -18,7 +18,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
-import mlflow
 import numpy as np
 import polars as pl
 import xgboost as xgb
@@ -101,17 +100,6 @@ def log_version(quality: str, seed: int = 0) -> str:
         trained, report, {"quality": quality}, frame.head(50), METADATA, PROVENANCE
     )
     return version
-
-
-@contextmanager
-def tracking_uri(uri: str) -> Iterator[None]:
-    """Point MLflow (and MLFLOW_TRACKING_URI) at ``uri`` for the block only."""
-    previous = os.environ.get("MLFLOW_TRACKING_URI")
-    mlflow.set_tracking_uri(uri)
-    try:
-        yield
-    finally:
-        mlflow.set_tracking_uri(previous)
 
 
 def set_aliases(client: MlflowClient, champion: str | None, challenger: str | None) -> None:

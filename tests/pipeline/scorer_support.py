@@ -1,7 +1,7 @@
-"""A tiny scorer artifact: small churn and stage models on the small split, exported to MLflow.
+"""A tiny scorer artifact: the trained store's churn and stage models, exported to MLflow.
 
-Built once per session in its own temp dir and SQLite store, never from the repo's data/,
-models/ or mlflow.db.
+Built once per session in a copy of the trained store (``tests/trained_store.py``), never from
+the repo's data/, models/ or mlflow.db.
 """
 
 from __future__ import annotations
@@ -9,44 +9,32 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 from pathlib import Path
 
-import mlflow
 import polars as pl
-import pytest
+from tests.mlflow_store import copy_store, working_in
 from tests.params import Params
 
+from clm import paths
 from clm.explain.reason_stage import ReasonPaths, run_train_reasons
-from clm.features.metadata import load_feature_metadata
-from clm.models.tasks import TASKS
-from clm.models.train import fit_final
 from clm.months import add_months
 from clm.scoring.export import export_scorer, input_example
 from clm.scoring.inputs import scoring_input
-from clm.tracking import EXPERIMENT
+from clm.tracking import EXPERIMENT, use_experiment
 
 
 @dataclass(frozen=True)
 class TinyScorer:
-    root: Path  # working folder of the store: mlflow.db and mlruns/
+    root: Path  # working folder of the store: mlflow.db, mlruns/ and models/
     tracking_uri: str
     path: Path  # the locally saved artifact
     version: str
     frame: pl.DataFrame  # the whole scoring input of the small split
 
 
-def build_tiny_scorer(small_split, params: Params, root: Path) -> TinyScorer:
-    model = replace(params.model, seed=1, max_boost_rounds=60, early_stopping_rounds=10)
-    models = root / "models"
-    for name, task in TASKS.items():
-        trained, _ = fit_final(
-            task,
-            {"max_depth": 3, "learning_rate": 0.2},
-            small_split.part("train"),
-            small_split.part("valid"),
-            load_feature_metadata(),
-            model,
-            replace(params.train, calibration_max_ece=1.0),
-        )
-        trained.save(models / name)
+def build_tiny_scorer(small_split, trained_store: Path, params: Params, root: Path) -> TinyScorer:
+    """A copy of the trained store, a reason model learned on it and the scorer exported from
+    the three."""
+    uri = copy_store(trained_store, root)
+    models = root / paths.MODELS_DIR
     run_train_reasons(
         replace(params.reasons, min_churners=50, rounds=20),
         ReasonPaths(
@@ -61,25 +49,18 @@ def build_tiny_scorer(small_split, params: Params, root: Path) -> TinyScorer:
     frame = scoring_input(
         pl.scan_parquet(raw / "subscribers.parquet"), pl.scan_parquet(raw / "usage_monthly.parquet")
     ).collect()
-    uri = f"sqlite:///{root / 'mlflow.db'}"
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setenv("MLFLOW_TRACKING_URI", uri)
-        patch.chdir(root)  # artifacts land in root/mlruns
-        mlflow.set_tracking_uri(uri)
-        mlflow.set_experiment(EXPERIMENT)
-        try:
-            _, version = export_scorer(
-                models / "churn",
-                models / "stage",
-                models / "reasons",
-                params.features,
-                params.scoring.budget,
-                input_example(frame, frame["month"].max()),
-                root / "scorer",
-                {"git_commit": "test", "data_version": "test"},
-            )
-        finally:
-            mlflow.set_tracking_uri(None)
+    with working_in(root):
+        use_experiment(EXPERIMENT)
+        _, version = export_scorer(
+            models / "churn",
+            models / "stage",
+            models / "reasons",
+            params.features,
+            params.scoring.budget,
+            input_example(frame, frame["month"].max()),
+            root / "scorer",
+            {"git_commit": "test", "data_version": "test"},
+        )
     return TinyScorer(root, uri, root / "scorer", version, frame)
 
 

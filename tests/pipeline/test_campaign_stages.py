@@ -6,6 +6,7 @@ import json
 from datetime import date
 from pathlib import Path
 
+import mlflow
 import numpy as np
 import openpyxl
 import polars as pl
@@ -119,9 +120,7 @@ def test_plan_writes_the_plan_and_a_bilingual_call_sheet(planned) -> None:
     assert summary["gap_to_lp_bound"] < 0.01
 
 
-def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(
-    planned, monkeypatch, tmp_path
-) -> None:
+def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(planned, tracking_store) -> None:
     paths, config, customers = planned
     roll_forward(paths, customers)
     document = run_measure(config, paths)
@@ -136,9 +135,6 @@ def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(
     assert document["uplift_model"]["learned"], document["uplift_model"]
     run_plan(config, paths, uplift_dir=paths.uplift_dir)  # next month's plan uses the model
     assert json.loads(paths.plan_summary.read_text())["effects"] == "uplift model"
-
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    import mlflow
 
     run = mlflow.get_run(log_to_mlflow(document, paths.report_html))
     assert run.data.metrics["treated"] == overall["treated"]

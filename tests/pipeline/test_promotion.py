@@ -1,16 +1,15 @@
 """Gated promotion and rollback against the embedded SQLite store, on tiny registered versions.
 
-The store is built once per module (weak, good and random churn versions); each test works on
-its own copy of the database, so tests cannot see each other's aliases and tags.
+The store is built once per session (weak, good and random churn versions, ``promotion_store``);
+each test works on its own copy of the database, so tests cannot see each other's aliases and
+tags.
 """
 
 from __future__ import annotations
 
 import dataclasses
-import shutil
 import time
 
-import mlflow
 import pytest
 from mlflow import MlflowClient
 from promotion_support import (
@@ -18,12 +17,11 @@ from promotion_support import (
     NAME,
     champion_of,
     history_of,
-    log_version,
     set_aliases,
     snapshot,
-    tracking_uri,
     write_evidence,
 )
+from tests.mlflow_store import copy_store, tracking_uri
 from typer.testing import CliRunner
 
 from clm.cli import app
@@ -40,25 +38,10 @@ pytestmark = pytest.mark.slow
 LOOSE = dataclasses.replace(CONFIG, metrics={"churn": {"roc_auc": MetricGate(tolerance=1.0)}})
 
 
-@pytest.fixture(scope="module")
-def store(tmp_path_factory):
-    """A SQLite store with v1 weak, v2 good, v3 random churn versions; returns its folder."""
-    folder = tmp_path_factory.mktemp("registry")
-    with tracking_uri(f"sqlite:///{folder / 'mlflow.db'}"):
-        experiment = mlflow.create_experiment(
-            "clm-promotion-test", artifact_location=(folder / "artifacts").as_uri()
-        )
-        mlflow.set_experiment(experiment_id=experiment)
-        versions = [log_version(quality) for quality in ("weak", "good", "random")]
-    assert versions == ["1", "2", "3"]
-    return folder
-
-
 @pytest.fixture
-def client(store, tmp_path):
-    """A client on this test's own copy of the module's store."""
-    shutil.copy(store / "mlflow.db", tmp_path / "mlflow.db")
-    with tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+def client(promotion_store, tmp_path):
+    """A client on this test's own copy of the session's promotion store."""
+    with tracking_uri(copy_store(promotion_store, tmp_path)):
         yield MlflowClient()
 
 

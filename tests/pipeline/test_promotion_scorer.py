@@ -16,7 +16,8 @@ import pytest
 import xgboost as xgb
 from mlflow import MlflowClient
 from mlflow.models import Model
-from promotion_support import champion_of, history_of, tracking_uri
+from promotion_support import champion_of, history_of
+from tests.mlflow_store import copy_store, tracking_uri
 
 from clm.models.splits import read_part
 from clm.models.trained import TrainedModel
@@ -65,8 +66,7 @@ def with_shuffled_part(scorer: Path, artifact: str, split, out: Path) -> Path:
 def client(tiny_scorer, small_split, tmp_path):
     """A copy of the tiny scorer's store: v1 the scorer, v2 a shuffled churn part, v3 a
     shuffled stage part, v4 the scorer again."""
-    shutil.copy(tiny_scorer.root / "mlflow.db", tmp_path / "mlflow.db")
-    with tracking_uri(f"sqlite:///{tmp_path / 'mlflow.db'}"):
+    with tracking_uri(copy_store(tiny_scorer.root, tmp_path)):
         client = MlflowClient()
         original = client.get_model_version(NAME, tiny_scorer.version)
         for artifact in (CHURN_ARTIFACT, STAGE_ARTIFACT):

@@ -23,9 +23,9 @@ from promotion_support import (
     mlflow_server,
     set_aliases,
     snapshot,
-    tracking_uri,
     write_evidence,
 )
+from tests.mlflow_store import copy_store, tracking_uri
 from typer.testing import CliRunner
 
 from clm.cli import app
@@ -41,9 +41,10 @@ RACE_WAIT_SECONDS = 120
 
 
 @pytest.fixture(scope="module")
-def server(tmp_path_factory):
+def server(empty_store, tmp_path_factory):
     """A running server holding v1 weak, v2 and v3 good churn versions (logged over HTTP)."""
     folder = tmp_path_factory.mktemp("server")
+    copy_store(empty_store, folder)  # migrated: the server starts without running migrations
     with mlflow_server(folder) as uri, tracking_uri(uri):
         mlflow.set_experiment("clm-promotion-test")
         versions = [log_version("weak"), log_version("good", seed=1), log_version("good", seed=2)]

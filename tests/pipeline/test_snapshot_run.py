@@ -1,4 +1,5 @@
-"""``clm snapshot run`` end to end on a tiny CSV written here, with a temporary MLflow store."""
+"""``clm snapshot run`` end to end on a tiny CSV written here, with a temporary MLflow store
+(its artifacts, and nothing else, land in the temp dir)."""
 
 from __future__ import annotations
 
@@ -98,9 +99,7 @@ def small_settings() -> SnapshotSettings:
     )
 
 
-def test_snapshot_run_end_to_end(tmp_path, monkeypatch):
-    monkeypatch.setenv("MLFLOW_TRACKING_URI", f"sqlite:///{tmp_path / 'mlflow.db'}")
-    monkeypatch.chdir(tmp_path)  # MLflow's artifacts and nothing else land in the temp dir
+def test_snapshot_run_end_to_end(tracking_store, tmp_path):
     tiny_dataset().write_csv(tmp_path / "tiny.csv")
     mapping_path = tmp_path / "tiny.yaml"
     mapping_path.write_text(yaml.safe_dump(MAPPING), encoding="utf-8")
