@@ -60,12 +60,33 @@ def pilot_uplift(
     return fit_uplift(outcomes, config.uplift, config.seed, taxonomy, prior), arms
 
 
+def scale_prior(config: CampaignConfig, factor: float) -> CampaignConfig:
+    """``config`` with every measure's expected cut multiplied by ``factor``, capped at 1."""
+    measures = {
+        code: dataclasses.replace(
+            prior,
+            expected_effect={
+                category: min(1.0, cut * factor) for category, cut in prior.expected_effect.items()
+            },
+        )
+        for code, prior in config.measures.items()
+    }
+    return dataclasses.replace(config, measures=measures)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--subscribers", type=int, default=20_000)
     parser.add_argument("--months", type=int, default=12, help="window length; T is its last")
     parser.add_argument("--seed", type=int, help="generator seed (default: params generate)")
     parser.add_argument("--budget", type=float, help="yuan (default: campaign.total_budget_yuan)")
+    parser.add_argument(
+        "--prior-scale",
+        type=float,
+        default=1.0,
+        help="multiply the prior effect table's cuts (capped at 1): an operator whose prior is "
+        "wrong, while the world's true effects stay as they are",
+    )
     args = parser.parse_args()
     generate = load_section(GenerateConfig, "generate")
     generate = dataclasses.replace(
@@ -77,6 +98,7 @@ def main() -> None:
     config = load_section(CampaignConfig, "campaign")
     if args.budget:
         config = dataclasses.replace(config, total_budget_yuan=args.budget)
+    config = scale_prior(config, args.prior_scale)
     taxonomy = load_taxonomy()
     tiers = load_section(FeatureConfig, "features").tiers
     rules = load_section(ScoringConfig, "scoring").budget
@@ -97,8 +119,8 @@ def main() -> None:
         f"base at T (month {args.months} of the window from {month}): {customers.height:,} "
         f"subscribers; budget {config.total_budget_yuan:,.0f} yuan, capacity "
         f"{config.channel_capacity:,} contacts; horizon {config.horizon_months} months; "
-        f"seed {generate.seed}; pilot at month {pilot_index + 1}: {arms['treatment']:,} "
-        f"treated, {arms['control']:,} control"
+        f"seed {generate.seed}; prior cuts x {args.prior_scale}; pilot at month {pilot_index + 1}: "
+        f"{arms['treatment']:,} treated, {arms['control']:,} control"
     )
     print(policy_table(judged["policies"]))
     net = [row["net_value_yuan"] for row in judged["policies"]]

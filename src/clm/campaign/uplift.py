@@ -17,8 +17,9 @@ table's cut (the logit of each is the arm's base margin). A pilot is as small as
 channel allows (a few hundred treated customers); boosting from zero, the treated arm learned
 effects of the right size nowhere and the plan it drove kept a seventh of the prior plan's
 value (benchmarks/campaign_policies.py). Anchored at the prior, each arm keeps only the
-boosting rounds that cross-validation says beat its anchor out of fold: a pilot too small to
-tell keeps the prior's estimate, and its evidence moves it as far as it supports. Without the
+boosting rounds that cross-validation says beat its anchor out of fold by more than a standard
+error: a pilot too small to tell keeps the prior's estimate, and its evidence moves it as far
+as it supports. Without the
 control arm's offset its trees shrink towards their own arm's churn rate, and the arms' rates
 differ by design (the plan treats the riskiest, the control spans every decile): on the
 synthetic operator the control model then under-predicted the risky customers' churn and the
@@ -138,9 +139,9 @@ def load_uplift(folder: Path, fallback: EffectModel) -> UpliftModel:
 def _train(
     x: np.ndarray, arm: pl.DataFrame, margin: np.ndarray, params: UpliftParams, seed: int
 ) -> xgb.Booster:
-    """One arm's churn model on ``x``, boosted from ``margin`` for as many rounds as
-    ``CV_FOLDS``-fold cross-validation says beat the margin alone: none when the pilot's
-    evidence does not improve on the prior out of fold, so noise never moves the plan."""
+    """One arm's churn model on ``x``, boosted from ``margin`` for the rounds ``_rounds_by_cv``
+    chooses: none when the pilot's evidence does not clearly improve on the prior out of fold,
+    so noise does not move the plan."""
     config = {
         "objective": "binary:logistic",
         "max_depth": params.max_depth,
@@ -156,8 +157,11 @@ def _train(
 
 
 def _rounds_by_cv(config: dict, data: xgb.DMatrix, params: UpliftParams, seed: int) -> int:
-    """The boosting rounds with the lowest out-of-fold log loss, 0 when no round beats the
-    base margin's own log loss."""
+    """The fewest boosting rounds whose out-of-fold log loss is within one standard error of
+    the best (Breiman's one-standard-error rule), 0 when the base margin's own log loss is.
+
+    The plain minimum over a few hundred noisy fold means is biased low: on a small pilot it
+    kept rounds that fitted noise and moved the plan away from a prior that was right."""
     history = xgb.cv(
         {**config, "eval_metric": "logloss"},
         data,
@@ -167,9 +171,12 @@ def _rounds_by_cv(config: dict, data: xgb.DMatrix, params: UpliftParams, seed: i
         seed=seed,
         as_pandas=False,
     )
-    out_of_fold = history["test-logloss-mean"]
+    out_of_fold = np.asarray(history["test-logloss-mean"])
     best = int(np.argmin(out_of_fold))
-    return best + 1 if out_of_fold[best] < _log_loss(data) else 0
+    tolerance = out_of_fold[best] + history["test-logloss-std"][best] / np.sqrt(CV_FOLDS)
+    if _log_loss(data) <= tolerance:
+        return 0
+    return int(np.argmax(out_of_fold <= tolerance)) + 1
 
 
 def _log_loss(data: xgb.DMatrix) -> float:
