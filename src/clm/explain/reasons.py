@@ -156,12 +156,13 @@ def rank_categories(scores: Contributions, k: int) -> pl.Series:
     """The ``k`` categories of highest positive score per row, strongest first."""
     order = np.argsort(-scores.values, axis=1, kind="stable")[:, :k]
     positive = np.take_along_axis(scores.values, order, axis=1) > 0
-    names = np.asarray(scores.names, dtype=object)[order]
-    return pl.Series(
-        "top_categories",
-        [list(row[keep]) for row, keep in zip(names, positive, strict=True)],
-        dtype=pl.List(pl.String),
+    names = pl.Series(scores.names, dtype=pl.String)
+    # rank by rank, not customer by customer: a Python list per customer costs seconds per 100k
+    ranked = pl.select(
+        pl.when(pl.Series(positive[:, rank])).then(names.gather(order[:, rank])).alias(str(rank))
+        for rank in range(order.shape[1])
     )
+    return ranked.select(top_categories=pl.concat_list(pl.all()).list.drop_nulls()).to_series()
 
 
 def cause_scores(causes: Contributions, category_scores: Contributions) -> Contributions:

@@ -12,6 +12,7 @@ float summation order), over ten times sooner (benchmarks/reasons_throughput.py)
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 from concurrent.futures import ThreadPoolExecutor
@@ -54,11 +55,7 @@ def exact_contributions(
     if not rows.shape[0]:  # XGBoost answers no rows in another shape
         return np.zeros(rows.shape, dtype=np.float32), np.zeros(0, dtype=np.float32)
     columns = np.asfortranarray(rows)  # a split reads one column: keep each contiguous
-    # sliced here, as slicing one booster from several threads is not known to be safe
-    trees = [
-        (tree, booster[tree.iteration : tree.iteration + 1])
-        for tree in _trees(booster, output_group)
-    ]
+    trees = _sliced_trees(booster, output_group)
 
     def explain(share: list[tuple[_Tree, xgb.Booster]]) -> np.ndarray:
         values = np.zeros((rows.shape[1], rows.shape[0]), dtype=np.float64)  # column-major
@@ -75,6 +72,18 @@ def exact_contributions(
     probe = np.zeros((1, rows.shape[1]), dtype=np.float32)  # the bias is the same for any row
     bias = _contribs(booster, probe, output_group)[0, -1]
     return values.T.astype(np.float32), np.full(rows.shape[0], bias, dtype=np.float32)
+
+
+@functools.lru_cache(maxsize=8)
+def _sliced_trees(booster: xgb.Booster, output_group: int) -> list[tuple[_Tree, xgb.Booster]]:
+    """Each tree's splits with its one-tree booster, made once per booster: slicing costs
+    milliseconds a tree, which a batch scorer would otherwise pay on every batch. Sliced here,
+    not in the threads, as slicing one booster from several threads is not known to be safe.
+    Boosters are cached by identity; clm never trains one further after it is loaded."""
+    return [
+        (tree, booster[tree.iteration : tree.iteration + 1])
+        for tree in _trees(booster, output_group)
+    ]
 
 
 def output_groups(booster: xgb.Booster) -> int:
