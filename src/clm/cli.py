@@ -681,8 +681,10 @@ def snapshot_check(
 
     with _snapshot_errors("mapping check"):
         roots = load_section(SnapshotConfig, "snapshot", params).data_roots
-        parts = prepare(load_mapping(mapping, roots, allow_outside=allow_outside))
-    for name, part in parts.items():
+        prepared = prepare(load_mapping(mapping, roots, allow_outside=allow_outside))
+    for rows in prepared.dropped:
+        typer.echo(f"filter: {rows.rows} customers dropped where {rows.rule} ({rows.reason})")
+    for name, part in prepared.parts.items():
         typer.echo(f"{name}: {part.height} customers, churn rate {part['churn'].mean():.3f}")
 
 

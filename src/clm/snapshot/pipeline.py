@@ -25,11 +25,19 @@ from clm.explain.drivers import ExplainConfig
 from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import MODEL, evaluate_churn, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
+from clm.models.prior import PriorReport, rates_differ
 from clm.models.tasks import CHURN, ModelConfig, best_rounds_only, train_booster
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
-from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
+from clm.snapshot.frame import (
+    LABEL,
+    DroppedRows,
+    filter_rows,
+    map_frame,
+    read_source,
+    validate_frame,
+)
 from clm.snapshot.mapping import Mapping, MappingError, load_mapping
 from clm.snapshot.references import boosting_reference_scores
 from clm.snapshot.report import (
@@ -87,9 +95,18 @@ class SnapshotSettings:
         )
 
 
-def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
-    """Read, map, validate and split the mapping's data: train / valid / test."""
-    table = validate_frame(mapping, map_frame(mapping, read_source(mapping)))
+@dataclass(frozen=True)
+class Prepared:
+    """A mapping's data, ready to learn from: the three parts and the rows filtered out."""
+
+    parts: dict[str, pl.DataFrame]  # train / valid / test
+    dropped: tuple[DroppedRows, ...]  # per filter rule of the mapping
+
+
+def prepare(mapping: Mapping) -> Prepared:
+    """Read, filter, map, validate and split the mapping's data."""
+    kept, dropped = filter_rows(mapping, read_source(mapping))
+    table = validate_frame(mapping, map_frame(mapping, kept))
     log.info(
         "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
     )
@@ -97,9 +114,9 @@ def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
     try:
         parts = split_frame(table, mapping.split)
         check_train_levels(parts, categories)
-        return parts
     except MappingError as error:
         raise MappingError(f"{mapping.path}:split: {error}") from error
+    return Prepared(parts, dropped)
 
 
 def run_snapshot(
@@ -120,14 +137,17 @@ def run_snapshot(
 
 
 def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
-    parts = prepare(mapping)
+    prepared = prepare(mapping)
+    parts = prepared.parts
     out = runs_dir / mapping.dataset
     out.mkdir(parents=True, exist_ok=True)
     use_experiment(EXPERIMENT)
     tuning = _tune(mapping, parts, settings, out)
+    # the population rate is the dataset's, stated in its mapping, never params' monthly one
+    train_config = replace(settings.train, population_churn_rate=mapping.population_rate)
     trained, fit = fit_final(
         TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
-        settings.model, settings.train,
+        settings.model, train_config,
     )  # fmt: skip
     test = parts["test"]
     seen = pl.concat([parts["train"], parts["valid"]])
@@ -140,9 +160,11 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     explained = explain_snapshot(trained, test, mapping, k)
     write_parquet_atomic(reasons_table(explained, k), out / "reasons.parquet")
     agreement = recorded_agreement(explained, test, mapping)
+    prior = prior_summary(fit.prior, test, explained["churn_probability"].mean(), settings.train)
     report = SnapshotReport(
-        mapping.dataset, mapping.description, metrics, mapping.excluded, agreement
-    )
+        mapping.dataset, mapping.description, metrics, mapping.excluded, agreement,
+        prior=prior, dropped=prepared.dropped, overrides=cause_overrides(mapping),
+    )  # fmt: skip
     html = render_snapshot_report(explained, mapping, report, settings.explain)
     write_text_atomic(html, out / "drivers.html")
 
@@ -150,6 +172,11 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     trained.save(model_dir)
     shutil.copyfile(mapping.path, model_dir / "mapping.yaml")
     document = _document(mapping, parts, metrics, tuning, asdict(fit))
+    document |= {
+        "prior": prior,
+        "dropped_rows": [asdict(rows) for rows in prepared.dropped],
+        "cause_overrides": cause_overrides(mapping),
+    }
     document["recorded_reasons"] = agreement.summary() if agreement else NO_RECORDED
     provenance = {
         "git_commit": git_commit(),
@@ -175,6 +202,52 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
         "snapshot",
     )
     return document
+
+
+def prior_summary(
+    prior: PriorReport, test: pl.DataFrame, mean_predicted: float, config: TrainConfig
+) -> dict:
+    """The churn rates seen and stated, what was done, and a warning where the training and
+    test parts churn at different rates and no population rate was stated (the probabilities
+    then hold at the training rate, not the test's)."""
+    test_rate = float(test[LABEL].mean())
+    warning = None
+    if prior.population_rate is None and rates_differ(
+        prior.train_rate, prior.train_rows, test_rate, test.height, config.rate_z_max
+    ):
+        warning = (
+            f"the training part churns at {prior.train_rate:.3f} and the test part at "
+            f"{test_rate:.3f}: probabilities hold at the training rate; state the population's "
+            f"churn rate in the mapping (population: {{churn_rate: ...}}) to correct them"
+        )
+        log.warning(warning)
+    return {
+        "train_rate": prior.train_rate,
+        "valid_rate": prior.valid_rate,
+        "test_rate": test_rate,
+        "population_rate": prior.population_rate,
+        "stated_in": "the mapping's population.churn_rate"
+        if prior.population_rate is not None
+        else "not stated",
+        "log_odds_shift": prior.log_odds_shift,
+        "valid_at_natural_rate": prior.valid_at_natural_rate,
+        "action": prior.action,
+        "test_mean_probability": float(mean_predicted),
+        "warning": warning,
+    }
+
+
+def cause_overrides(mapping: Mapping) -> dict[str, dict[str, str]]:
+    """The clm features whose cause this mapping changed: clm's cause, the new one, why."""
+    return {
+        spec.meta.name: {
+            "clm_cause": spec.cause_override.clm_cause,
+            "cause": spec.meta.cause,
+            "reason": spec.cause_override.reason,
+        }
+        for spec in mapping.features
+        if spec.cause_override
+    }
 
 
 def refit_on_seen(
