@@ -15,7 +15,7 @@ from tests.mlflow_store import store_uri, working_in
 from tests.params import repo_params
 
 from clm.features.metadata import load_feature_metadata
-from clm.models.prior import correct_prior
+from clm.models.prior import log_odds_shift, population_weights
 from clm.models.tasks import CHURN
 from clm.models.train import fit_final
 from clm.models.trained import TrainedModel
@@ -95,21 +95,24 @@ def test_the_training_run_records_its_datasets_months_and_seeds(trained_store, p
     assert (experiment.name, experiment.tags[EXPERIMENT_KIND_TAG]) == (EXPERIMENT, CLASSIC_ML)
 
 
-def test_a_stated_population_rate_moves_probabilities_by_bayes_rule(small_split):
+def test_a_stated_population_rate_moves_probabilities_to_it(small_split):
     """``train.population_churn_rate`` (the operator's tables sampled at another rate): the
-    log-odds move to the stated rate, and a validation month at the training rate is not
-    used to calibrate (it would undo the correction)."""
-    train, valid, test = (small_split.part(p) for p in ("train", "valid", "test"))
-    never = replace(repo_params().train, calibration_max_ece=1.0)
-    raw, _ = fit_final(CHURN, {"max_depth": 2}, train, valid, load_feature_metadata(), MODEL, never)
+    log-odds move to the stated rate, and a validation month off that rate calibrates only
+    re-weighted to it (unweighted, it would undo the correction)."""
+    train, valid = small_split.part("train"), small_split.part("valid")
     rate = float(train["churn"].mean())
-    stated = replace(ALWAYS_CALIBRATE, population_churn_rate=rate / 4)
+    stated = replace(repo_params().train, population_churn_rate=rate / 4)
     corrected, report = fit_final(
         CHURN, {"max_depth": 2}, train, valid, load_feature_metadata(), MODEL, stated
     )
-    np.testing.assert_allclose(
-        corrected.predict(test), correct_prior(raw.predict(test), rate, rate / 4), rtol=1e-6
+    y = CHURN.labels(valid)
+    weights = population_weights(y, rate / 4)
+    assert np.average(y, weights=weights) == pytest.approx(rate / 4)
+    # Platt's score equation: the weighted mean prediction equals the weighted churn rate
+    assert np.average(corrected.predict(valid), weights=weights) == pytest.approx(
+        rate / 4, rel=0.02
     )
-    assert not report.calibrated and not report.prior.valid_at_natural_rate
-    assert report.prior.population_rate == rate / 4 and report.prior.log_odds_shift < 0
-    assert "not Platt-scaled" in report.prior.action
+    assert report.calibrated and not report.prior.valid_at_natural_rate
+    assert report.prior.population_rate == rate / 4
+    assert report.prior.log_odds_shift == pytest.approx(log_odds_shift(rate, rate / 4))
+    assert "re-weighted" in report.prior.action

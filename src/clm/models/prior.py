@@ -5,7 +5,8 @@ population churning at 2 %, its probabilities are some twenty times too high, an
 decision built on them is wrong. Bayes' rule gives the fix when only the class balance changed
 (the churners and stayers themselves look alike in both): add to each log-odds
 ``log(pi_pop / (1 - pi_pop)) - log(pi_train / (1 - pi_train))``. Calibration then follows only
-on a part at the natural rate, since one at the training rate would undo the correction.
+on a part at the natural rate, since one at the training rate would undo the correction; a
+validation part sampled like the training rows is re-weighted to the population rate for it.
 
 The monthly pipeline (``train.population_churn_rate``) and the snapshot path (the mapping's
 ``population.churn_rate``) both go through ``fit_final``, which calls this module.
@@ -62,6 +63,16 @@ def then(first: PlattCalibrator, second: PlattCalibrator) -> PlattCalibrator:
         slope=second.slope * first.slope,
         intercept=second.slope * first.intercept + second.intercept,
     )
+
+
+def population_weights(y_true: np.ndarray, population_rate: float) -> np.ndarray:
+    """Row weights under which ``y_true`` churns at ``population_rate``: a part sampled at
+    another rate, weighted, stands in for one at the natural rate (for calibration)."""
+    y = np.asarray(y_true)
+    rate = y.mean()
+    churner = population_rate / rate
+    stayer = (1 - population_rate) / (1 - rate)
+    return np.where(y == 1, churner, stayer) / max(churner, stayer)
 
 
 def rates_differ(rate_a: float, rows_a: int, rate_b: float, rows_b: int, z_max: float) -> bool:

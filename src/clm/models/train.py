@@ -17,7 +17,14 @@ from clm.features.metadata import FeatureMeta
 from clm.models.calibration import PlattCalibrator
 from clm.models.encoding import FeatureEncoder
 from clm.models.metrics import expected_calibration_error
-from clm.models.prior import PriorReport, at_rate, log_odds_shift, shifted, then
+from clm.models.prior import (
+    PriorReport,
+    at_rate,
+    log_odds_shift,
+    population_weights,
+    shifted,
+    then,
+)
 from clm.models.tasks import ModelConfig, Task, best_rounds_only, predict, train_booster
 from clm.models.trained import META_FILE, TrainedModel
 from clm.registry import REGISTERED_MODELS, mark_challenger
@@ -59,8 +66,9 @@ def fit_final(
 
     The churn model's probabilities are moved to ``config.population_churn_rate`` when one is
     stated (``clm.models.prior``), then Platt-scaled on the validation month when its expected
-    calibration error there exceeds ``config.calibration_max_ece`` and it churns at the
-    population rate (a part at the training rate would undo the correction).
+    calibration error there exceeds ``config.calibration_max_ece``. A validation month off
+    the stated rate (sampled like the training rows) is always used re-weighted to the
+    population rate: unweighted, it would undo the correction.
     """
     encoder = FeatureEncoder.fit(train, metadata)
     valid_matrix, valid_y = encoder.transform(valid), task.labels(valid)
@@ -83,10 +91,13 @@ def fit_final(
         trained = TrainedModel(task, booster, encoder, prior_fix)
     prob = trained.predict(valid)
     ece = expected_calibration_error(valid_y, prob)
-    calibrate = natural and ece > config.calibration_max_ece
+    # off the population rate, the ECE of the sampled part says nothing: calibrate on it
+    # re-weighted to the population rate instead
+    calibrate = not natural or ece > config.calibration_max_ece
     if calibrate:
         log.info("churn model ECE %.4f on the validation month: Platt-scaling it", ece)
-        platt = PlattCalibrator.fit(valid_y, prob)
+        weights = None if natural else population_weights(valid_y, population)
+        platt = PlattCalibrator.fit(valid_y, prob, weights)
         trained = TrainedModel(
             task, booster, encoder, then(prior_fix, platt) if prior_fix else platt
         )
@@ -109,7 +120,7 @@ def _prior_action(prior_fix: PlattCalibrator | None, natural: bool, calibrated: 
         return done + ("; Platt-scaled on the validation part" if calibrated else "")
     done = f"log-odds shifted by {prior_fix.intercept:+.3f} to the stated population rate"
     if not natural:
-        return done + "; not Platt-scaled: the validation part is not at the population rate"
+        return done + "; then Platt-scaled on the validation part re-weighted to that rate"
     return done + ("; then Platt-scaled on the validation part" if calibrated else "")
 
 

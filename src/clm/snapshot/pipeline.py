@@ -23,14 +23,15 @@ from clm.config import load_section
 from clm.data.io import write_parquet_atomic, write_text_atomic
 from clm.explain.drivers import ExplainConfig
 from clm.models.encoding import FeatureEncoder
-from clm.models.evaluate import MODEL, evaluate_churn, fit_logistic_baseline
+from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
 from clm.models.prior import PriorReport, rates_differ
 from clm.models.tasks import CHURN, ModelConfig, best_rounds_only, train_booster
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
-from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
+from clm.models.tune import Range, TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import (
+    ID,
     LABEL,
     DroppedRows,
     filter_rows,
@@ -67,7 +68,13 @@ NO_RECORDED = "skipped: the mapping has no reason column, or no test churner has
 class SnapshotConfig:
     """The ``snapshot`` section; the rest comes from ``model``, ``tune``, ``train``, ``explain``."""
 
-    n_trials: int  # Optuna trials per dataset (tune's search space and pruner)
+    n_trials: int  # Optuna trials per dataset (tune's pruner)
+    timeout_s: float | None  # or stop starting trials after this many seconds
+    search_space: dict[str, Range]  # deeper trees than the monthly model: tables are small
+    max_boost_rounds: int  # replaces model.max_boost_rounds (small learning rates need more)
+    cv_folds: int  # tune by k-fold cross-validation on train + valid ...
+    cv_max_rows: int  # ... when they hold at most this many rows (else on valid alone)
+    monotone_contradiction_z: float  # drop a domain constraint the training data contradicts
     xgb_threads: int  # XGBoost threads; small tables train fastest on one (0: all cores)
     data_roots: tuple[str, ...]  # folders besides its own a mapping's data files may be in
 
@@ -84,12 +91,20 @@ class SnapshotSettings:
 
     @classmethod
     def load(cls, params: Path = paths.PARAMS) -> SnapshotSettings:
-        """The sections of ``params``, tune's trial count replaced by ``snapshot.n_trials``."""
+        """The sections of ``params``; tune's trials, time budget and search space, and the
+        model's round limit, replaced by the ``snapshot`` section's."""
         snapshot = load_section(SnapshotConfig, "snapshot", params)
+        tune_config = replace(
+            load_section(TuneConfig, "tune", params),
+            n_trials=snapshot.n_trials,
+            timeout_s=snapshot.timeout_s,
+            search_space=snapshot.search_space,
+        )
+        model = load_section(ModelConfig, "model", params)
         return cls(
             snapshot=snapshot,
-            model=load_section(ModelConfig, "model", params),
-            tune=replace(load_section(TuneConfig, "tune", params), n_trials=snapshot.n_trials),
+            model=replace(model, max_boost_rounds=snapshot.max_boost_rounds),
+            tune=tune_config,
             train=load_section(TrainConfig, "train", params),
             explain=load_section(ExplainConfig, "explain", params),
         )
@@ -142,6 +157,10 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     out = runs_dir / mapping.dataset
     out.mkdir(parents=True, exist_ok=True)
     use_experiment(EXPERIMENT)
+    model, dropped_constraints = supported_constraints(
+        parts["train"], settings.model, settings.snapshot.monotone_contradiction_z
+    )
+    settings = replace(settings, model=model)
     tuning = _tune(mapping, parts, settings, out)
     # the population rate is the dataset's, stated in its mapping, never params' monthly one
     train_config = replace(settings.train, population_churn_rate=mapping.population_rate)
@@ -152,9 +171,18 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     test = parts["test"]
     seen = pl.concat([parts["train"], parts["valid"]])
     trained = refit_on_seen(trained, tuning.best_params, seen, settings.model, fit.best_rounds)
-    metrics = evaluate_churn(trained, fit_logistic_baseline(trained, seen), test, None).metrics
-    references = boosting_reference_scores(trained, seen, test, settings.model.seed)
-    metrics |= {name: churn_metrics(TASK.labels(test), s) for name, s in references.items()}
+    baseline = fit_logistic_baseline(trained, seen)
+    scores = {
+        MODEL: trained.predict(test),
+        LOGREG: baseline.predict_proba(trained.encoder.transform(test))[:, 1],
+        **boosting_reference_scores(trained, seen, test, settings.model.seed),
+    }
+    metrics = {name: churn_metrics(TASK.labels(test), score) for name, score in scores.items()}
+    # every scorer's test probabilities, row by row: for paired comparisons (bootstrap)
+    write_parquet_atomic(
+        test.select(ID, LABEL).with_columns(pl.Series(name, s) for name, s in scores.items()),
+        out / "scores.parquet",
+    )
 
     k = settings.explain.top_reasons
     explained = explain_snapshot(trained, test, mapping, k)
@@ -176,6 +204,15 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
         "prior": prior,
         "dropped_rows": [asdict(rows) for rows in prepared.dropped],
         "cause_overrides": cause_overrides(mapping),
+        "tuning_cv_folds": tuning_folds(parts, settings.snapshot),
+        "monotone_constraints": {
+            "kept": {
+                feature: sign
+                for feature, sign in settings.model.monotone_constraints[TASK.name].items()
+                if feature in mapping.metadata
+            },
+            "dropped": dropped_constraints,
+        },
     }
     document["recorded_reasons"] = agreement.summary() if agreement else NO_RECORDED
     provenance = {
@@ -282,7 +319,41 @@ def _tune(
         settings.tune,
         storage=journal_storage(out / "optuna.journal"),
         data_digest=_data_digest(mapping),
+        cv_folds=tuning_folds(parts, settings.snapshot),
     )
+
+
+def tuning_folds(parts: dict[str, pl.DataFrame], config: SnapshotConfig) -> int:
+    """Cross-validation folds to tune with: ``cv_folds`` on small data, else 0 (the
+    validation part alone)."""
+    seen_rows = parts["train"].height + parts["valid"].height
+    return config.cv_folds if seen_rows <= config.cv_max_rows else 0
+
+
+def supported_constraints(
+    train: pl.DataFrame, model: ModelConfig, z_max: float
+) -> tuple[ModelConfig, dict[str, str]]:
+    """``model`` without the churn constraints this dataset's training part contradicts.
+
+    A constraint is domain knowledge about clm's own features; a snapshot column mapped onto
+    one may mean something else (a care-call count that includes sales calls), so a rule the
+    data contradicts beyond noise (Spearman correlation of the other sign, ``z_max`` standard
+    errors from zero) is dropped and named, rather than forced on the model.
+    """
+    constraints = model.monotone_constraints.get(TASK.name, {})
+    dropped = {}
+    for feature, sign in constraints.items():
+        if feature not in train.columns or not train[feature].dtype.is_numeric():
+            continue
+        pairs = train.select(pl.col(feature).cast(pl.Float64), pl.col(LABEL)).drop_nulls()
+        rho = pairs.select(pl.corr(feature, LABEL, method="spearman")).item()
+        if rho is not None and rho * sign < 0 and abs(rho) * (pairs.height - 1) ** 0.5 > z_max:
+            dropped[feature] = f"constraint {sign:+d}, but Spearman {rho:+.3f} on train"
+    if dropped:
+        log.warning("monotone constraints the data contradicts, dropped: %s", dropped)
+    kept = {feature: sign for feature, sign in constraints.items() if feature not in dropped}
+    monotone = {**model.monotone_constraints, TASK.name: kept}
+    return replace(model, monotone_constraints=monotone), dropped
 
 
 def _data_digest(mapping: Mapping) -> str:
@@ -315,7 +386,7 @@ def _document(
             "study_name": tuning.study_name,
             "n_complete": tuning.n_complete,
             "n_pruned": tuning.n_pruned,
-            f"best_valid_{TASK.eval_metric}": tuning.best_value,
+            f"best_{TASK.eval_metric}": tuning.best_value,  # on valid, or CV (tuning_cv_folds)
             "best_params": tuning.best_params,
         },
         "fit": fit,
