@@ -107,6 +107,24 @@ def train_booster(
     )
 
 
+def train_rounds(
+    task: Task,
+    params: dict,
+    train: tuple[pd.DataFrame, np.ndarray],
+    rounds: int,
+    *,
+    model: ModelConfig,
+) -> xgb.Booster:
+    """Exactly ``rounds`` boosting rounds, no early stopping: the count was chosen elsewhere
+    (cross-validation, or an earlier early-stopped fit)."""
+    return xgb.train(
+        _booster_params(task, params, train[0].columns, model),
+        xgb.DMatrix(*train),
+        num_boost_round=rounds,
+        verbose_eval=False,
+    )
+
+
 def cross_validate(
     task: Task,
     params: dict,

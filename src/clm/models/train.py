@@ -25,7 +25,14 @@ from clm.models.prior import (
     shifted,
     then,
 )
-from clm.models.tasks import ModelConfig, Task, best_rounds_only, predict, train_booster
+from clm.models.tasks import (
+    ModelConfig,
+    Task,
+    best_rounds_only,
+    predict,
+    train_booster,
+    train_rounds,
+)
 from clm.models.trained import META_FILE, TrainedModel
 from clm.registry import REGISTERED_MODELS, mark_challenger
 
@@ -61,10 +68,13 @@ def fit_final(
     metadata: dict[str, FeatureMeta],
     model: ModelConfig,
     config: TrainConfig,
+    rounds: int | None = None,
 ) -> tuple[TrainedModel, FitReport]:
     """Train on the training months with early stopping on the validation month.
 
-    The churn model's probabilities are moved to ``config.population_churn_rate`` when one is
+    With ``rounds`` (chosen by cross-validation) the booster trains exactly that many rounds
+    instead of early-stopping on the validation month. The churn model's probabilities are
+    moved to ``config.population_churn_rate`` when one is
     stated (``clm.models.prior``), then Platt-scaled on the validation month when its expected
     calibration error there exceeds ``config.calibration_max_ece``. A validation month off
     the stated rate (sampled like the training rows) is always used re-weighted to the
@@ -73,11 +83,12 @@ def fit_final(
     encoder = FeatureEncoder.fit(train, metadata)
     valid_matrix, valid_y = encoder.transform(valid), task.labels(valid)
     train_y = task.labels(train)
-    booster = train_booster(
-        task, params, (encoder.transform(train), train_y), (valid_matrix, valid_y),
-        model=model,
-    )  # fmt: skip
-    booster = best_rounds_only(booster)
+    train_matrix = (encoder.transform(train), train_y)
+    if rounds:
+        booster = train_rounds(task, params, train_matrix, rounds, model=model)
+    else:
+        booster = train_booster(task, params, train_matrix, (valid_matrix, valid_y), model=model)
+        booster = best_rounds_only(booster)
     trained = TrainedModel(task, booster, encoder)
     rounds = booster.num_boosted_rounds()
     if task.name != "churn":

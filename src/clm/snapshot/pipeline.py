@@ -26,7 +26,7 @@ from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
 from clm.models.prior import PriorReport, rates_differ
-from clm.models.tasks import CHURN, ModelConfig, best_rounds_only, train_booster
+from clm.models.tasks import CHURN, ModelConfig, train_rounds
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.models.tune import Range, TuneConfig, TuningResult, journal_storage, tune
@@ -164,9 +164,11 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     tuning = _tune(mapping, parts, settings, out)
     # the population rate is the dataset's, stated in its mapping, never params' monthly one
     train_config = replace(settings.train, population_churn_rate=mapping.population_rate)
+    # rounds found by cross-validation are steadier than early stopping on a small valid part
+    cv_rounds = tuning.best_rounds if tuning_folds(parts, settings.snapshot) else None
     trained, fit = fit_final(
         TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
-        settings.model, train_config,
+        settings.model, train_config, rounds=cv_rounds,
     )  # fmt: skip
     test = parts["test"]
     seen = pl.concat([parts["train"], parts["valid"]])
@@ -290,16 +292,13 @@ def cause_overrides(mapping: Mapping) -> dict[str, dict[str, str]]:
 def refit_on_seen(
     trained: TrainedModel, params: dict, seen: pl.DataFrame, model: ModelConfig, rounds: int
 ) -> TrainedModel:
-    """The tuned model trained again on train + valid for the rounds early stopping chose.
+    """The tuned model trained again on train + valid for the rounds of the validated fit.
 
     On a few thousand rows the validation fifth is data the model should learn from (the
     references learn from it too). Encoder and calibrator stay those of the validated fit.
     """
     matrix = (trained.encoder.transform(seen), TASK.labels(seen))
-    # evaluated on its own rows the loss only falls, so no round stops early
-    fixed = replace(model, max_boost_rounds=rounds, early_stopping_rounds=rounds + 1)
-    booster = train_booster(TASK, params, matrix, matrix, model=fixed)
-    return replace(trained, booster=best_rounds_only(booster))
+    return replace(trained, booster=train_rounds(TASK, params, matrix, rounds, model=model))
 
 
 def _tune(
