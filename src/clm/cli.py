@@ -690,10 +690,12 @@ def snapshot_check(
 
 @snapshot_app.command(
     "run",
-    help="Run the whole pipeline on a mapped dataset: validate, split, tune (snapshot.n_trials "
-    "Optuna trials), train, evaluate next to logistic regression and scikit-learn gradient "
-    "boosting fitted in the same run, explain, export.\n\nWrites <runs-dir>/<dataset>/: "
-    "metrics.json, drivers.html, reasons.parquet, model/ (model, encoder, mapping) and the "
+    help="Run the whole pipeline on a mapped dataset: validate, filter, split, tune "
+    "(snapshot.n_trials Optuna trials or snapshot.timeout_s seconds; k-fold CV on small data), "
+    "train, correct to the mapping's population churn rate, evaluate next to logistic "
+    "regression and scikit-learn gradient boosting fitted in the same run, explain, export."
+    "\n\nWrites <runs-dir>/<dataset>/: metrics.json, drivers.html, reasons.parquet, "
+    "scores.parquet, model/ (model, encoder, mapping) and the "
     "Optuna study; registers clm-snapshot-<dataset> with the alias challenger "
     "(MLFLOW_TRACKING_URI). No stage model and no attribution check: snapshot data has "
     "neither monthly history nor truth. Exits 2 with one line on a bad mapping, data file or "

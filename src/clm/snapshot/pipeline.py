@@ -26,10 +26,10 @@ from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
 from clm.models.prior import PriorReport, rates_differ
-from clm.models.tasks import CHURN, ModelConfig, train_rounds
+from clm.models.tasks import CHURN, ModelConfig, cross_validate, train_rounds
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
-from clm.models.tune import Range, TuneConfig, TuningResult, journal_storage, tune
+from clm.models.tune import Matrix, Range, TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import (
     ID,
     LABEL,
@@ -75,6 +75,7 @@ class SnapshotConfig:
     cv_folds: int  # tune by k-fold cross-validation on train + valid ...
     cv_max_rows: int  # ... when they hold at most this many rows (else on valid alone)
     monotone_contradiction_z: float  # drop a domain constraint the training data contradicts
+    monotone_min_gain: float  # ... or whose removal cuts the CV log loss by this share
     xgb_threads: int  # XGBoost threads; small tables train fastest on one (0: all cores)
     data_roots: tuple[str, ...]  # folders besides its own a mapping's data files may be in
 
@@ -165,7 +166,15 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     # the population rate is the dataset's, stated in its mapping, never params' monthly one
     train_config = replace(settings.train, population_churn_rate=mapping.population_rate)
     # rounds found by cross-validation are steadier than early stopping on a small valid part
-    cv_rounds = tuning.best_rounds if tuning_folds(parts, settings.snapshot) else None
+    folds = tuning_folds(parts, settings.snapshot)
+    cv_rounds = tuning.best_rounds if folds else None
+    if folds:
+        model, cv_rounds, costly = drop_costly_constraints(
+            _seen_matrix(mapping, parts), tuning, folds, settings.model,
+            settings.snapshot.monotone_min_gain,
+        )  # fmt: skip
+        settings = replace(settings, model=model)
+        dropped_constraints |= costly
     trained, fit = fit_final(
         TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
         settings.model, train_config, rounds=cv_rounds,
@@ -320,6 +329,42 @@ def _tune(
         data_digest=_data_digest(mapping),
         cv_folds=tuning_folds(parts, settings.snapshot),
     )
+
+
+def _seen_matrix(mapping: Mapping, parts: dict[str, pl.DataFrame]) -> Matrix:
+    """Train and valid as one model matrix, encoded as in tuning (encoder fitted on train)."""
+    encoder = FeatureEncoder.fit(parts["train"], mapping.metadata)
+    seen = pl.concat([parts["train"], parts["valid"]])
+    return encoder.transform(seen), TASK.labels(seen)
+
+
+def drop_costly_constraints(
+    seen: Matrix, tuning: TuningResult, folds: int, model: ModelConfig, min_gain: float
+) -> tuple[ModelConfig, int, dict[str, str]]:
+    """``model`` without the churn constraints whose removal cuts the tuned model's
+    cross-validated loss by more than ``min_gain`` (relative), the rounds to train, and the
+    constraints dropped with the losses that dropped them.
+
+    A domain rule holds for clm's own features; a column mapped onto one may break it in some
+    corner of the data (many care calls that are sales calls), where forcing the rule costs
+    accuracy. Each rule is tried out in turn with the tuned parameters.
+    """
+    best, rounds = tuning.best_value, tuning.best_rounds
+    dropped = {}
+    for feature in list(model.monotone_constraints.get(TASK.name, {})):
+        if feature not in seen[0].columns:
+            continue
+        rules = {f: s for f, s in model.monotone_constraints[TASK.name].items() if f != feature}
+        without = replace(
+            model, monotone_constraints={**model.monotone_constraints, TASK.name: rules}
+        )
+        loss, without_rounds = cross_validate(TASK, tuning.best_params, seen, folds, model=without)
+        if loss < best * (1 - min_gain):
+            dropped[feature] = f"cross-validated log loss {best:.4f} with it, {loss:.4f} without"
+            model, best, rounds = without, loss, without_rounds
+    if dropped:
+        log.warning("monotone constraints that cost accuracy here, dropped: %s", dropped)
+    return model, rounds, dropped
 
 
 def tuning_folds(parts: dict[str, pl.DataFrame], config: SnapshotConfig) -> int:
