@@ -8,9 +8,11 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from tests.params import REPO_PARAMS
 from typer.testing import CliRunner
 
 from clm.cli import app
+from clm.config import read_params
 from clm.features.metadata import load_feature_metadata
 from clm.snapshot.frame import ID, LABEL, filter_rows, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import Arithmetic, Column, MappingError, load_mapping, parse_expression
@@ -294,7 +296,9 @@ def test_snapshot_check_prints_one_line_and_exits_2(tmp_path, broken, message):
         path.write_text(path.read_text() + "x: &a [1]\ny: *a\n", encoding="utf-8")
     params = tmp_path / "params.yaml"
     roots = "&roots []" if broken == "params" else "[]"
-    params.write_text(f"snapshot:\n  data_roots: {roots}\n  n_trials: 1\n  xgb_threads: 1\n")
+    rest = {k: v for k, v in read_params(REPO_PARAMS)["snapshot"].items() if k != "data_roots"}
+    rest_text = "".join(f"  {line}\n" for line in yaml.safe_dump(rest).splitlines())
+    params.write_text(f"snapshot:\n  data_roots: {roots}\n{rest_text}")
 
     result = CliRunner().invoke(app, ["snapshot", "check", str(path), "--params", str(params)])
 
