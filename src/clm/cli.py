@@ -681,17 +681,21 @@ def snapshot_check(
 
     with _snapshot_errors("mapping check"):
         roots = load_section(SnapshotConfig, "snapshot", params).data_roots
-        parts = prepare(load_mapping(mapping, roots, allow_outside=allow_outside))
-    for name, part in parts.items():
+        prepared = prepare(load_mapping(mapping, roots, allow_outside=allow_outside))
+    for rows in prepared.dropped:
+        typer.echo(f"filter: {rows.rows} customers dropped where {rows.rule} ({rows.reason})")
+    for name, part in prepared.parts.items():
         typer.echo(f"{name}: {part.height} customers, churn rate {part['churn'].mean():.3f}")
 
 
 @snapshot_app.command(
     "run",
-    help="Run the whole pipeline on a mapped dataset: validate, split, tune (snapshot.n_trials "
-    "Optuna trials), train, evaluate next to logistic regression and scikit-learn gradient "
-    "boosting fitted in the same run, explain, export.\n\nWrites <runs-dir>/<dataset>/: "
-    "metrics.json, drivers.html, reasons.parquet, model/ (model, encoder, mapping) and the "
+    help="Run the whole pipeline on a mapped dataset: validate, filter, split, tune "
+    "(snapshot.n_trials Optuna trials or snapshot.timeout_s seconds; k-fold CV on small data), "
+    "train, correct to the mapping's population churn rate, evaluate next to logistic "
+    "regression and scikit-learn gradient boosting fitted in the same run, explain, export."
+    "\n\nWrites <runs-dir>/<dataset>/: metrics.json, drivers.html, reasons.parquet, "
+    "scores.parquet, model/ (model, encoder, mapping) and the "
     "Optuna study; registers clm-snapshot-<dataset> with the alias challenger "
     "(MLFLOW_TRACKING_URI). No stage model and no attribution check: snapshot data has "
     "neither monthly history nor truth. Exits 2 with one line on a bad mapping, data file or "

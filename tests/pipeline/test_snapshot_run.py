@@ -24,9 +24,10 @@ pytestmark = pytest.mark.slow
 ROWS = 400
 
 
-def tiny_dataset(seed: int = 5) -> pl.DataFrame:
+def tiny_dataset(seed: int = 5, rows: int = ROWS) -> pl.DataFrame:
     """Customers whose churn rises with complaints and falls with tenure; ``status`` is the
     label itself (a leak the mapping must keep out)."""
+    ROWS = rows
     rng = np.random.default_rng(seed)
     complaints = rng.integers(0, 2, ROWS)
     tenure = rng.integers(1, 60, ROWS)
@@ -219,3 +220,66 @@ def test_a_mapping_with_a_reason_column_reports_agreement(small_data, tmp_path, 
     assert (
         "Against the recorded reasons" in html and "Skipped: the mapping has no reason" not in html
     )
+
+
+def test_an_oversampled_training_file_is_corrected_to_the_stated_rate(tracking_store, tmp_path):
+    """Churners oversampled to half the training file, the test file at the natural rate: with
+    ``population.churn_rate`` the mean test probability lands near the natural rate; without
+    it the run warns. Filter counts and a cause override reach the metrics and the report."""
+    table = tiny_dataset(seed=8, rows=3000).with_row_index("row")
+    test, rest = table.filter(pl.col("row") % 3 == 0), table.filter(pl.col("row") % 3 != 0)
+    churners = rest.filter(pl.col("Churned") == "Yes")
+    stayers = rest.filter(pl.col("Churned") == "No")
+    copies = pl.concat([churners] * (stayers.height // churners.height))
+    copies = copies.with_columns(
+        Customer=pl.col("Customer") + "-" + pl.int_range(pl.len()).cast(pl.String)
+    )
+    pl.concat([stayers, churners, copies]).drop("row").write_csv(tmp_path / "train.csv")
+    test.drop("row").write_csv(tmp_path / "test.csv")
+    natural = float((table["Churned"] == "Yes").mean())
+    mapping = {
+        **MAPPING,
+        "files": [{"path": "train.csv", "part": "train"}, {"path": "test.csv", "part": "test"}],
+        "split": {"valid_share": 0.25, "seed": 1},
+        "filter": [{"column": "Months", "below": 2, "reason": "joined last month"}],
+        "features": {
+            **MAPPING["features"],
+            "complaints": {
+                "source": "Complaints",
+                "cause": "billing_errors",
+                "cause_reason": "this operator's complaints are about bills",
+            },
+        },
+    }
+    documents = {}
+    for stated in (True, False):
+        path = tmp_path / f"{'stated' if stated else 'silent'}.yaml"
+        body = {**mapping, "dataset": path.stem} | (
+            {"population": {"churn_rate": natural}} if stated else {}
+        )
+        path.write_text(yaml.safe_dump(body), encoding="utf-8")
+        documents[stated] = run_snapshot(path, small_settings(), tmp_path / "runs")
+
+    prior = documents[True]["prior"]
+    assert prior["train_rate"] > 0.4 and prior["population_rate"] == natural
+    assert not prior["valid_at_natural_rate"] and prior["warning"] is None
+    assert prior["test_mean_probability"] == pytest.approx(prior["test_rate"], rel=0.35)
+    silent = documents[False]["prior"]
+    assert silent["test_mean_probability"] > 1.5 * silent["test_rate"]
+    assert "state the population's churn rate" in silent["warning"]
+    brier = {stated: documents[stated]["churn"]["model"]["brier"] for stated in documents}
+    assert brier[True] < brier[False]
+
+    dropped = documents[True]["dropped_rows"]
+    assert dropped[0]["rule"] == "Months < 2" and dropped[0]["rows"] > 0
+    override = documents[True]["cause_overrides"]["complaints"]
+    assert override == {
+        "clm_cause": "service_attitude",
+        "cause": "billing_errors",
+        "reason": "this operator's complaints are about bills",
+    }
+    html = (tmp_path / "runs" / "stated" / "drivers.html").read_text(encoding="utf-8")
+    assert "Months &lt; 2" in html and "this operator&#39;s complaints are about bills" in html
+    assert "Churn rates and probabilities" in html
+    silent_html = (tmp_path / "runs" / "silent" / "drivers.html").read_text(encoding="utf-8")
+    assert "Warning:" in silent_html

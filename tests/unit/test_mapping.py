@@ -8,11 +8,13 @@ from pathlib import Path
 import polars as pl
 import pytest
 import yaml
+from tests.params import REPO_PARAMS
 from typer.testing import CliRunner
 
 from clm.cli import app
+from clm.config import read_params
 from clm.features.metadata import load_feature_metadata
-from clm.snapshot.frame import ID, LABEL, map_frame, read_source, validate_frame
+from clm.snapshot.frame import ID, LABEL, filter_rows, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import Arithmetic, Column, MappingError, load_mapping, parse_expression
 from clm.snapshot.pipeline import prepare
 from clm.snapshot.split import split_frame
@@ -294,7 +296,9 @@ def test_snapshot_check_prints_one_line_and_exits_2(tmp_path, broken, message):
         path.write_text(path.read_text() + "x: &a [1]\ny: *a\n", encoding="utf-8")
     params = tmp_path / "params.yaml"
     roots = "&roots []" if broken == "params" else "[]"
-    params.write_text(f"snapshot:\n  data_roots: {roots}\n  n_trials: 1\n  xgb_threads: 1\n")
+    rest = {k: v for k, v in read_params(REPO_PARAMS)["snapshot"].items() if k != "data_roots"}
+    rest_text = "".join(f"  {line}\n" for line in yaml.safe_dump(rest).splitlines())
+    params.write_text(f"snapshot:\n  data_roots: {roots}\n{rest_text}")
 
     result = CliRunner().invoke(app, ["snapshot", "check", str(path), "--params", str(params)])
 
@@ -370,3 +374,121 @@ def test_the_recorded_reason_cannot_be_a_feature(tmp_path):
     }  # fmt: skip
     with pytest.raises(MappingError, match="which is the recorded churn reason"):
         load_mapping(write(tmp_path, mapping, REASON_CSV))
+
+
+# the options of the issue "own data above every reference": round, clip, columns, filter,
+# cause overrides, population
+
+OPTIONS_CSV = """id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned
+a,100,50,10,0.33,Yes,ok,1,No
+b,-20,0,0,2.67,No,ok,2,Yes
+c,?,20,5,1.0,Y,new,1,No
+d,80,40,4,0,No,ok,2,Yes
+e,90,40,4,0,No,new,2,Yes
+"""
+
+
+def options_mapping() -> dict:
+    mapping = base_mapping()
+    mapping["features"]["hotline_calls"] = {"source": "care calls", "round": 0}
+    mapping["features"]["mou"] = {
+        "source": {"sum": ["minutes_day", "minutes_night"]},
+        "nullable": True,
+        "clip": {"min": 0},
+        "cause": "call_quality",
+        "cause_reason": "this operator's minutes fall when calls drop",
+    }
+    mapping["columns"] = {"minutes_day": {"missing": ["?"]}, "plan": {"replace": {"Y": "Yes"}}}
+    mapping["filter"] = [{"column": "state", "equals": "new", "reason": "joined this month"}]
+    mapping["population"] = {"churn_rate": 0.02}
+    return mapping
+
+
+def test_round_clip_columns_filter_and_cause_override_shape_the_table(tmp_path):
+    path = write(tmp_path, options_mapping(), OPTIONS_CSV)
+    mapping = load_mapping(path)
+    kept, dropped = filter_rows(mapping, read_source(mapping))
+    table = validate_frame(mapping, map_frame(mapping, kept))
+    assert [(rows.rule, rows.rows) for rows in dropped] == [("state in ['new']", 2)]
+    assert dropped[0].reason == "joined this month"
+    assert table[ID].to_list() == ["a", "b", "d"]
+    assert table["hotline_calls"].to_list() == [0, 3, 0]  # 3-month means rounded to counts
+    assert table["mou"].to_list() == [150.0, 0.0, 120.0]  # -20 + 0 clipped at 0
+    assert mapping.metadata["mou"].cause == "call_quality"
+    (mou,) = [spec for spec in mapping.features if spec.meta.name == "mou"]
+    assert mou.cause_override.clm_cause == "falling_satisfaction"
+    assert mapping.population_rate == 0.02
+
+
+def test_missing_tokens_and_replacements_apply_per_column(tmp_path):
+    mapping = options_mapping()
+    mapping["filter"] = []
+    table = mapped(write(tmp_path, mapping, OPTIONS_CSV))
+    assert table["mou"].to_list()[2] is None  # "?" is missing in minutes_day only
+    assert table["has_plan"].to_list()[2] is True  # "Y" replaced by "Yes" before the recode
+
+
+def test_an_int_feature_with_fractions_asks_for_round(tmp_path):
+    mapping = base_mapping()
+    with pytest.raises(MappingError, match=r"int feature 'hotline_calls' has fractions .*round"):
+        mapped(write(tmp_path, mapping, OPTIONS_CSV.replace(",?,", ",1,")))
+
+
+def _set(mapping: dict, dotted: str, value) -> dict:
+    *parents, last = dotted.split(".")
+    node = mapping
+    for key in parents:
+        node = node[key]
+    node[last] = value
+    return mapping
+
+
+@pytest.mark.parametrize(
+    ("key", "value", "message"),
+    [
+        ("features.hotline_calls.round", -1, r"features.hotline_calls.round: the number of dec"),
+        ("features.hotline_calls.round", 0.5, r"features.hotline_calls.round: the number of dec"),
+        ("features.mou.clip", {"min": 5, "max": 1}, r"features.mou.clip: min 5 is above max 1"),
+        ("features.mou.clip", {"low": 0}, r"features.mou.clip: give 'min', 'max' or both"),
+        ("features.mou.clip", {"min": "zero"}, r"features.mou.clip: bounds are numbers"),
+        ("extra.has_plan.round", 0, r"extra.has_plan.round: only numeric features"),
+        ("features.mou.cause_reason", None, r"features.mou.cause: .*needs a 'cause_reason'"),
+        ("features.mou.cause", "call_qualty", r"features.mou.cause: unknown cause 'call_qualty'"),
+        ("features.mou.cause", "falling_satisfaction", r"already the feature's cause in clm"),
+        ("columns.nowhere", {"missing": ["?"]}, r"columns.nowhere: no feature, key or filter"),
+        ("columns.plan", {"missing": "?"}, r"columns.plan.missing: a non-empty list"),
+        ("columns.plan", {"drop": ["?"]}, r"columns.plan: give 'missing', 'replace' or both"),
+        ("columns.plan", {"missing": ["Y"], "replace": {"Y": "Yes"}}, r"\['Y'\] both mean"),
+        ("filter", [{"column": "state", "equals": "new"}], r"filter\[0\]: give the 'reason'"),
+        ("filter", [{"column": "state", "reason": "x"}], r"filter\[0\]: needs 'column', 'reas"),
+        ("filter", [{"column": "calls", "below": "5", "reason": "x"}], r"filter\[0\].below: a n"),
+        ("filter", [{"column": "calls", "missing": 1, "reason": "x"}], r"'missing: true'"),
+        ("filter", [{"column": "churned", "equals": "No", "reason": "x"}], r"by the outcome"),
+        ("filter", {"column": "state"}, r"filter: a list of rules"),
+        ("population", {"churn_rate": 1.5}, r"population.churn_rate: expected a share"),
+        ("population", {"rate": 0.1}, r"population: the one key is 'churn_rate'"),
+    ],
+)
+def test_each_misuse_of_a_new_key_is_one_line_naming_file_entry_and_rule(
+    tmp_path, key, value, message
+):
+    mapping = options_mapping()
+    if value is None:
+        del mapping["features"]["mou"]["cause_reason"]
+    else:
+        _set(mapping, key, value)
+    with pytest.raises(MappingError, match=message) as error:
+        load_mapping(write(tmp_path, mapping, OPTIONS_CSV))
+    assert str(error.value).startswith(str(tmp_path / "toy.yaml")) and "\n" not in str(error.value)
+
+
+def test_a_filter_on_a_non_number_or_dropping_everything_is_named(tmp_path):
+    mapping = options_mapping()
+    mapping["filter"] = [{"column": "plan", "above": 1, "reason": "x"}]
+    loaded = load_mapping(write(tmp_path, mapping, OPTIONS_CSV))
+    with pytest.raises(MappingError, match=r"filter\[0\] \(plan > 1\): column 'plan' is not num"):
+        filter_rows(loaded, read_source(loaded))
+    mapping["filter"] = [{"column": "calls", "below": 100, "reason": "x"}]
+    loaded = load_mapping(write(tmp_path, mapping, OPTIONS_CSV))
+    with pytest.raises(MappingError, match=r"filter\[0\] \(calls < 100\): drops every remaining"):
+        filter_rows(loaded, read_source(loaded))

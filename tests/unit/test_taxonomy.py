@@ -218,3 +218,19 @@ def test_every_feature_maps_to_a_taxonomy_cause(taxonomy):
 def test_a_feature_without_a_taxonomy_cause_is_an_error(entry, message):
     with pytest.raises(ValueError, match=message):
         parse_feature_metadata({"x": entry})
+
+
+def test_what_a_measure_needs_is_a_clm_feature(taxonomy):
+    features = load_feature_metadata()
+    needing = {code: m.needs for code, m in taxonomy.measures.items() if m.needs}
+    assert {"PS004", "DA004"} <= set(needing)  # the blacklist check and arrears dunning
+    assert all(set(needs) <= set(features) for needs in needing.values())
+
+
+def test_measures_are_offered_only_on_data_with_what_they_rest_on(taxonomy):
+    without = taxonomy.offered("malicious_churn", "retention", ["tenure_months", "arpu"])
+    with_arrears = taxonomy.offered("malicious_churn", "retention", ["arrears"])
+    assert "DA004" not in without and "DA004" in with_arrears
+    assert set(without) < set(taxonomy.causes["malicious_churn"].measures["retention"])
+    every = taxonomy.offered("price_war", "retention", [])
+    assert every == taxonomy.causes["price_war"].measures["retention"]  # nothing to gate

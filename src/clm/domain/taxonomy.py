@@ -9,7 +9,7 @@ report or a scoring run.
 from __future__ import annotations
 
 import typing
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from functools import cache
 from importlib import resources
@@ -91,10 +91,15 @@ class ValueTier(Term):
 
 @dataclass(frozen=True)
 class Measure(Term):
-    """A retention measure, belonging to one work phase and one function."""
+    """A retention measure, belonging to one work phase and one function.
+
+    ``needs`` names the clm features the measure rests on (arrears dunning needs arrears):
+    it is offered only on data with at least one of them; empty: offered on any data.
+    """
 
     phase: str
     function: str
+    needs: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -139,6 +144,14 @@ class Taxonomy:
         tier = _lookup(self.value_tiers, value_tier, "value tier", "taxonomy")
         return tuple(
             code for code in self.cause(cause).measures[phase] if code not in tier.excluded_measures
+        )
+
+    def offered(self, cause: str, phase: str, features: Collection[str]) -> tuple[str, ...]:
+        """The cause's measure codes for ``phase`` that data with ``features`` supports."""
+        return tuple(
+            code
+            for code in self.cause(cause).measures[phase]
+            if not self.measures[code].needs or set(self.measures[code].needs) & set(features)
         )
 
 

@@ -19,8 +19,14 @@ class PlattCalibrator:
     intercept: float
 
     @classmethod
-    def fit(cls, y_true: np.ndarray, prob: np.ndarray) -> PlattCalibrator:
-        model = LogisticRegression(C=1e6).fit(_logit(prob)[:, None], y_true)
+    def fit(
+        cls, y_true: np.ndarray, prob: np.ndarray, sample_weight: np.ndarray | None = None
+    ) -> PlattCalibrator:
+        """Fitted on ``prob`` against ``y_true``; ``sample_weight`` re-weights rows (e.g. to
+        bring a part sampled at one churn rate to the population's)."""
+        model = LogisticRegression(C=1e6).fit(
+            _logit(prob)[:, None], y_true, sample_weight=sample_weight
+        )
         return cls(slope=float(model.coef_[0, 0]), intercept=float(model.intercept_[0]))
 
     def apply(self, prob: np.ndarray) -> np.ndarray:

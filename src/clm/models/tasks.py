@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 import polars as pl
 import xgboost as xgb
+from sklearn.model_selection import StratifiedGroupKFold
 
 from clm.domain.stages import STAGES
 
@@ -95,13 +96,8 @@ def train_booster(
     """Train with early stopping on the validation month; the booster keeps its best round."""
     dtrain = xgb.DMatrix(*train)
     dvalid = xgb.DMatrix(*valid)
-    constraints = model.monotone_constraints.get(task.name, {})
-    monotone = {column: constraints[column] for column in train[0].columns if column in constraints}
-    xgb_params = task.xgb_params(params, model.device, model.seed)
-    if monotone:
-        xgb_params["monotone_constraints"] = monotone
     return xgb.train(
-        xgb_params,
+        _booster_params(task, params, train[0].columns, model),
         dtrain,
         num_boost_round=model.max_boost_rounds,
         evals=[(dvalid, VALIDATION)],
@@ -109,6 +105,68 @@ def train_booster(
         callbacks=list(callbacks),
         verbose_eval=False,
     )
+
+
+def train_rounds(
+    task: Task,
+    params: dict,
+    train: tuple[pd.DataFrame, np.ndarray],
+    rounds: int,
+    *,
+    model: ModelConfig,
+) -> xgb.Booster:
+    """Exactly ``rounds`` boosting rounds, no early stopping: the count was chosen elsewhere
+    (cross-validation, or an earlier early-stopped fit)."""
+    return xgb.train(
+        _booster_params(task, params, train[0].columns, model),
+        xgb.DMatrix(*train),
+        num_boost_round=rounds,
+        verbose_eval=False,
+    )
+
+
+def cross_validate(
+    task: Task,
+    params: dict,
+    seen: tuple[pd.DataFrame, np.ndarray],
+    folds: int,
+    *,
+    model: ModelConfig,
+    callbacks: Sequence[xgb.callback.TrainingCallback] = (),
+) -> tuple[float, int]:
+    """The mean held-out metric over ``folds`` stratified folds at the best round, and that
+    round count: on a few thousand rows one validation part is too noisy to tune on.
+
+    Identical rows (features and label) share a fold, as they share a split part: a dataset
+    with duplicates, or churners oversampled by copying, would otherwise score rows the folds
+    trained on and reward overfitting.
+    """
+    matrix, labels = seen
+    groups = pd.util.hash_pandas_object(matrix.assign(_label=labels), index=False).to_numpy()
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=model.seed)
+    history = xgb.cv(
+        _booster_params(task, params, matrix.columns, model),
+        xgb.DMatrix(matrix, labels),
+        num_boost_round=model.max_boost_rounds,
+        folds=list(splitter.split(matrix, labels, groups)),
+        early_stopping_rounds=model.early_stopping_rounds,
+        seed=model.seed,
+        callbacks=list(callbacks),
+        verbose_eval=False,
+    )
+    column = f"test-{task.eval_metric}-mean"  # xgb.cv keeps the rounds up to the best one
+    return float(history[column].iloc[-1]), len(history)
+
+
+def _booster_params(task: Task, params: dict, columns: Sequence[str], model: ModelConfig) -> dict:
+    """XGBoost's parameters: the task's, the tuned ones, and the monotone constraints of the
+    model columns present."""
+    constraints = model.monotone_constraints.get(task.name, {})
+    monotone = {column: constraints[column] for column in columns if column in constraints}
+    xgb_params = task.xgb_params(params, model.device, model.seed)
+    if monotone:
+        xgb_params["monotone_constraints"] = monotone
+    return xgb_params
 
 
 def predict(booster: xgb.Booster, matrix: pd.DataFrame) -> np.ndarray:

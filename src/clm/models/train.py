@@ -17,7 +17,22 @@ from clm.features.metadata import FeatureMeta
 from clm.models.calibration import PlattCalibrator
 from clm.models.encoding import FeatureEncoder
 from clm.models.metrics import expected_calibration_error
-from clm.models.tasks import ModelConfig, Task, best_rounds_only, predict, train_booster
+from clm.models.prior import (
+    PriorReport,
+    at_rate,
+    log_odds_shift,
+    population_weights,
+    shifted,
+    then,
+)
+from clm.models.tasks import (
+    ModelConfig,
+    Task,
+    best_rounds_only,
+    predict,
+    train_booster,
+    train_rounds,
+)
 from clm.models.trained import META_FILE, TrainedModel
 from clm.registry import REGISTERED_MODELS, mark_challenger
 
@@ -29,6 +44,10 @@ class TrainConfig:
     """The ``train`` section."""
 
     calibration_max_ece: float  # above this ECE on the validation month, Platt-scale churn
+    # the churn rate of the population scored; None: the training rows' own rate. Set it when
+    # the training rows were sampled at another rate (e.g. churners oversampled)
+    population_churn_rate: float | None
+    rate_z_max: float  # a part's churn rate "differs" beyond this many standard errors
 
 
 @dataclass(frozen=True)
@@ -38,6 +57,7 @@ class FitReport:
     best_rounds: int
     valid_ece_raw: float | None
     calibrated: bool
+    prior: PriorReport | None = None  # churn only: rates seen and stated, what was done
 
 
 def fit_final(
@@ -48,29 +68,71 @@ def fit_final(
     metadata: dict[str, FeatureMeta],
     model: ModelConfig,
     config: TrainConfig,
+    rounds: int | None = None,
 ) -> tuple[TrainedModel, FitReport]:
     """Train on the training months with early stopping on the validation month.
 
-    The churn model is Platt-scaled on the validation month only when its expected
-    calibration error there exceeds ``config.calibration_max_ece``.
+    With ``rounds`` (chosen by cross-validation) the booster trains exactly that many rounds
+    instead of early-stopping on the validation month. The churn model's probabilities are
+    moved to ``config.population_churn_rate`` when one is
+    stated (``clm.models.prior``), then Platt-scaled on the validation month when its expected
+    calibration error there exceeds ``config.calibration_max_ece``. A validation month off
+    the stated rate (sampled like the training rows) is always used re-weighted to the
+    population rate: unweighted, it would undo the correction.
     """
     encoder = FeatureEncoder.fit(train, metadata)
     valid_matrix, valid_y = encoder.transform(valid), task.labels(valid)
-    booster = train_booster(
-        task, params, (encoder.transform(train), task.labels(train)), (valid_matrix, valid_y),
-        model=model,
-    )  # fmt: skip
-    booster = best_rounds_only(booster)
+    train_y = task.labels(train)
+    train_matrix = (encoder.transform(train), train_y)
+    if rounds:
+        booster = train_rounds(task, params, train_matrix, rounds, model=model)
+    else:
+        booster = train_booster(task, params, train_matrix, (valid_matrix, valid_y), model=model)
+        booster = best_rounds_only(booster)
     trained = TrainedModel(task, booster, encoder)
+    rounds = booster.num_boosted_rounds()
     if task.name != "churn":
-        return trained, FitReport(booster.num_boosted_rounds(), None, calibrated=False)
+        return trained, FitReport(rounds, None, calibrated=False)
+    train_rate, valid_rate = float(train_y.mean()), float(valid_y.mean())
+    population = config.population_churn_rate
+    natural = population is None or at_rate(valid_rate, len(valid_y), population, config.rate_z_max)
+    prior_fix = None
+    if population is not None:
+        prior_fix = shifted(None, log_odds_shift(train_rate, population))
+        trained = TrainedModel(task, booster, encoder, prior_fix)
     prob = trained.predict(valid)
     ece = expected_calibration_error(valid_y, prob)
-    if ece <= config.calibration_max_ece:
-        return trained, FitReport(booster.num_boosted_rounds(), ece, calibrated=False)
-    log.info("churn model ECE %.4f on the validation month: Platt-scaling it", ece)
-    calibrated = TrainedModel(task, booster, encoder, PlattCalibrator.fit(valid_y, prob))
-    return calibrated, FitReport(booster.num_boosted_rounds(), ece, calibrated=True)
+    # off the population rate, the ECE of the sampled part says nothing: calibrate on it
+    # re-weighted to the population rate instead
+    calibrate = not natural or ece > config.calibration_max_ece
+    if calibrate:
+        log.info("churn model ECE %.4f on the validation month: Platt-scaling it", ece)
+        weights = None if natural else population_weights(valid_y, population)
+        platt = PlattCalibrator.fit(valid_y, prob, weights)
+        trained = TrainedModel(
+            task, booster, encoder, then(prior_fix, platt) if prior_fix else platt
+        )
+    prior = PriorReport(
+        train_rate=train_rate,
+        train_rows=len(train_y),
+        valid_rate=valid_rate,
+        population_rate=population,
+        log_odds_shift=prior_fix.intercept if prior_fix else 0.0,
+        valid_at_natural_rate=natural,
+        action=_prior_action(prior_fix, natural, calibrate),
+    )
+    return trained, FitReport(rounds, ece, calibrated=calibrate, prior=prior)
+
+
+def _prior_action(prior_fix: PlattCalibrator | None, natural: bool, calibrated: bool) -> str:
+    """What ``fit_final`` did to the probabilities, in one line."""
+    if prior_fix is None:
+        done = "no population churn rate stated: probabilities are at the training rate"
+        return done + ("; Platt-scaled on the validation part" if calibrated else "")
+    done = f"log-odds shifted by {prior_fix.intercept:+.3f} to the stated population rate"
+    if not natural:
+        return done + "; then Platt-scaled on the validation part re-weighted to that rate"
+    return done + ("; then Platt-scaled on the validation part" if calibrated else "")
 
 
 def log_and_register(

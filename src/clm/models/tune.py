@@ -29,7 +29,7 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from optuna_integration import XGBoostPruningCallback
 
-from clm.models.tasks import VALIDATION, ModelConfig, Task, train_booster
+from clm.models.tasks import VALIDATION, ModelConfig, Task, cross_validate, train_booster
 
 log = logging.getLogger(__name__)
 
@@ -55,6 +55,7 @@ class TuneConfig:
     """The ``tune`` section."""
 
     n_trials: int
+    timeout_s: float | None  # stop starting trials after this many seconds (None: no limit)
     pruner_startup_trials: int
     pruner_warmup_rounds: int
     search_space: dict[str, Range]
@@ -74,13 +75,17 @@ class TuningResult:
 Matrix = tuple[pd.DataFrame, np.ndarray]
 
 
-def study_name(task: Task, model: ModelConfig, tune: TuneConfig, data_digest: str) -> str:
-    """A name that changes when anything but the number of trials changes."""
+def study_name(
+    task: Task, model: ModelConfig, tune: TuneConfig, data_digest: str, cv_folds: int = 0
+) -> str:
+    """A name that changes when anything but the number of trials or the time budget
+    changes."""
     identity = {
         "task": task.name,
         "model": asdict(model),
         "space": {k: asdict(v) for k, v in sorted(tune.search_space.items())},
         "data": data_digest,
+        **({"cv_folds": cv_folds} if cv_folds else {}),
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return f"{task.name}-{digest}"
@@ -96,12 +101,21 @@ def tune(
     data_digest: str,
     datasets: Sequence[DatasetInput] = (),
     show_progress: bool = False,
+    cv_folds: int = 0,
 ) -> TuningResult:
-    """Run (or resume) the study until it holds ``config.n_trials`` finished trials.
+    """Run (or resume) the study until it holds ``config.n_trials`` finished trials, or
+    ``config.timeout_s`` has passed.
 
+    Each trial is judged on ``valid`` (early stopping there), or with ``cv_folds`` > 1 by
+    stratified k-fold cross-validation on ``train`` and ``valid`` together.
     ``datasets`` (the files ``train`` and ``valid`` come from) are logged on the study's run.
     """
-    name = study_name(task, model, config, data_digest)
+    name = study_name(task, model, config, data_digest, cv_folds)
+    seen = (
+        (pd.concat([train[0], valid[0]], ignore_index=True), np.concatenate([train[1], valid[1]]))
+        if cv_folds > 1
+        else None
+    )
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -131,26 +145,35 @@ def tune(
             run_tags = {TRIAL_TAG: str(trial.number)}
             with mlflow.start_run(run_name=f"trial-{trial.number}", nested=True, tags=run_tags):
                 mlflow.log_params(params)
-                pruning = XGBoostPruningCallback(trial, f"{VALIDATION}-{task.eval_metric}")
+                part = "test" if cv_folds > 1 else VALIDATION  # xgb.cv names its folds test
+                pruning = XGBoostPruningCallback(trial, f"{part}-{task.eval_metric}")
                 try:
-                    booster = train_booster(
-                        task, params, train, valid,
-                        model=model, callbacks=[pruning],
-                    )  # fmt: skip
+                    if cv_folds > 1:
+                        value, rounds = cross_validate(
+                            task, params, seen, cv_folds, model=model, callbacks=[pruning]
+                        )
+                    else:
+                        booster = train_booster(
+                            task, params, train, valid, model=model, callbacks=[pruning]
+                        )
+                        # the validation metric at the best round
+                        value, rounds = float(booster.best_score), booster.best_iteration + 1
                 except optuna.TrialPruned:
                     mlflow.set_tag(STATE_TAG, "pruned")
                     mlflow.end_run()  # FINISHED: the pruner did its job, nothing failed
                     raise
-                trial.set_user_attr("best_rounds", booster.best_iteration + 1)
-                value = float(booster.best_score)  # the validation metric at the best round
-                mlflow.log_metrics(
-                    {task.eval_metric: value, "best_rounds": booster.best_iteration + 1}
-                )
+                trial.set_user_attr("best_rounds", rounds)
+                mlflow.log_metrics({task.eval_metric: value, "best_rounds": rounds})
                 mlflow.set_tag(STATE_TAG, "complete")
                 return value
 
         if remaining:
-            study.optimize(objective, n_trials=remaining, show_progress_bar=show_progress)
+            study.optimize(
+                objective,
+                n_trials=remaining,
+                timeout=config.timeout_s,
+                show_progress_bar=show_progress,
+            )
         best = study.best_trial
         result = TuningResult(
             study_name=name,

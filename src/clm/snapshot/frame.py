@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import difflib
 import logging
+from dataclasses import dataclass
 from functools import reduce
 from typing import Any
 
@@ -27,6 +28,7 @@ from clm.snapshot.mapping import (
     Constant,
     Expression,
     FeatureSpec,
+    FilterRule,
     Mapping,
     MappingError,
     Recode,
@@ -46,8 +48,19 @@ TRUE_TEXT, FALSE_TEXT = ("1", "true", "yes"), ("0", "false", "no")
 _DTYPES = {"float": pl.Float64(), "int": pl.Int64(), "bool": pl.Boolean(), "category": pl.String()}
 
 
+@dataclass(frozen=True)
+class DroppedRows:
+    """Rows one filter rule of the mapping dropped (a row matched by several counts once, in
+    the first rule that matches it)."""
+
+    rule: str
+    reason: str
+    rows: int
+
+
 def read_source(mapping: Mapping) -> pl.DataFrame:
-    """The columns the mapping names, from every file, as text, with each row's file and part."""
+    """The columns the mapping names, from every file, as text stripped of surrounding blanks
+    and cleaned by the mapping's ``columns`` rules, with each row's file and part."""
     frames = []
     for source in mapping.files:
         if not source.path.is_file():
@@ -81,10 +94,56 @@ def read_source(mapping: Mapping) -> pl.DataFrame:
             raise MappingError(f"{mapping.path}: {source.path.name} has no rows below its header")
         frames.append(frame.with_columns(pl.lit(source.path.name).alias(FILE)))
     parts = {source.path.name: source.part for source in mapping.files}
-    table = pl.concat(frames)
-    return table.with_columns(
+    table = pl.concat(frames).with_columns(pl.col(pl.String).str.strip_chars())
+    return clean_columns(mapping, table).with_columns(
         pl.col(FILE).replace_strict(parts, return_dtype=pl.String).alias(PART)
     )
+
+
+def clean_columns(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
+    """Each ``columns`` rule applied: its missing texts become null, its replacements made."""
+    cleaned = []
+    for column, rule in (mapping.columns or {}).items():
+        value = pl.col(column)
+        if rule.missing:
+            value = pl.when(value.is_in(list(rule.missing))).then(None).otherwise(value)
+        if rule.replace:
+            value = value.replace(rule.replace)
+        cleaned.append(value.alias(column))
+    return source.with_columns(cleaned) if cleaned else source
+
+
+def filter_rows(
+    mapping: Mapping, source: pl.DataFrame
+) -> tuple[pl.DataFrame, tuple[DroppedRows, ...]]:
+    """``source`` without the rows the mapping's ``filter`` rules match, and the count each
+    rule dropped. A rule that drops every row, or compares a non-number, is an error."""
+    dropped = []
+    kept = source
+    for index, rule in enumerate(mapping.filters):
+        where = f"{mapping.path}:filter[{index}] ({rule.describe()})"
+        match = _matches(rule, kept, where)
+        dropped.append(DroppedRows(rule.describe(), rule.reason, int(match.sum())))
+        kept = kept.filter(~match)
+        if kept.is_empty():
+            raise MappingError(f"{where}: drops every remaining row")
+    for rows in dropped:
+        log.info("%s: %d row(s) dropped where %s", mapping.dataset, rows.rows, rows.rule)
+    return kept, tuple(dropped)
+
+
+def _matches(rule: FilterRule, source: pl.DataFrame, where: str) -> pl.Series:
+    """True for the rows ``rule`` drops (never null)."""
+    column = source[rule.column]
+    if rule.test == "missing":
+        return column.is_null()
+    if rule.test in ("equals", "in"):
+        return column.is_in(list(rule.values)).fill_null(False)
+    numbers = column.cast(pl.Float64, strict=False)
+    bad = column.filter(numbers.is_null() & column.is_not_null()).unique().sort()
+    _fail_on(bad, f"{where}: column '{rule.column}' is not numeric")
+    matched = numbers < rule.bound if rule.test == "below" else numbers > rule.bound
+    return matched.fill_null(False)
 
 
 def _read_csv(mapping: Mapping, source: SourceFile, **options: Any) -> pl.DataFrame:
@@ -105,7 +164,7 @@ def map_frame(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
     row's source file and its part (train / test, from the file or the split column; null
     for a random split); rows in the files' order."""
     where = ", ".join(sorted(source[FILE].unique()))
-    stripped = source.with_columns(pl.col(pl.String).str.strip_chars())
+    stripped = source
     for spec in mapping.features:
         _check_values(spec, stripped, where)
     label = _label(mapping, stripped, where)
@@ -160,16 +219,31 @@ def validate_frame(mapping: Mapping, table: pl.DataFrame) -> pl.DataFrame:
 
 
 def _feature(spec: FeatureSpec) -> pl.Expr:
-    """The feature's values in the dtype of its kind."""
+    """The feature's values in the dtype of its kind (numbers clipped and rounded as the
+    mapping says)."""
     kind, source = spec.meta.kind, spec.source
+    if kind in ("float", "int"):
+        return _shaped(spec).cast(_DTYPES[kind])
     if isinstance(source, Recode):
         return pl.col(source.column).replace_strict(source.values, return_dtype=_DTYPES[kind])
     if kind == "category":
         return pl.col(source.name)
-    if kind == "bool":
-        text = pl.col(source.name).str.to_lowercase()
-        return pl.when(text.is_in(TRUE_TEXT)).then(True).when(text.is_in(FALSE_TEXT)).then(False)
-    return _number(source).cast(_DTYPES[kind])
+    text = pl.col(source.name).str.to_lowercase()
+    return pl.when(text.is_in(TRUE_TEXT)).then(True).when(text.is_in(FALSE_TEXT)).then(False)
+
+
+def _shaped(spec: FeatureSpec) -> pl.Expr:
+    """A numeric feature as Float64: its source, then ``clip``, then ``round``."""
+    source = spec.source
+    if isinstance(source, Recode):
+        value = pl.col(source.column).replace_strict(source.values, return_dtype=pl.Float64)
+    else:
+        value = _number(source)
+    if spec.clip:
+        value = value.clip(*spec.clip)
+    if spec.round_digits is not None:
+        value = value.round(spec.round_digits)
+    return value
 
 
 def _number(expression: Expression) -> pl.Expr:
@@ -209,8 +283,9 @@ def _check_values(spec: FeatureSpec, source: pl.DataFrame, where: str) -> None:
             message = f"{where}: feature '{name}': column '{column_name}' is not numeric"
             _fail_on(bad.unique().sort(), message)
         if kind == "int":
-            values = source.select(_number(expression).alias("v"))["v"].drop_nulls()
-            _fail_on(values.filter(values != values.round()), f"{where}: int feature '{name}' has")
+            values = source.select(_shaped(spec).alias("v"))["v"].drop_nulls()
+            message = f"{where}: int feature '{name}' has fractions (give it 'round: 0')"
+            _fail_on(values.filter(values != values.round()), message)
 
 
 def _fail_on(bad: pl.Series, message: str) -> None:

@@ -4,7 +4,8 @@ A mapping is YAML (the format is documented in ``docs/mapping.md``). Everything 
 checked without reading the data is checked here, on load, with the mapping file and entry
 named in the message: unknown clm features, unknown cause codes, bad kinds, a feature built
 from an excluded (leaky), label, id or split column, a data file outside the folders the
-mapping may read. Columns missing from the data file are checked by ``clm.snapshot.frame``
+mapping may read, a misused ``clip`` / ``round`` / ``cause`` / ``columns`` / ``filter`` /
+``population`` entry. Columns missing from the data file are checked by ``clm.snapshot.frame``
 when the header is read.
 
 A mapping may come from anyone, so it names data files only inside its own folder or a data
@@ -32,8 +33,10 @@ NAME = re.compile(r"^[a-z][a-z0-9_]*$")
 DATASET = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 TOP_KEYS = {
     "dataset", "description", "files", "csv", "id", "label", "split", "features", "extra",
-    "excluded", "reason",
+    "excluded", "reason", "columns", "filter", "population",
 }  # fmt: skip
+NUMERIC = ("float", "int")
+FILTER_TESTS = ("equals", "in", "below", "above", "missing")
 
 
 class MappingError(ValueError):
@@ -77,12 +80,56 @@ Expression = Column | Constant | Arithmetic | Recode
 
 
 @dataclass(frozen=True)
+class CauseOverride:
+    """A clm feature's cause changed for this operator, with the reason (for the report)."""
+
+    clm_cause: str
+    reason: str
+
+
+@dataclass(frozen=True)
 class FeatureSpec:
-    """One model feature: where its values come from and what it means (cause, kind)."""
+    """One model feature: where its values come from and what it means (cause, kind).
+
+    A numeric feature may be clipped to ``clip`` (low, high; None: open) and then rounded to
+    ``round_digits`` decimals, e.g. a 3-month mean of care calls rounded to a count.
+    """
 
     meta: FeatureMeta
     source: Expression
     mapped: bool  # a clm feature (meaning and cause from clm's metadata) or a dataset extra
+    clip: tuple[float | None, float | None] | None = None
+    round_digits: int | None = None
+    cause_override: CauseOverride | None = None
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """How one source column's text is cleaned before anything reads it: the texts that mean
+    missing there, and texts replaced by others (``"N/A"`` -> ``"0"``)."""
+
+    missing: tuple[str, ...] = ()
+    replace: dict[str, str] | None = None
+
+
+@dataclass(frozen=True)
+class FilterRule:
+    """Rows to drop before mapping: where ``column`` equals / is in ``values``, is below or
+    above ``bound``, or is missing; counted and listed in the report with ``reason``."""
+
+    column: str
+    test: str  # one of FILTER_TESTS
+    reason: str
+    values: tuple[str, ...] = ()
+    bound: float | None = None
+
+    def describe(self) -> str:
+        """The rule as a reader would write it."""
+        if self.test == "missing":
+            return f"{self.column} is missing"
+        if self.test in ("below", "above"):
+            return f"{self.column} {'<' if self.test == 'below' else '>'} {self.bound:g}"
+        return f"{self.column} in {list(self.values)}"
 
 
 @dataclass(frozen=True)
@@ -145,6 +192,9 @@ class Mapping:
     features: tuple[FeatureSpec, ...]
     excluded: dict[str, str]
     reason: ReasonSpec | None = None
+    columns: dict[str, ColumnRule] | None = None
+    filters: tuple[FilterRule, ...] = ()
+    population_rate: float | None = None  # the scored population's churn rate, if stated
 
     @property
     def metadata(self) -> dict[str, FeatureMeta]:
@@ -157,6 +207,7 @@ class Mapping:
         named = [column for spec in self.features for column in columns_of(spec.source)]
         keys = (self.id_column, self.label_column, self.split.column)
         named += [c for c in (*keys, self.reason and self.reason.column) if c]
+        named += [rule.column for rule in self.filters]
         return tuple(dict.fromkeys([*named, *self.excluded]))
 
 
@@ -232,6 +283,11 @@ def parse_mapping(raw: Any, path: Path, roots: Sequence[Path | str] | None) -> M
         features=tuple(features),
         excluded=excluded,
         reason=_parse_reason(raw["reason"], f"{where}:reason") if "reason" in raw else None,
+        filters=_parse_filters(raw.get("filter") or [], f"{where}:filter"),
+        population_rate=_parse_population(raw.get("population"), f"{where}:population"),
+    )
+    mapping = replace(
+        mapping, columns=_parse_columns(raw.get("columns") or {}, mapping, f"{where}:columns")
     )
     _check_sources(mapping, where)
     for spec in mapping.features:
@@ -309,10 +365,12 @@ def _parse_split(raw: Any, files: tuple[SourceFile, ...], where: str) -> SplitSp
 
 
 def _parse_features(raw: Any, where: str) -> list[FeatureSpec]:
-    """clm features: ``name: <expression>`` or ``name: {source, nullable, description}``.
+    """clm features: ``name: <expression>`` or ``name: {source, nullable, description, clip,
+    round, cause, cause_reason}``.
 
-    The cause, kind, unit and range are always clm's; the description may be reworded,
-    because clm's speaks of one month and a snapshot column may cover many.
+    The kind, unit and range are always clm's; the description may be reworded, because
+    clm's speaks of one month and a snapshot column may cover many; the cause may be changed
+    for this operator, with the reason, which the report shows.
     """
     _require_mapping(raw, where)
     known = load_feature_metadata()
@@ -324,17 +382,24 @@ def _parse_features(raw: Any, where: str) -> list[FeatureSpec]:
                 f"under 'extra' with a cause, kind and description to keep it as its own feature"
             )
         long_form = isinstance(entry, dict) and "source" in entry
-        if long_form and set(entry) - {"source", "nullable", "description"}:
+        allowed = {"source", "nullable", "description", "round", "clip", "cause", "cause_reason"}
+        if long_form and set(entry) - allowed:
             raise MappingError(
-                f"{where}.{name}: allowed keys are 'source', 'nullable' and 'description'"
+                f"{where}.{name}: unknown keys {sorted(set(entry) - allowed)}; "
+                f"allowed: {sorted(allowed)}"
             )
         source = parse_expression(entry["source"] if long_form else entry, f"{where}.{name}")
         meta = known[name]
+        spec = FeatureSpec(meta, source, mapped=True)
         if long_form:
             nullable = bool(entry.get("nullable", meta.nullable))
             description = str(entry.get("description", meta.description))
-            meta = replace(meta, nullable=nullable, description=description)
-        specs.append(FeatureSpec(meta, source, mapped=True))
+            spec = _with_options(
+                replace(spec, meta=replace(meta, nullable=nullable, description=description)),
+                entry,
+                f"{where}.{name}",
+            )
+        specs.append(spec)
     if not specs:
         raise MappingError(f"{where}: map at least one column")
     return specs
@@ -346,7 +411,7 @@ def _parse_extras(raw: Any, where: str) -> list[FeatureSpec]:
     causes = load_taxonomy().causes
     known = load_feature_metadata()
     required = {"source", "cause", "kind", "description"}
-    allowed = required | {"unit", "min", "max", "nullable"}
+    allowed = required | {"unit", "min", "max", "nullable", "round", "clip"}
     specs = []
     for name, entry in raw.items():
         label = f"{where}.{name}"
@@ -375,8 +440,156 @@ def _parse_extras(raw: Any, where: str) -> list[FeatureSpec]:
             max=entry.get("max"),
             nullable=bool(entry.get("nullable", False)),
         )
-        specs.append(FeatureSpec(meta, parse_expression(entry["source"], label), mapped=False))
+        spec = FeatureSpec(meta, parse_expression(entry["source"], label), mapped=False)
+        specs.append(_with_options(spec, entry, label))
     return specs
+
+
+def _with_options(spec: FeatureSpec, entry: dict, where: str) -> FeatureSpec:
+    """``spec`` with the entry's ``clip``, ``round`` and (clm features only) ``cause`` /
+    ``cause_reason``."""
+    kind = spec.meta.kind
+    for key in ("clip", "round"):
+        if key in entry and kind not in NUMERIC:
+            raise MappingError(
+                f"{where}.{key}: only numeric features can be {key}ped; "
+                f"'{spec.meta.name}' is a {kind}"
+            )
+    clip = _parse_clip(entry["clip"], f"{where}.clip") if "clip" in entry else None
+    digits = entry.get("round")
+    if "round" in entry and (not isinstance(digits, int) or isinstance(digits, bool) or digits < 0):
+        raise MappingError(
+            f"{where}.round: the number of decimals to keep (0 for whole numbers), got {digits!r}"
+        )
+    override = None
+    if spec.mapped and ("cause" in entry or "cause_reason" in entry):
+        override = _parse_override(spec.meta.cause, entry, where)
+        spec = replace(spec, meta=replace(spec.meta, cause=entry["cause"]))
+    return replace(spec, clip=clip, round_digits=digits, cause_override=override)
+
+
+def _parse_clip(raw: Any, where: str) -> tuple[float | None, float | None]:
+    """``{min: low, max: high}``, either bound optional."""
+    _require_mapping(raw, where)
+    unknown = sorted(set(raw) - {"min", "max"})
+    if unknown or not raw:
+        raise MappingError(f"{where}: give 'min', 'max' or both (unknown keys: {unknown})")
+    bounds = [raw.get("min"), raw.get("max")]
+    for bound in bounds:
+        if bound is not None and (isinstance(bound, bool) or not isinstance(bound, int | float)):
+            raise MappingError(f"{where}: bounds are numbers, got {bound!r}")
+    low, high = bounds
+    if low is not None and high is not None and low > high:
+        raise MappingError(f"{where}: min {low} is above max {high}")
+    return (None if low is None else float(low), None if high is None else float(high))
+
+
+def _parse_override(clm_cause: str, entry: dict, where: str) -> CauseOverride:
+    """A clm feature's ``cause`` changed for this operator; ``cause_reason`` says why."""
+    causes = load_taxonomy().causes
+    cause, reason = entry.get("cause"), entry.get("cause_reason")
+    if cause is None:
+        raise MappingError(f"{where}.cause_reason: give the 'cause' it explains")
+    if not isinstance(reason, str) or not reason.strip():
+        raise MappingError(
+            f"{where}.cause: changing a clm feature's cause needs a 'cause_reason' (why this "
+            f"operator's column speaks to '{cause}' rather than clm's '{clm_cause}')"
+        )
+    if cause not in causes:
+        raise MappingError(
+            f"{where}.cause: unknown cause '{cause}'{_did_you_mean(str(cause), causes)}"
+        )
+    if cause == clm_cause:
+        raise MappingError(f"{where}.cause: '{cause}' is already the feature's cause in clm")
+    return CauseOverride(clm_cause=clm_cause, reason=reason.strip())
+
+
+def _parse_columns(raw: Any, mapping: Mapping, where: str) -> dict[str, ColumnRule]:
+    """``{column: {missing: [texts], replace: {text: text}}}`` for columns the mapping reads."""
+    _require_mapping(raw, where)
+    read = mapping.source_columns
+    rules = {}
+    for column, entry in raw.items():
+        label = f"{where}.{column}"
+        if column not in read:
+            raise MappingError(
+                f"{label}: no feature, key or filter reads this column"
+                f"{_did_you_mean(str(column), read)}"
+            )
+        _require_mapping(entry, label)
+        unknown = sorted(set(entry) - {"missing", "replace"})
+        if unknown or not entry:
+            raise MappingError(
+                f"{label}: give 'missing', 'replace' or both (unknown keys: {unknown})"
+            )
+        missing = entry.get("missing", [])
+        if not isinstance(missing, list) or (not missing and "missing" in entry):
+            raise MappingError(f"{label}.missing: a non-empty list of texts that mean missing")
+        tokens = tuple(_as_text(token, f"{label}.missing") for token in missing)
+        replace_raw = entry.get("replace", {})
+        if not isinstance(replace_raw, dict) or (not replace_raw and "replace" in entry):
+            raise MappingError(f"{label}.replace: a non-empty table from text to text")
+        replaced = {
+            _as_text(old, f"{label}.replace"): _as_text(new, f"{label}.replace")
+            for old, new in replace_raw.items()
+        }
+        both = sorted(set(tokens) & set(replaced))
+        if both:
+            raise MappingError(f"{label}: {both} both mean missing and are replaced")
+        rules[str(column)] = ColumnRule(tokens, replaced or None)
+    return rules
+
+
+def _parse_filters(raw: Any, where: str) -> tuple[FilterRule, ...]:
+    """A list of ``{column, <test>: value, reason}``; each drops the rows it matches."""
+    if not isinstance(raw, list):
+        raise MappingError(
+            f"{where}: a list of rules {{column, one of {list(FILTER_TESTS)}, reason}}"
+        )
+    rules = []
+    for index, entry in enumerate(raw):
+        label = f"{where}[{index}]"
+        _require_mapping(entry, label)
+        tests = [key for key in FILTER_TESTS if key in entry]
+        unknown = sorted(set(entry) - {"column", "reason", *FILTER_TESTS})
+        if unknown or "column" not in entry or len(tests) != 1:
+            raise MappingError(
+                f"{label}: needs 'column', 'reason' and exactly one of {list(FILTER_TESTS)} "
+                f"(got tests {tests}, unknown keys {unknown})"
+            )
+        reason = entry.get("reason")
+        if not isinstance(reason, str) or not reason.strip():
+            raise MappingError(f"{label}: give the 'reason' these rows are dropped")
+        (test,) = tests
+        value, column = entry[test], str(entry["column"])
+        rule = FilterRule(column, test, reason.strip())
+        if test in ("below", "above"):
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise MappingError(f"{label}.{test}: a number, got {value!r}")
+            rule = replace(rule, bound=float(value))
+        elif test == "missing":
+            if value is not True:
+                raise MappingError(f"{label}.missing: write 'missing: true' to drop empty values")
+        else:
+            values = value if test == "in" else [value]
+            if not isinstance(values, list) or not values:
+                raise MappingError(f"{label}.{test}: a non-empty list of values")
+            rule = replace(rule, values=tuple(_as_text(v, f"{label}.{test}") for v in values))
+        rules.append(rule)
+    return tuple(rules)
+
+
+def _parse_population(raw: Any, where: str) -> float | None:
+    """``{churn_rate: share}``: the churn rate of the population the model will score."""
+    if raw is None:
+        return None
+    _require_mapping(raw, where)
+    if set(raw) != {"churn_rate"}:
+        raise MappingError(
+            f"{where}: the one key is 'churn_rate' (the share of customers who "
+            f"churn in the population scored), got {sorted(raw)}"
+        )
+    return _share(raw["churn_rate"], f"{where}.churn_rate")
 
 
 def parse_expression(raw: Any, where: str) -> Expression:
@@ -462,6 +675,15 @@ def _check_sources(mapping: Mapping, where: str) -> None:
                     f"{where}: feature '{spec.meta.name}' reads column '{column}', which is "
                     f"{forbidden[column]}"
                 )
+    outcomes = {mapping.label_column: "the churn label"}
+    if mapping.reason:
+        outcomes[mapping.reason.column] = "the recorded churn reason"
+    for index, rule in enumerate(mapping.filters):
+        if rule.column in outcomes:
+            raise MappingError(
+                f"{where}:filter[{index}]: filters on '{rule.column}', {outcomes[rule.column]}: "
+                f"dropping rows by the outcome biases every rate and metric"
+            )
 
 
 def _check_kind(spec: FeatureSpec, where: str) -> None:

@@ -23,13 +23,22 @@ from clm.config import load_section
 from clm.data.io import write_parquet_atomic, write_text_atomic
 from clm.explain.drivers import ExplainConfig
 from clm.models.encoding import FeatureEncoder
-from clm.models.evaluate import MODEL, evaluate_churn, fit_logistic_baseline
+from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
-from clm.models.tasks import CHURN, ModelConfig, best_rounds_only, train_booster
+from clm.models.prior import PriorReport, rates_differ
+from clm.models.tasks import CHURN, ModelConfig, cross_validate, train_rounds
 from clm.models.train import TrainConfig, fit_final, log_and_register
 from clm.models.trained import TrainedModel
-from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
-from clm.snapshot.frame import LABEL, map_frame, read_source, validate_frame
+from clm.models.tune import Matrix, Range, TuneConfig, TuningResult, journal_storage, tune
+from clm.snapshot.frame import (
+    ID,
+    LABEL,
+    DroppedRows,
+    filter_rows,
+    map_frame,
+    read_source,
+    validate_frame,
+)
 from clm.snapshot.mapping import Mapping, MappingError, load_mapping
 from clm.snapshot.references import boosting_reference_scores
 from clm.snapshot.report import (
@@ -59,7 +68,14 @@ NO_RECORDED = "skipped: the mapping has no reason column, or no test churner has
 class SnapshotConfig:
     """The ``snapshot`` section; the rest comes from ``model``, ``tune``, ``train``, ``explain``."""
 
-    n_trials: int  # Optuna trials per dataset (tune's search space and pruner)
+    n_trials: int  # Optuna trials per dataset (tune's pruner)
+    timeout_s: float | None  # or stop starting trials after this many seconds
+    search_space: dict[str, Range]  # deeper trees than the monthly model: tables are small
+    max_boost_rounds: int  # replaces model.max_boost_rounds (small learning rates need more)
+    cv_folds: int  # tune by k-fold cross-validation on train + valid ...
+    cv_max_rows: int  # ... when they hold at most this many rows (else on valid alone)
+    monotone_contradiction_z: float  # drop a domain constraint the training data contradicts
+    monotone_min_gain: float  # ... or whose removal cuts the CV log loss by this share
     xgb_threads: int  # XGBoost threads; small tables train fastest on one (0: all cores)
     data_roots: tuple[str, ...]  # folders besides its own a mapping's data files may be in
 
@@ -76,20 +92,37 @@ class SnapshotSettings:
 
     @classmethod
     def load(cls, params: Path = paths.PARAMS) -> SnapshotSettings:
-        """The sections of ``params``, tune's trial count replaced by ``snapshot.n_trials``."""
+        """The sections of ``params``; tune's trials, time budget and search space, and the
+        model's round limit, replaced by the ``snapshot`` section's."""
         snapshot = load_section(SnapshotConfig, "snapshot", params)
+        tune_config = replace(
+            load_section(TuneConfig, "tune", params),
+            n_trials=snapshot.n_trials,
+            timeout_s=snapshot.timeout_s,
+            search_space=snapshot.search_space,
+        )
+        model = load_section(ModelConfig, "model", params)
         return cls(
             snapshot=snapshot,
-            model=load_section(ModelConfig, "model", params),
-            tune=replace(load_section(TuneConfig, "tune", params), n_trials=snapshot.n_trials),
+            model=replace(model, max_boost_rounds=snapshot.max_boost_rounds),
+            tune=tune_config,
             train=load_section(TrainConfig, "train", params),
             explain=load_section(ExplainConfig, "explain", params),
         )
 
 
-def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
-    """Read, map, validate and split the mapping's data: train / valid / test."""
-    table = validate_frame(mapping, map_frame(mapping, read_source(mapping)))
+@dataclass(frozen=True)
+class Prepared:
+    """A mapping's data, ready to learn from: the three parts and the rows filtered out."""
+
+    parts: dict[str, pl.DataFrame]  # train / valid / test
+    dropped: tuple[DroppedRows, ...]  # per filter rule of the mapping
+
+
+def prepare(mapping: Mapping) -> Prepared:
+    """Read, filter, map, validate and split the mapping's data."""
+    kept, dropped = filter_rows(mapping, read_source(mapping))
+    table = validate_frame(mapping, map_frame(mapping, kept))
     log.info(
         "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
     )
@@ -97,9 +130,9 @@ def prepare(mapping: Mapping) -> dict[str, pl.DataFrame]:
     try:
         parts = split_frame(table, mapping.split)
         check_train_levels(parts, categories)
-        return parts
     except MappingError as error:
         raise MappingError(f"{mapping.path}:split: {error}") from error
+    return Prepared(parts, dropped)
 
 
 def run_snapshot(
@@ -120,29 +153,57 @@ def run_snapshot(
 
 
 def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
-    parts = prepare(mapping)
+    prepared = prepare(mapping)
+    parts = prepared.parts
     out = runs_dir / mapping.dataset
     out.mkdir(parents=True, exist_ok=True)
     use_experiment(EXPERIMENT)
+    model, dropped_constraints = supported_constraints(
+        parts["train"], settings.model, settings.snapshot.monotone_contradiction_z
+    )
+    settings = replace(settings, model=model)
     tuning = _tune(mapping, parts, settings, out)
+    # the population rate is the dataset's, stated in its mapping, never params' monthly one
+    train_config = replace(settings.train, population_churn_rate=mapping.population_rate)
+    # rounds found by cross-validation are steadier than early stopping on a small valid part
+    folds = tuning_folds(parts, settings.snapshot)
+    cv_rounds = tuning.best_rounds if folds else None
+    if folds:
+        model, cv_rounds, costly = drop_costly_constraints(
+            _seen_matrix(mapping, parts), tuning, folds, settings.model,
+            settings.snapshot.monotone_min_gain,
+        )  # fmt: skip
+        settings = replace(settings, model=model)
+        dropped_constraints |= costly
     trained, fit = fit_final(
         TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
-        settings.model, settings.train,
+        settings.model, train_config, rounds=cv_rounds,
     )  # fmt: skip
     test = parts["test"]
     seen = pl.concat([parts["train"], parts["valid"]])
     trained = refit_on_seen(trained, tuning.best_params, seen, settings.model, fit.best_rounds)
-    metrics = evaluate_churn(trained, fit_logistic_baseline(trained, seen), test, None).metrics
-    references = boosting_reference_scores(trained, seen, test, settings.model.seed)
-    metrics |= {name: churn_metrics(TASK.labels(test), s) for name, s in references.items()}
+    baseline = fit_logistic_baseline(trained, seen)
+    scores = {
+        MODEL: trained.predict(test),
+        LOGREG: baseline.predict_proba(trained.encoder.transform(test))[:, 1],
+        **boosting_reference_scores(trained, seen, test, settings.model.seed),
+    }
+    metrics = {name: churn_metrics(TASK.labels(test), score) for name, score in scores.items()}
+    # every scorer's test probabilities, row by row: for paired comparisons (bootstrap)
+    write_parquet_atomic(
+        test.select(ID, LABEL).with_columns(pl.Series(name, s) for name, s in scores.items()),
+        out / "scores.parquet",
+    )
 
     k = settings.explain.top_reasons
     explained = explain_snapshot(trained, test, mapping, k)
     write_parquet_atomic(reasons_table(explained, k), out / "reasons.parquet")
     agreement = recorded_agreement(explained, test, mapping)
+    prior = prior_summary(fit.prior, test, explained["churn_probability"].mean(), settings.train)
     report = SnapshotReport(
-        mapping.dataset, mapping.description, metrics, mapping.excluded, agreement
-    )
+        mapping.dataset, mapping.description, metrics, mapping.excluded, agreement,
+        prior=prior, dropped=prepared.dropped, overrides=cause_overrides(mapping),
+    )  # fmt: skip
     html = render_snapshot_report(explained, mapping, report, settings.explain)
     write_text_atomic(html, out / "drivers.html")
 
@@ -150,6 +211,20 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     trained.save(model_dir)
     shutil.copyfile(mapping.path, model_dir / "mapping.yaml")
     document = _document(mapping, parts, metrics, tuning, asdict(fit))
+    document |= {
+        "prior": prior,
+        "dropped_rows": [asdict(rows) for rows in prepared.dropped],
+        "cause_overrides": cause_overrides(mapping),
+        "tuning_cv_folds": tuning_folds(parts, settings.snapshot),
+        "monotone_constraints": {
+            "kept": {
+                feature: sign
+                for feature, sign in settings.model.monotone_constraints[TASK.name].items()
+                if feature in mapping.metadata
+            },
+            "dropped": dropped_constraints,
+        },
+    }
     document["recorded_reasons"] = agreement.summary() if agreement else NO_RECORDED
     provenance = {
         "git_commit": git_commit(),
@@ -177,19 +252,62 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     return document
 
 
+def prior_summary(
+    prior: PriorReport, test: pl.DataFrame, mean_predicted: float, config: TrainConfig
+) -> dict:
+    """The churn rates seen and stated, what was done, and a warning where the training and
+    test parts churn at different rates and no population rate was stated (the probabilities
+    then hold at the training rate, not the test's)."""
+    test_rate = float(test[LABEL].mean())
+    warning = None
+    if prior.population_rate is None and rates_differ(
+        prior.train_rate, prior.train_rows, test_rate, test.height, config.rate_z_max
+    ):
+        warning = (
+            f"the training part churns at {prior.train_rate:.3f} and the test part at "
+            f"{test_rate:.3f}: probabilities hold at the training rate; state the population's "
+            f"churn rate in the mapping (population: {{churn_rate: ...}}) to correct them"
+        )
+        log.warning(warning)
+    return {
+        "train_rate": prior.train_rate,
+        "valid_rate": prior.valid_rate,
+        "test_rate": test_rate,
+        "population_rate": prior.population_rate,
+        "stated_in": "the mapping's population.churn_rate"
+        if prior.population_rate is not None
+        else "not stated",
+        "log_odds_shift": prior.log_odds_shift,
+        "valid_at_natural_rate": prior.valid_at_natural_rate,
+        "action": prior.action,
+        "test_mean_probability": float(mean_predicted),
+        "warning": warning,
+    }
+
+
+def cause_overrides(mapping: Mapping) -> dict[str, dict[str, str]]:
+    """The clm features whose cause this mapping changed: clm's cause, the new one, why."""
+    return {
+        spec.meta.name: {
+            "clm_cause": spec.cause_override.clm_cause,
+            "cause": spec.meta.cause,
+            "reason": spec.cause_override.reason,
+        }
+        for spec in mapping.features
+        if spec.cause_override
+    }
+
+
 def refit_on_seen(
     trained: TrainedModel, params: dict, seen: pl.DataFrame, model: ModelConfig, rounds: int
 ) -> TrainedModel:
-    """The tuned model trained again on train + valid for the rounds early stopping chose.
+    """The tuned model trained again on train + valid for the rounds of the validated fit.
 
     On a few thousand rows the validation fifth is data the model should learn from (the
     references learn from it too). Encoder and calibrator stay those of the validated fit.
     """
     matrix = (trained.encoder.transform(seen), TASK.labels(seen))
-    # evaluated on its own rows the loss only falls, so no round stops early
-    fixed = replace(model, max_boost_rounds=rounds, early_stopping_rounds=rounds + 1)
-    booster = train_booster(TASK, params, matrix, matrix, model=fixed)
-    return replace(trained, booster=best_rounds_only(booster))
+    return replace(trained, booster=train_rounds(TASK, params, matrix, rounds, model=model))
 
 
 def _tune(
@@ -209,7 +327,77 @@ def _tune(
         settings.tune,
         storage=journal_storage(out / "optuna.journal"),
         data_digest=_data_digest(mapping),
+        cv_folds=tuning_folds(parts, settings.snapshot),
     )
+
+
+def _seen_matrix(mapping: Mapping, parts: dict[str, pl.DataFrame]) -> Matrix:
+    """Train and valid as one model matrix, encoded as in tuning (encoder fitted on train)."""
+    encoder = FeatureEncoder.fit(parts["train"], mapping.metadata)
+    seen = pl.concat([parts["train"], parts["valid"]])
+    return encoder.transform(seen), TASK.labels(seen)
+
+
+def drop_costly_constraints(
+    seen: Matrix, tuning: TuningResult, folds: int, model: ModelConfig, min_gain: float
+) -> tuple[ModelConfig, int, dict[str, str]]:
+    """``model`` without the churn constraints whose removal cuts the tuned model's
+    cross-validated loss by more than ``min_gain`` (relative), the rounds to train, and the
+    constraints dropped with the losses that dropped them.
+
+    A domain rule holds for clm's own features; a column mapped onto one may break it in some
+    corner of the data (many care calls that are sales calls), where forcing the rule costs
+    accuracy. Each rule is tried out in turn with the tuned parameters.
+    """
+    best, rounds = tuning.best_value, tuning.best_rounds
+    dropped = {}
+    for feature in list(model.monotone_constraints.get(TASK.name, {})):
+        if feature not in seen[0].columns:
+            continue
+        rules = {f: s for f, s in model.monotone_constraints[TASK.name].items() if f != feature}
+        without = replace(
+            model, monotone_constraints={**model.monotone_constraints, TASK.name: rules}
+        )
+        loss, without_rounds = cross_validate(TASK, tuning.best_params, seen, folds, model=without)
+        if loss < best * (1 - min_gain):
+            dropped[feature] = f"cross-validated log loss {best:.4f} with it, {loss:.4f} without"
+            model, best, rounds = without, loss, without_rounds
+    if dropped:
+        log.warning("monotone constraints that cost accuracy here, dropped: %s", dropped)
+    return model, rounds, dropped
+
+
+def tuning_folds(parts: dict[str, pl.DataFrame], config: SnapshotConfig) -> int:
+    """Cross-validation folds to tune with: ``cv_folds`` on small data, else 0 (the
+    validation part alone)."""
+    seen_rows = parts["train"].height + parts["valid"].height
+    return config.cv_folds if seen_rows <= config.cv_max_rows else 0
+
+
+def supported_constraints(
+    train: pl.DataFrame, model: ModelConfig, z_max: float
+) -> tuple[ModelConfig, dict[str, str]]:
+    """``model`` without the churn constraints this dataset's training part contradicts.
+
+    A constraint is domain knowledge about clm's own features; a snapshot column mapped onto
+    one may mean something else (a care-call count that includes sales calls), so a rule the
+    data contradicts beyond noise (Spearman correlation of the other sign, ``z_max`` standard
+    errors from zero) is dropped and named, rather than forced on the model.
+    """
+    constraints = model.monotone_constraints.get(TASK.name, {})
+    dropped = {}
+    for feature, sign in constraints.items():
+        if feature not in train.columns or not train[feature].dtype.is_numeric():
+            continue
+        pairs = train.select(pl.col(feature).cast(pl.Float64), pl.col(LABEL)).drop_nulls()
+        rho = pairs.select(pl.corr(feature, LABEL, method="spearman")).item()
+        if rho is not None and rho * sign < 0 and abs(rho) * (pairs.height - 1) ** 0.5 > z_max:
+            dropped[feature] = f"constraint {sign:+d}, but Spearman {rho:+.3f} on train"
+    if dropped:
+        log.warning("monotone constraints the data contradicts, dropped: %s", dropped)
+    kept = {feature: sign for feature, sign in constraints.items() if feature not in dropped}
+    monotone = {**model.monotone_constraints, TASK.name: kept}
+    return replace(model, monotone_constraints=monotone), dropped
 
 
 def _data_digest(mapping: Mapping) -> str:
@@ -242,7 +430,7 @@ def _document(
             "study_name": tuning.study_name,
             "n_complete": tuning.n_complete,
             "n_pruned": tuning.n_pruned,
-            f"best_valid_{TASK.eval_metric}": tuning.best_value,
+            f"best_{TASK.eval_metric}": tuning.best_value,  # on valid, or CV (tuning_cv_folds)
             "best_params": tuning.best_params,
         },
         "fit": fit,

@@ -10,7 +10,7 @@ says so instead of showing those sections empty or made up.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import polars as pl
@@ -38,7 +38,15 @@ from clm.models.trained import TrainedModel
 from clm.reports import figures
 from clm.reports.render import render_page
 from clm.snapshot.frame import ID, LABEL, RECORDED_REASON
-from clm.snapshot.mapping import Arithmetic, Column, Constant, Expression, Mapping, Recode
+from clm.snapshot.mapping import (
+    Arithmetic,
+    Column,
+    Constant,
+    Expression,
+    FeatureSpec,
+    Mapping,
+    Recode,
+)
 
 FEATURE = "feature_"
 
@@ -52,6 +60,9 @@ class SnapshotReport:
     metrics: dict[str, dict[str, float]]  # scorer -> test metrics
     excluded: dict[str, str]
     agreement: Attribution | None = None  # with the recorded reasons, where the data has them
+    prior: dict | None = None  # churn rates seen and stated, what was done (pipeline.prior_summary)
+    dropped: tuple = ()  # DroppedRows per filter rule of the mapping
+    overrides: dict = field(default_factory=dict)  # feature -> clm_cause, cause, reason
 
 
 def explain_snapshot(
@@ -116,7 +127,7 @@ def feature_shares(explained: pl.DataFrame, mapping: Mapping) -> pl.DataFrame:
             {
                 "feature": spec.meta.name,
                 "description": spec.meta.description,
-                "source": describe(spec.source),
+                "source": describe_feature(spec),
                 "clm_feature": spec.mapped,
                 "cause": spec.meta.cause,
                 "category": taxonomy.causes[spec.meta.cause].category,
@@ -139,8 +150,11 @@ def render_snapshot_report(
     examples = risky.head(config.example_customers).with_columns(
         customer=pl.col(ID).map_elements(anonymise, return_dtype=pl.String)
     )
+    offered, withheld = offered_measures(top_causes, mapping)
     return render_page(
         "snapshot.html.j2",
+        offered=offered,
+        withheld=withheld,
         taxonomy=taxonomy,
         no_reason=NO_REASON,
         report=report,
@@ -162,6 +176,38 @@ def render_snapshot_report(
             "causes": figures.cause_bars(causes, 10),
         },
     )
+
+
+def offered_measures(
+    causes: list[str], mapping: Mapping
+) -> tuple[dict[str, dict[str, tuple[str, ...]]], list[str]]:
+    """Per cause and work phase, the measures this dataset's clm features support, and the
+    codes left out for want of the data they rest on."""
+    taxonomy = load_taxonomy()
+    features = [spec.meta.name for spec in mapping.features if spec.mapped]
+    offered = {
+        cause: {phase: taxonomy.offered(cause, phase, features) for phase in taxonomy.phases}
+        for cause in causes
+    }
+    withheld = {
+        code
+        for cause in causes
+        for phase, codes in taxonomy.causes[cause].measures.items()
+        for code in codes
+        if code not in offered[cause][phase]
+    }
+    return offered, sorted(withheld)
+
+
+def describe_feature(spec: FeatureSpec) -> str:
+    """A feature's source with its clip and rounding, as a reader would write them."""
+    text = describe(spec.source)
+    if spec.clip:
+        low, high = (f"{bound:g}" if bound is not None else "" for bound in spec.clip)
+        text = f"clip({text}, {low or '-inf'}, {high or 'inf'})"
+    if spec.round_digits is not None:
+        text = f"round({text}, {spec.round_digits})"
+    return text
 
 
 def describe(expression: Expression) -> str:
