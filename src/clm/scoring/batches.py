@@ -59,6 +59,7 @@ class ScoringConfig:
 
     batch_rows: int  # input rows (subscriber-months) per batch
     max_quarantined_share: float  # a larger share of bad input rows fails the run
+    spark_decile_error: float  # relative rank error of the Spark scorer's risk decile cuts
     budget: BudgetRules
 
 
