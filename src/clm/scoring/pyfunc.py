@@ -31,23 +31,22 @@ import pandas as pd
 import polars as pl
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from clm.config import from_dict
 from clm.domain.budget import BudgetRules
-from clm.domain.taxonomy import load_taxonomy
 from clm.errors import InputError
-from clm.explain.reason_model import ReasonModel
 from clm.features.build import FeatureConfig
-from clm.models.trained import TrainedModel
+from clm.scoring.artifact import (
+    CHURN_ARTIFACT,
+    CONFIG_ARTIFACT,
+    REASON_ARTIFACT,
+    STAGE_ARTIFACT,
+    load_scorer,
+)
 from clm.scoring.inputs import SCORING_INPUT, check_history, failed_checks_summary, split_scorable
 from clm.scoring.month import MonthStats
 from clm.scoring.score import OUTPUT_SCHEMA, Scorer
 
 logger = logging.getLogger(__name__)
 
-CHURN_ARTIFACT = "churn_model"
-STAGE_ARTIFACT = "stage_model"
-REASON_ARTIFACT = "reason_model"
-CONFIG_ARTIFACT = "scorer_config"
 PARAMS = {"scoring_month": "", "month_stats": "", "output_rows": "subscriber"}
 OUTPUT_ROWS = ("subscriber", "input")
 
@@ -81,22 +80,6 @@ def write_scorer_config(features: FeatureConfig, budget: BudgetRules, path: Path
     """The parameters the artifact scores with, fixed at export."""
     config = {"features": asdict(features), "budget": asdict(budget)}
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
-
-
-def load_scorer(
-    churn_dir: Path, stage_dir: Path, config_path: Path, reason_dir: Path | None = None
-) -> Scorer:
-    """The ``Scorer`` from the artifact's files (an artifact without a reason model ranks
-    reasons by TreeSHAP alone)."""
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    return Scorer(
-        churn=TrainedModel.load(churn_dir),
-        stage=TrainedModel.load(stage_dir),
-        features=from_dict(FeatureConfig, config["features"], where="scorer.json:features"),
-        budget=from_dict(BudgetRules, config["budget"], where="scorer.json:budget"),
-        taxonomy=load_taxonomy(),
-        reasons=ReasonModel.load(reason_dir) if reason_dir else None,
-    )
 
 
 def predict_frame(

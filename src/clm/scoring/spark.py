@@ -39,8 +39,7 @@ from pathlib import Path
 
 import mlflow
 import polars as pl
-import pyarrow as pa
-from pyspark import SparkFiles, StorageLevel, TaskContext
+from pyspark import StorageLevel
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
@@ -50,21 +49,30 @@ from clm.data.io import TableError
 from clm.data.validate import FAILED_CHECKS
 from clm.features.build import FeatureConfig, network_stats
 from clm.months import require_first_of_month
+from clm.scoring.artifact import scorer_in
 from clm.scoring.batches import (
     QuarantineShareError,
     ScoreSummary,
     ScoringConfig,
 )
-from clm.scoring.inputs import SCORING_INPUT, check_history, scoring_input, split_scorable
-from clm.scoring.month import GROUP_SCHEMA, STATS_COLUMNS, MonthStats
+from clm.scoring.inputs import check_history
+from clm.scoring.month import GROUP_SCHEMA, MonthStats
 from clm.scoring.rules import DECILES
 from clm.scoring.score import OUTPUT_SCHEMA, Scorer
+from clm.scoring.spark_tasks import (
+    BUCKET,
+    CHECKED_SCHEMA,
+    PART,
+    QUARANTINE_SCHEMA,
+    ROWS,
+    STATS_SCHEMA,
+    check_bucket,
+    on_bucket,
+    score_bucket,
+)
 
 logger = logging.getLogger(__name__)
 
-BUCKET = "_clm_bucket"
-PART = "_clm_part"  # which of the first pass's outputs a row belongs to
-ROWS = "_clm_rows"  # a bucket's input rows, on its one "rows" row
 # Spark has no unsigned integers; everything else maps one to one.
 _SPARK_TYPES = {
     pl.Int64(): "bigint",
@@ -76,21 +84,6 @@ _SPARK_TYPES = {
     pl.Date(): "date",
     pl.List(pl.String()): "array<string>",
 }
-STATS_SCHEMA: dict[str, pl.DataType] = {
-    **{name: SCORING_INPUT[name] for name in STATS_COLUMNS if name in SCORING_INPUT},
-    "snapshot_month": pl.Date(),
-    "tenure_months": pl.Int64(),
-    "arpu_mean_3m": pl.Float64(),
-    "cumulative_spend": pl.Float64(),
-}
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {**SCORING_INPUT, FAILED_CHECKS: pl.List(pl.String())}
-CHECKED_SCHEMA: dict[str, pl.DataType] = {
-    **QUARANTINE_SCHEMA,
-    **STATS_SCHEMA,
-    PART: pl.String(),
-    ROWS: pl.Int64(),
-}
-GROUP_COLUMNS = tuple(name for name in GROUP_SCHEMA if name != "group_id")
 
 
 @dataclass(frozen=True)
@@ -167,17 +160,13 @@ class _Run:
             frame.repartition(self.buckets, BUCKET) for frame in (self.usage, people)
         )  # one bucket a partition (``_bucket_keys``): no skew, no further shuffle
         grouped = usage.groupBy(BUCKET).cogroup(people.groupBy(BUCKET))
-        return grouped.applyInArrow(_on_bucket(self.model_name, run), _spark_schema(schema))
+        return grouped.applyInArrow(on_bucket(self.model_name, run), _spark_schema(schema))
 
     def checked(self) -> DataFrame:
         """The first pass: quarantined rows, statistics rows and row counts (``CHECKED_SCHEMA``),
         kept for the steps that read it."""
 
-        month, history_start = self.month, self.history_start  # the function must not hold self
-
-        def check(scorer: Scorer, frame: pl.DataFrame, _: pl.DataFrame) -> pl.DataFrame:
-            return _checked(scorer, frame, month, history_start)
-
+        check = functools.partial(check_bucket, month=self.month, history_start=self.history_start)
         checked = self.on_buckets(self.people, check, CHECKED_SCHEMA)
         return checked.persist(StorageLevel.MEMORY_AND_DISK)
 
@@ -208,7 +197,7 @@ def _start(
     bucket = F.element_at(keys, index)
     bucket = bucket.alias(BUCKET)
     return _Run(
-        month, months, min(months), shipped, _load_scorer(str(local)), buckets,
+        month, months, min(months), shipped, scorer_in(local), buckets,
         usage.select(*USAGE_MONTHLY, bucket), subscribers.select(*SUBSCRIBERS, bucket),
     )  # fmt: skip
 
@@ -259,14 +248,9 @@ def score_tables(
         quarantine.write.mode("overwrite").parquet(quarantine_location(output))
         network, groups = _month_stats(checked, run.scorer.features)
 
-    def score(scorer: Scorer, frame: pl.DataFrame, people: pl.DataFrame) -> pl.DataFrame:
-        accepted, _ = split_scorable(frame, month, scorer.features.history_gaps)
-        if not accepted.filter(pl.col("month") == month).height:
-            return pl.DataFrame(schema=OUTPUT_SCHEMA)
-        members = people.select("group_id", *GROUP_COLUMNS).drop_nulls("group_id").unique()
-        stats = MonthStats(month, history_start, network, members.cast(GROUP_SCHEMA))
-        return scorer.score(accepted, stats)
-
+    score = functools.partial(
+        score_bucket, month=month, history_start=history_start, network=network
+    )
     people = run.people.join(groups, on="group_id", how="left")
     scored = run.on_buckets(people, score, OUTPUT_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
     with _timed(f"scoring {run.buckets} buckets"):
@@ -388,25 +372,6 @@ def _check_columns(frame: DataFrame, table: str, contract: dict[str, pl.DataType
             )
 
 
-def _checked(scorer: Scorer, frame: pl.DataFrame, month: date, history_start: date) -> pl.DataFrame:
-    """One bucket's first-pass rows: quarantined rows, statistics rows and the row count."""
-    accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
-    parts = [
-        quarantined.with_columns(pl.lit("quarantine").alias(PART), pl.lit(1).alias(ROWS)),
-        scorer.stats_rows(accepted, month, history_start).with_columns(pl.lit("stats").alias(PART)),
-        pl.DataFrame({PART: ["rows"], ROWS: [frame.height]}),
-    ]
-    return pl.concat([_with_columns_of(part, CHECKED_SCHEMA) for part in parts])
-
-
-def _with_columns_of(frame: pl.DataFrame, schema: dict[str, pl.DataType]) -> pl.DataFrame:
-    """``frame`` in ``schema``'s columns and types, null where it lacks a column."""
-    return frame.select(
-        pl.col(name).cast(dtype) if name in frame.columns else pl.lit(None, dtype).alias(name)
-        for name, dtype in schema.items()
-    )
-
-
 def _month_stats(checked: DataFrame, config: FeatureConfig) -> tuple[pl.DataFrame, DataFrame]:
     """``MonthStats``' two tables from the first pass's statistics rows, as Spark aggregates.
 
@@ -491,40 +456,3 @@ def _risk_mix(scores: DataFrame) -> dict[str, pl.DataFrame]:
 
 def _spark_schema(schema: dict[str, pl.DataType]) -> str:
     return ", ".join(f"{name} {_SPARK_TYPES[dtype]}" for name, dtype in schema.items())
-
-
-@functools.cache
-def _load_scorer(path: str) -> Scorer:
-    """Load once per Python process: Spark reuses its workers across buckets."""
-    return mlflow.pyfunc.load_model(path).unwrap_python_model().scorer
-
-
-def _on_bucket(
-    name: str, run: Callable[[Scorer, pl.DataFrame, pl.DataFrame], pl.DataFrame]
-) -> Callable[[pa.Table, pa.Table], pa.Table]:
-    """A co-grouped ``applyInArrow`` function: the bucket's usage and subscriber rows joined
-    into scoring input, sorted, and ``run`` on them with the scorer shipped as ``name``."""
-
-    def apply(usage: pa.Table, subscribers: pa.Table) -> pa.Table:
-        scorer = _load_scorer(SparkFiles.get(name))
-        threads = TaskContext.get().cpus()  # the booster's default is every core of the box
-        for model in (scorer.churn, scorer.stage):
-            model.booster.set_param("nthread", threads)
-        people = pl.from_arrow(subscribers.drop_columns([BUCKET]))
-        frame = scoring_input(
-            pl.from_arrow(usage.drop_columns([BUCKET])).lazy(), people.lazy()
-        ).collect()
-        result = run(scorer, frame.sort("subscriber_id", "month"), people)
-        result = result.with_columns(pl.col(pl.UInt32).cast(pl.Int64))
-        return result.to_arrow().cast(_arrow_schema(result.schema))
-
-    return apply
-
-
-def _arrow_schema(schema: pl.Schema) -> pa.Schema:
-    """Plain Arrow types Spark reads (polars writes string views)."""
-    plain = {pl.String(): pa.string(), pl.List(pl.String()): pa.list_(pa.string())}
-    return pa.schema(
-        (name, plain.get(dtype) or pl.DataFrame(schema={name: dtype}).to_arrow().schema[0].type)
-        for name, dtype in schema.items()
-    )
