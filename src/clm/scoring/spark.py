@@ -73,6 +73,8 @@ from clm.scoring.spark_tasks import (
 
 logger = logging.getLogger(__name__)
 
+SPEND = "_clm_prepaid_spend"  # cumulative spend of non-group prepaid subscribers, else null
+_BRACKET_ACCURACY = 10_000  # of the sketch that brackets an exact quantile: speed, not result
 # Spark has no unsigned integers; everything else maps one to one.
 _SPARK_TYPES = {
     pl.Int64(): "bigint",
@@ -375,27 +377,28 @@ def _check_columns(frame: DataFrame, table: str, contract: dict[str, pl.DataType
 def _month_stats(checked: DataFrame, config: FeatureConfig) -> tuple[pl.DataFrame, DataFrame]:
     """``MonthStats``' two tables from the first pass's statistics rows, as Spark aggregates.
 
-    The network table (``clm.features.build.network_stats``: a few rows) is collected; Spark's
-    ``percentile`` interpolates linearly between the values around the rank, as polars'
-    ``linear`` quantile does. The groups table stays a DataFrame.
+    The network table (``clm.features.build.network_stats``: a few rows) is collected, its
+    prepaid spend thresholds exactly as polars computes them (``_exact_quantiles``). The groups
+    table stays a DataFrame.
     """
     stats = checked.where(F.col(PART) == "stats").select(*STATS_SCHEMA)
     tiers = config.tiers
+    high = 1.0 - tiers.prepaid_high_top_share
+    shares = (high, high - tiers.prepaid_mid_next_share)
     prepaid = (F.col("payment_type") != "postpaid") & ~F.col("is_group")
-    spend = F.when(prepaid, F.col("cumulative_spend"))
-    mid = 1.0 - tiers.prepaid_high_top_share - tiers.prepaid_mid_next_share
-    rows = (
-        stats.groupBy("snapshot_month", "network")
-        .agg(
-            F.avg("tenure_months").alias("network_mean_tenure"),
-            F.avg("arpu_mean_3m").alias("network_mean_arpu"),
-            F.percentile(spend, 1.0 - tiers.prepaid_high_top_share).alias("prepaid_high_spend"),
-            F.percentile(spend, mid).alias("prepaid_mid_spend"),
-        )
-        .collect()
+    stats = stats.withColumn(SPEND, F.when(prepaid, F.col("cumulative_spend")))
+    means = stats.groupBy("snapshot_month", "network").agg(
+        F.avg("tenure_months").alias("network_mean_tenure"),
+        F.avg("arpu_mean_3m").alias("network_mean_arpu"),
     )
+    thresholds = _exact_quantiles(stats, shares)
+    rows = [(*row, *thresholds[row["network"]]) for row in means.collect()]
     schema = network_stats(pl.LazyFrame(schema=STATS_SCHEMA), config).schema
-    network = pl.DataFrame([tuple(row) for row in rows], schema=schema, orient="row")
+    network = pl.DataFrame(
+        rows,
+        schema=[*means.columns, "prepaid_high_spend", "prepaid_mid_spend"],
+        orient="row",
+    ).select(pl.col(name).cast(dtype) for name, dtype in schema.items())
     groups = (
         stats.where(F.col("group_id").isNotNull())
         .groupBy("group_id")
@@ -405,6 +408,62 @@ def _month_stats(checked: DataFrame, config: FeatureConfig) -> tuple[pl.DataFram
         )
     )
     return network.sort("snapshot_month", "network"), groups
+
+
+def _exact_quantiles(stats: DataFrame, shares: tuple[float, ...]) -> dict[str, list[float | None]]:
+    """Per network, polars' ``linear`` quantiles of ``SPEND`` (nulls left out), to the bit.
+
+    No task holds a network's values: an approximate quantile brackets each rank, Spark counts
+    the values below each bracket, and only the values inside the brackets (about
+    ``8 / _BRACKET_ACCURACY`` of them) reach the driver, which picks the two around the rank and
+    interpolates as polars does. A bracket that missed its rank (possible for tiny networks)
+    falls back to all of that network's values.
+    """
+    margin = 4.0 / _BRACKET_ACCURACY
+    sides = (-margin, margin)
+    probabilities = [min(max(share + side, 0.0), 1.0) for share in shares for side in sides]
+    spend = F.col(SPEND)
+    found = stats.groupBy("network").agg(
+        F.count(spend).alias("n"),
+        F.percentile_approx(spend, probabilities, _BRACKET_ACCURACY).alias("cuts"),
+    )
+    bounds = {row["network"]: (row["n"], row["cuts"]) for row in found.collect()}
+    inside, below = F.lit(False), []
+    for i in range(len(shares)):
+        lower = F.lit(None)
+        for network, (n, cuts) in bounds.items():
+            if n:
+                here = F.col("network") == network
+                inside = inside | (here & spend.between(cuts[2 * i], cuts[2 * i + 1]))
+                lower = F.when(here, F.lit(cuts[2 * i])).otherwise(lower)
+        below.append(F.count(F.when(spend < lower, 1)).alias(f"below_{i}"))
+    counts = {row["network"]: row for row in stats.groupBy("network").agg(*below).collect()}
+    values = pl.DataFrame(
+        [tuple(row) for row in stats.where(inside).select("network", SPEND).collect()],
+        schema={"network": pl.String(), SPEND: pl.Float64()},
+        orient="row",
+    )
+    result = {}
+    for network, (n, cuts) in bounds.items():
+        quantiles: list[float | None] = []
+        for i, share in enumerate(shares):
+            if not n:
+                quantiles.append(None)
+                continue
+            low, high = cuts[2 * i], cuts[2 * i + 1]
+            kept = values.filter(pl.col("network") == network, pl.col(SPEND).is_between(low, high))
+            sorted_values, offset = kept[SPEND].sort().to_list(), counts[network][f"below_{i}"]
+            position = (n - 1) * share
+            lo, hi = math.floor(position), math.ceil(position)
+            if not offset <= lo <= hi < offset + len(sorted_values):
+                logger.warning("quantile bracket missed for network %s: reading all", network)
+                every = stats.where((F.col("network") == network) & spend.isNotNull())
+                sorted_values, offset = sorted(row[0] for row in every.select(SPEND).collect()), 0
+            lower_value = sorted_values[lo - offset]
+            upper_value = sorted_values[hi - offset]
+            quantiles.append(lower_value + (upper_value - lower_value) * (position - lo))
+        result[network] = quantiles
+    return result
 
 
 def _risk_decile(scored: DataFrame, relative_error: float) -> Column:
