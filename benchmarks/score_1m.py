@@ -1,11 +1,11 @@
-"""Benchmark: score the latest month of about 1M subscribers end to end, then Spark on a sample.
+"""Benchmark: score the latest month of about 1M subscribers end to end (Spark: spark_scale).
 
 Run: .venv/bin/python -m benchmarks.score_1m [--subscribers N] [--months M] [--scorer DIR]
 Goal (issue 20): <= 60 s and <= 3 GB peak for 1M subscribers on 2 cores, exact top-3
 reasons included. CPU seconds are printed beside wall time, as the cost that other work on a
-busy box does not inflate. The raw data comes from the project's generator; generation,
-scoring and the Spark run are separate child processes of a small parent, so each reports its
-own peak memory (a child forked from a big parent would inherit the parent's high-water mark).
+busy box does not inflate. The raw data comes from the project's generator; generation and
+scoring are separate child processes of a small parent, so each reports its own peak memory
+(a child forked from a big parent would inherit the parent's high-water mark).
 ``--scorer`` is a scorer artifact folder (``models/scorer`` after ``dvc repro``) or a
 ``models:/`` URI.
 """
@@ -20,8 +20,6 @@ import tempfile
 import time
 from dataclasses import replace
 from pathlib import Path
-
-import polars as pl
 
 
 def generate(folder: Path, subscribers: int, months: int) -> None:
@@ -59,45 +57,22 @@ def score(folder: Path, model: str) -> None:
     )
 
 
-def spark(folder: Path, model: str, sample: int) -> None:
-    """Child process: the Spark scorer in local[2] mode on the first ``sample`` subscribers."""
-    from clm.scoring.batches import scan_input
-    from clm.scoring.spark import local_session, score_spark, spark_frame
-
-    frame = (
-        scan_input(folder, folder).filter(pl.col("subscriber_id").rank("dense") <= sample).collect()
-    )
-    session = local_session(cores=2)
-    session.sparkContext.setLogLevel("ERROR")
-    started = time.perf_counter()
-    rows = score_spark(spark_frame(session, frame), model, buckets=8).scores.count()
-    seconds = time.perf_counter() - started
-    session.stop()
-    print(
-        f"spark local[2]: {rows:,} subscribers scored from {frame.height:,} input rows in "
-        f"{seconds:.1f} s ({rows / seconds:,.0f} subscribers/s)"
-    )
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--subscribers", type=int, default=1_250_000)
     parser.add_argument("--months", type=int, default=8)
     parser.add_argument("--scorer", default="models/scorer")
-    parser.add_argument("--spark-subscribers", type=int, default=20_000)
-    parser.add_argument("--step", choices=["generate", "score", "spark"], help=argparse.SUPPRESS)
+    parser.add_argument("--step", choices=["generate", "score"], help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     args = parser.parse_args()
     if args.step == "generate":
         generate(args.folder, args.subscribers, args.months)
     elif args.step == "score":
         score(args.folder, args.scorer)
-    elif args.step == "spark":
-        spark(args.folder, args.scorer, args.spark_subscribers)
     else:
         me = [sys.executable, "-m", "benchmarks.score_1m", *sys.argv[1:]]
         with tempfile.TemporaryDirectory() as folder:
-            for step in ("generate", "score", "spark"):
+            for step in ("generate", "score"):
                 subprocess.run([*me, "--step", step, "--folder", folder], check=True)
 
 

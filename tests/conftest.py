@@ -76,10 +76,8 @@ class SplitFixture:
         return pl.read_parquet(self.split_dir / f"{name}.parquet")
 
 
-@pytest.fixture(scope="session")
-def small_split(tmp_path_factory, params) -> SplitFixture:
-    """3,000 subscribers x 15 months: enough churners for tiny models, fast to build."""
-    root = tmp_path_factory.mktemp("small_split")
+def build_small_split(root: Path, params: Params) -> SplitFixture:
+    """3,000 subscribers x 15 months through generate, features and split, in ``root``."""
     raw_dir, truth_dir = root / "raw", root / "truth"
     config = replace(
         params.generate, seed=5, n_subscribers=3_000, n_months=15, first_month="2024-01-01"
@@ -91,6 +89,12 @@ def small_split(tmp_path_factory, params) -> SplitFixture:
     split = replace(params.split, train_months=3)
     run_split(split, features_path, root / "split", root / "split.json")
     return SplitFixture(root, raw_dir, truth_dir, root / "split")
+
+
+@pytest.fixture(scope="session")
+def small_split(tmp_path_factory, params) -> SplitFixture:
+    """3,000 subscribers x 15 months: enough churners for tiny models, fast to build."""
+    return build_small_split(tmp_path_factory.mktemp("small_split"), params)
 
 
 @pytest.fixture(autouse=True)

@@ -379,11 +379,23 @@ def score(
     out: Annotated[Path, typer.Option(help="Scores parquet file to write.")],
     month: MonthOption = None,
     params: ParamsOption = paths.PARAMS,
+    spark_master: Annotated[
+        str | None,
+        typer.Option(
+            help="Score on Spark on this machine, e.g. local[4] or local-cluster[2,1,2048]: "
+            "--input is a folder of raw tables, --out a folder. On a cluster: "
+            "scripts/spark_score.py with spark-submit.",
+        ),
+    ] = None,
 ) -> None:
     """Score with the artifact behind a progress bar, then print the run and risk-mix tables."""
     import tempfile
 
     from rich.console import Console
+
+    if spark_master:
+        _score_on_spark(scorer_uri, input_path, out, month, params, spark_master)
+        return
 
     with _scoring_progress() as progress:
         loading = progress.add_task(f"loading the scorer {scorer_uri}", total=None)
@@ -414,6 +426,30 @@ def score(
     console = Console()
     console.print(run_table(summary, out))
     for column, mix in summary.mix.items():
+        console.print(mix_table(column, mix))
+
+
+def _score_on_spark(
+    scorer_uri: str, input_path: Path, out: Path, month: date | None, params: Path, master: str
+) -> None:
+    """``clm score`` on a local Spark session: same checks, summary and exit codes."""
+    from rich.console import Console
+
+    from clm.config import load_section
+    from clm.scoring import batches, spark
+    from clm.scoring.tables import mix_table, run_table
+
+    config = load_section(batches.ScoringConfig, "scoring", params)
+    session = spark.local_session(master)
+    try:
+        with _input_errors(f"score {input_path} on Spark", batches.QuarantineShareError):
+            usage, subscribers = spark.read_raw_tables(session, str(input_path))
+            summary = spark.score_tables(usage, subscribers, scorer_uri, str(out), config, month)
+    finally:
+        session.stop()
+    console = Console()
+    console.print(run_table(summary.run, out, summary.decile_rows_off))
+    for column, mix in summary.run.mix.items():
         console.print(mix_table(column, mix))
 
 

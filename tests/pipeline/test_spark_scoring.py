@@ -1,52 +1,147 @@
-"""The same artifact on Spark (local mode) gives the single-machine scores, row for row."""
+"""The same artifact on Spark gives the single-process scores, from the raw tables, on separate
+executor processes (``local-cluster``: the artifact and the functions travel as on a cluster)."""
 
 from __future__ import annotations
 
 from dataclasses import replace
 
+import mlflow
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from pyspark.sql import functions as F
+from tests.mlflow_store import tracking_uri
 from tests.params import repo_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 
+from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
 from clm.data.validate import FAILED_CHECKS
-from clm.scoring.batches import load_scorer_from, score_input
-from clm.scoring.spark import local_session, score_spark, spark_frame
+from clm.registry import REGISTERED_MODELS
+from clm.scoring.batches import load_scorer_from, quarantine_path_for, score_input
+from clm.scoring.inputs import OTHER_ROW_FAILED, SCORING_INPUT
+from clm.scoring.score import OUTPUT_SCHEMA
+from clm.scoring.spark import (
+    local_session,
+    month_stats,
+    read_raw_tables,
+    score_tables,
+    spark_udf_result_type,
+)
 
-pytestmark = pytest.mark.slow  # starts a JVM
+pytestmark = pytest.mark.slow  # starts a driver and two executor JVMs
 
-SUBSCRIBERS = 400
+SUBSCRIBERS_KEPT = 400
+CLUSTER = "local-cluster[2,1,1024]"  # two executors of one core and 1 GiB each
 
 
 @pytest.fixture(scope="module")
 def spark():
-    session = local_session(cores=2)
+    session = local_session(CLUSTER)
     yield session
     session.stop()
 
 
-def test_spark_scores_and_quarantines_like_the_single_machine_scorer(spark, tiny_scorer, tmp_path):
-    ids = tiny_scorer.frame["subscriber_id"].unique().sort().head(SUBSCRIBERS)
-    frame, gap, only_t = with_history_gaps(
+@pytest.fixture(scope="module")
+def raw(tiny_scorer, tmp_path_factory):
+    """The first subscribers' raw tables with two history gaps and one implausible row, written
+    as parquet; returns (folder, their scoring input, the bad row's subscriber)."""
+    ids = tiny_scorer.frame["subscriber_id"].unique().sort().head(SUBSCRIBERS_KEPT)
+    frame, _, _ = with_history_gaps(
         tiny_scorer.frame.filter(pl.col("subscriber_id").is_in(ids.implode()))
     )
-    output = tmp_path / "scores.parquet"
-    score_input(
-        frame.lazy(),
-        load_scorer_from(str(tiny_scorer.path)),
-        output,
-        replace(repo_params().scoring, batch_rows=1_000),
+    month = frame["month"].max()
+    bad = frame.filter(pl.col("month") == month)["subscriber_id"].sort()[-1]
+    broken = (pl.col("subscriber_id") == bad) & (pl.col("month") == month)
+    frame = frame.with_columns(arpu=pl.when(broken).then(-5.0).otherwise(pl.col("arpu")))
+    folder = tmp_path_factory.mktemp("raw")
+    frame.select(list(USAGE_MONTHLY)).write_parquet(folder / "usage_monthly.parquet")
+    subscribers = frame.select(list(SUBSCRIBERS)).unique("subscriber_id").sort("subscriber_id")
+    subscribers.write_parquet(folder / "subscribers.parquet")
+    return folder, frame, bad
+
+
+def test_spark_scores_and_quarantines_like_the_single_process_scorer(
+    spark, tiny_scorer, raw, tmp_path
+):
+    folder, frame, bad = raw
+    config = replace(repo_params().scoring, batch_rows=1_000, max_quarantined_share=0.1)
+    expected_path = tmp_path / "expected.parquet"
+    expected = score_input(
+        frame.lazy(), load_scorer_from(str(tiny_scorer.path)), expected_path, config
     )
-    on_spark = score_spark(spark_frame(spark, frame), str(tiny_scorer.path), buckets=3)
-    result = pl.from_arrow(on_spark.scores.toArrow()).sort("subscriber_id")
-    expected = pl.read_parquet(output)
-    quarantine = pl.from_arrow(on_spark.quarantine.toArrow())
-    assert set(quarantine["subscriber_id"]) == {gap, only_t}
-    assert set(quarantine[FAILED_CHECKS].explode()) == {"month:history_gap"}
+    output = tmp_path / "scores"
+    usage, subscribers = read_raw_tables(spark, str(folder))
+    summary = score_tables(usage, subscribers, str(tiny_scorer.path), str(output), config)
+    result = pl.read_parquet(output / "*.parquet").sort("subscriber_id")
+    quarantine = pl.read_parquet(quarantine_path_for(output) / "*.parquet")
+    quarantine = quarantine.sort("subscriber_id", "month")
+    single = pl.read_parquet(expected_path)
+    single_quarantine = pl.read_parquet(quarantine_path_for(expected_path))
+
+    assert summary.buckets > 1
+    assert summary.run.rows_in == expected.rows_in == frame.height
+    assert summary.run.rows_quarantined == quarantine.height == single_quarantine.height
+    assert summary.run.failed_checks == expected.failed_checks
+    assert OTHER_ROW_FAILED in set(quarantine[FAILED_CHECKS].explode())
+    assert bad in set(quarantine["subscriber_id"])
+    assert_frame_equal(
+        quarantine.select(*SCORING_INPUT, FAILED_CHECKS),
+        single_quarantine.sort("subscriber_id", "month"),
+    )
     assert_every_subscriber_accounted_for(frame, frame["month"].max(), result, quarantine)
-    assert result.height == expected.height > 100
-    assert result["churn_probability"].equals(expected["churn_probability"])
-    assert result["risk_decile"].cast(pl.Int8).equals(expected["risk_decile"])
+    assert result.height == summary.run.subscribers_scored == single.height > 200
+    assert result["churn_probability"].equals(single["churn_probability"])
+    decile_off = (result["risk_decile"].cast(pl.Int64) - single["risk_decile"]).abs().sum()
+    assert summary.decile_rows_off == decile_off
     # TreeSHAP contributions are float32 sums: the last bit depends on XGBoost's threading.
-    assert_frame_equal(result, expected, check_dtypes=False, abs_tol=1e-6)
+    assert_frame_equal(
+        result.drop("risk_decile"),
+        single.drop("risk_decile"),
+        check_dtypes=False,
+        abs_tol=1e-6,
+    )
+
+
+def test_spark_udf_of_the_registered_scorer_scores_like_the_single_process_scorer(
+    spark, tiny_scorer, raw, tmp_path
+):
+    folder, frame, _ = raw
+    config = replace(repo_params().scoring, max_quarantined_share=0.1)
+    expected_path = tmp_path / "expected.parquet"
+    score_input(frame.lazy(), load_scorer_from(str(tiny_scorer.path)), expected_path, config)
+    usage, subscribers = read_raw_tables(spark, str(folder))
+    uri = f"models:/{REGISTERED_MODELS['scorer']}/{tiny_scorer.version}"
+    with tracking_uri(tiny_scorer.tracking_uri):
+        stats = month_stats(usage, subscribers, uri, config.batch_rows)
+        udf = mlflow.pyfunc.spark_udf(
+            spark,
+            uri,
+            env_manager="local",
+            result_type=spark_udf_result_type(),
+            params={"month_stats": stats.to_json(), "output_rows": "input"},
+        )
+    # the pyfunc needs every month of a subscriber in one Arrow batch: one batch a partition
+    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(frame.height))
+    rows = (
+        usage.join(subscribers, on="subscriber_id")
+        .select(*SCORING_INPUT)
+        .repartition(3, "subscriber_id")
+        .sortWithinPartitions("subscriber_id", "month")
+    )
+    # materialised before any filter: Spark would push a filter below the UDF, which would then
+    # see only the rows kept, without their history
+    scored = rows.select(udf(F.struct(*SCORING_INPUT)).alias("score")).select("score.*")
+    scored = scored.persist()
+    kept = scored.where(F.col("churn_probability").isNotNull())
+    result = pl.from_arrow(kept.toArrow()).sort("subscriber_id")
+    assert scored.count() == frame.height
+    scored.unpersist()
+    single = pl.read_parquet(expected_path)
+    assert result.height == single.height > 200
+    assert result["subscriber_id"].equals(single["subscriber_id"])
+    assert result["churn_probability"].equals(single["churn_probability"])
+    assert_frame_equal(
+        result, single.select(result.columns), check_dtypes=False, check_column_order=False,
+        abs_tol=1e-6,
+    )  # fmt: skip
+    assert set(result.columns) == set(OUTPUT_SCHEMA) - {"risk_decile", "scoring_month"}

@@ -41,6 +41,8 @@ def test_run_table_shows_rows_in_scored_and_quarantined_by_check():
     for expected in ("2024-12-01", "7,000", "998", "14 (0.20%)", "failed arpu_non_negative"):
         assert expected in text
     assert "scores.quarantine.parquet" in text
+    assert "steps off exact" not in text
+    assert "3 (0.301%)" in rendered(run_table(summary, Path("scores"), decile_rows_off=3))
 
 
 def test_mix_table_shows_each_group_with_its_share():

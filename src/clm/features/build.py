@@ -361,10 +361,10 @@ def _carry_forward(column: str) -> pl.Expr:
 
 
 def _within_subscriber_cum_sum(column: str) -> pl.Expr:
-    """Running sum within each subscriber: a global running sum minus its value before them."""
-    running = pl.col(column).cum_sum()
-    before = pl.when(pl.col("pos") == 0).then(running - pl.col(column)).forward_fill()
-    return running - before
+    """Running sum within each subscriber. Summed per subscriber, not as a global running sum
+    minus the part before them: that difference's last bits depend on every subscriber before
+    in the frame, so a batch of other subscribers (``clm score``, Spark) changed the value."""
+    return pl.col(column).cum_sum().over("subscriber_id")
 
 
 def _lag(column: str, k: int) -> pl.Expr:

@@ -59,6 +59,7 @@ class ScoringConfig:
 
     batch_rows: int  # input rows (subscriber-months) per batch
     max_quarantined_share: float  # a larger share of bad input rows fails the run
+    spark_decile_error: float  # relative rank error of the Spark scorer's risk decile cuts
     budget: BudgetRules
 
 
@@ -166,7 +167,8 @@ def score_input(
         def batches() -> Iterator[pl.DataFrame]:
             for low, high in bounds:
                 batch = source.filter(pl.col("subscriber_id").is_between(low, high))
-                yield collect_checked(batch, TABLE)
+                # one order for every engine: a float sum per subscriber depends on it
+                yield collect_checked(batch, TABLE).sort("subscriber_id", "month")
                 progress.advance(step)
 
         rows_in, quarantined, stats_parts = 0, [], []

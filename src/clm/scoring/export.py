@@ -19,18 +19,15 @@ from clm import paths
 from clm.domain.budget import BudgetRules
 from clm.features.build import FeatureConfig
 from clm.registry import REGISTERED_MODELS, mark_challenger
-from clm.scoring.inputs import scoring_input
-from clm.scoring.pyfunc import (
+from clm.scoring.artifact import (
     CHURN_ARTIFACT,
     CONFIG_ARTIFACT,
-    PARAMS,
     REASON_ARTIFACT,
     STAGE_ARTIFACT,
-    input_schema,
     load_scorer,
-    predict_frame,
-    write_scorer_config,
 )
+from clm.scoring.inputs import scoring_input
+from clm.scoring.pyfunc import PARAMS, input_schema, predict_frame, write_scorer_config
 from clm.tracking import EXPERIMENT, data_version, git_commit, use_experiment
 
 logger = logging.getLogger(__name__)

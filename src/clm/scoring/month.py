@@ -39,7 +39,7 @@ STATS_COLUMNS = (
     "arpu_mean_3m",
     "cumulative_spend",
 )
-_GROUP_SCHEMA = {
+GROUP_SCHEMA = {
     "group_id": pl.Int64(),
     "group_size": pl.UInt32(),
     "group_arpu_mean_3m": pl.Float64(),
@@ -81,7 +81,7 @@ class MonthStats:
             scoring_month=rows["snapshot_month"][0],
             history_start=history_start,
             network=network_stats(rows.lazy(), config),
-            groups=groups.cast(_GROUP_SCHEMA),
+            groups=groups.cast(GROUP_SCHEMA),
         )
 
     def to_json(self) -> str:
@@ -108,7 +108,7 @@ class MonthStats:
             scoring_month=date.fromisoformat(values["scoring_month"]),
             history_start=date.fromisoformat(values["history_start"]),
             network=network,
-            groups=pl.DataFrame(values["groups"], schema=_GROUP_SCHEMA),
+            groups=pl.DataFrame(values["groups"], schema=GROUP_SCHEMA),
         )
 
 

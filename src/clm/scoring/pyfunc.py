@@ -9,7 +9,12 @@ pickled and ``mlflow.pyfunc.load_model`` works in a fresh process.
 Input: the columns of ``clm.scoring.inputs.SCORING_INPUT``, one row per subscriber and month,
 holding the scoring month and the months before it that the features read. Params:
 ``scoring_month`` (``YYYY-MM-01``; default the latest month of the input) and ``month_stats``
-(JSON of ``MonthStats``; default computed from the input, which must then be the whole base).
+(JSON of ``MonthStats``; default computed from the input, which must then be the whole base)
+and ``output_rows``: ``subscriber`` (default: one row per subscriber scored) or ``input`` (one
+row per input row, as ``mlflow.pyfunc.spark_udf`` needs: a scored subscriber's scores on its
+scoring-month row, nulls but the row's subscriber_id and month on every other row and on the
+rows of subscribers that fail the checks; ``risk_decile`` null, as a part of the base cannot
+rank it).
 """
 
 from __future__ import annotations
@@ -26,24 +31,24 @@ import pandas as pd
 import polars as pl
 from mlflow.types.schema import AnyType, ColSpec, Schema
 
-from clm.config import from_dict
 from clm.domain.budget import BudgetRules
-from clm.domain.taxonomy import load_taxonomy
 from clm.errors import InputError
-from clm.explain.reason_model import ReasonModel
 from clm.features.build import FeatureConfig
-from clm.models.trained import TrainedModel
+from clm.scoring.artifact import (
+    CHURN_ARTIFACT,
+    CONFIG_ARTIFACT,
+    REASON_ARTIFACT,
+    STAGE_ARTIFACT,
+    load_scorer,
+)
 from clm.scoring.inputs import SCORING_INPUT, check_history, failed_checks_summary, split_scorable
 from clm.scoring.month import MonthStats
-from clm.scoring.score import Scorer
+from clm.scoring.score import OUTPUT_SCHEMA, Scorer
 
 logger = logging.getLogger(__name__)
 
-CHURN_ARTIFACT = "churn_model"
-STAGE_ARTIFACT = "stage_model"
-REASON_ARTIFACT = "reason_model"
-CONFIG_ARTIFACT = "scorer_config"
-PARAMS = {"scoring_month": "", "month_stats": ""}
+PARAMS = {"scoring_month": "", "month_stats": "", "output_rows": "subscriber"}
+OUTPUT_ROWS = ("subscriber", "input")
 
 
 class InvalidInputError(InputError):
@@ -77,22 +82,6 @@ def write_scorer_config(features: FeatureConfig, budget: BudgetRules, path: Path
     path.write_text(json.dumps(config, indent=2) + "\n", encoding="utf-8")
 
 
-def load_scorer(
-    churn_dir: Path, stage_dir: Path, config_path: Path, reason_dir: Path | None = None
-) -> Scorer:
-    """The ``Scorer`` from the artifact's files (an artifact without a reason model ranks
-    reasons by TreeSHAP alone)."""
-    config = json.loads(config_path.read_text(encoding="utf-8"))
-    return Scorer(
-        churn=TrainedModel.load(churn_dir),
-        stage=TrainedModel.load(stage_dir),
-        features=from_dict(FeatureConfig, config["features"], where="scorer.json:features"),
-        budget=from_dict(BudgetRules, config["budget"], where="scorer.json:budget"),
-        taxonomy=load_taxonomy(),
-        reasons=ReasonModel.load(reason_dir) if reason_dir else None,
-    )
-
-
 def predict_frame(
     scorer: Scorer, model_input: pd.DataFrame, params: dict[str, Any]
 ) -> pd.DataFrame:
@@ -105,8 +94,9 @@ def predict_frame(
     frame = from_pandas(model_input)
     month_text = params.get("scoring_month") or ""
     month = date.fromisoformat(month_text) if month_text else frame["month"].max()
+    per_input_row = _output_rows(params) == "input"
     accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
-    if quarantined.height:
+    if quarantined.height and not per_input_row:
         raise InvalidInputError(
             f"{quarantined.height} of {frame.height} input rows cannot be scored; "
             f"{failed_checks_summary(quarantined)}"
@@ -116,7 +106,31 @@ def predict_frame(
     else:
         check_history(set(accepted["month"].unique()), month)
         stats = scorer.month_stats(accepted, month)
-    return scorer.score(accepted, stats).to_pandas()
+    if not per_input_row:
+        return scorer.score(accepted, stats).to_pandas()
+    scored = accepted.filter(pl.col("month") == month).height
+    scores = scorer.score(accepted, stats) if scored else pl.DataFrame(schema=OUTPUT_SCHEMA)
+    return on_input_rows(frame, scores).to_pandas()
+
+
+def on_input_rows(frame: pl.DataFrame, scores: pl.DataFrame) -> pl.DataFrame:
+    """``scores`` on the scoring-month rows of ``frame`` they belong to, nulls elsewhere."""
+    keys = frame.select("subscriber_id", pl.col("month").alias("scoring_month"))
+    on = ["subscriber_id", "scoring_month"]
+    placed = keys.join(scores, on=on, how="left", maintain_order="left")
+    scored = pl.col("churn_probability").is_not_null()
+    values = [name for name in OUTPUT_SCHEMA if name not in (*on, "risk_decile")]
+    return placed.with_columns(
+        *(pl.when(scored).then(pl.col(name)).alias(name) for name in values),
+        risk_decile=pl.lit(None, dtype=pl.Int8),
+    ).select(list(OUTPUT_SCHEMA))
+
+
+def _output_rows(params: dict[str, Any]) -> str:
+    rows = params.get("output_rows") or "subscriber"
+    if rows not in OUTPUT_ROWS:
+        raise InvalidInputError(f"output_rows must be one of {OUTPUT_ROWS}, not {rows!r}")
+    return rows
 
 
 def input_schema() -> Schema:

@@ -1,173 +1,517 @@
-"""Score a Spark DataFrame of scoring input with the same artifact, when a base outgrows one box.
+"""Score a month on Spark from the raw tables: the executors do the work, the driver adds up.
 
-The plan mirrors ``clm.scoring.batches``: rows are grouped by a hash bucket of subscriber_id
-(so a group holds all months of its subscribers) and handed to the artifact's scorer as Arrow
-tables (``applyInArrow``: exact dtypes, no pandas round trip). A first pass collects the few
-columns the month's statistics need, the driver computes ``MonthStats`` once and ships it to
-the second pass as JSON; risk deciles are ranked over the whole result. Each group is checked
-as in ``clm score`` (``clm.scoring.inputs.split_scorable``): the passes score only the
-accepted subscribers, and the quarantined rows come back beside the scores.
+The plan gives ``clm score``'s answer (``clm.scoring.batches``) without a step that needs one
+machine:
+
+1. Spark reads ``usage_monthly`` and ``subscribers`` and co-groups them by a hash bucket of
+   subscriber_id (one shuffle each), about ``scoring.batch_rows`` rows a bucket, so a bucket
+   holds every month of its subscribers. Inside the Arrow function each bucket is joined into
+   scoring input and checked by the single-process rules (``split_scorable``): out come the
+   quarantined rows with their failed checks, one statistics row per scorable subscriber and
+   the bucket's row count.
+2. The month's statistics are Spark aggregates of those rows: the network means and prepaid
+   spend thresholds are a few numbers, the only rows the driver collects besides counts; the
+   group sizes and ARPU stay a DataFrame, joined to the subscribers for the second pass.
+3. The buckets are scored by the artifact's ``Scorer``, as ``clm score`` scores a batch.
+4. Risk deciles cut the scores at approximate quantiles (``approxQuantile``, a mergeable
+   sketch): no global sort, no window over one partition. The cuts keep the ranking's order,
+   so how far they are from the exact deciles follows from the decile sizes alone and is
+   reported (``decile_rows_off``).
 """
 
 from __future__ import annotations
 
+import atexit
 import functools
 import logging
+import math
 import os
+import posixpath
+import shutil
 import sys
-from collections.abc import Callable
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
-from typing import NamedTuple
 
 import mlflow
 import polars as pl
-import pyarrow as pa
-from pyspark import SparkFiles
-from pyspark.sql import DataFrame, SparkSession, Window
+from pyspark import StorageLevel
+from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
+from pyspark.sql.utils import AnalysisException
 
+from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
 from clm.data.io import TableError
 from clm.data.validate import FAILED_CHECKS
-from clm.scoring.inputs import SCORING_INPUT, check_history, split_scorable
-from clm.scoring.month import STATS_COLUMNS, MonthStats
+from clm.features.build import FeatureConfig, network_stats
+from clm.months import require_first_of_month
+from clm.scoring.artifact import scorer_in
+from clm.scoring.batches import (
+    QuarantineShareError,
+    ScoreSummary,
+    ScoringConfig,
+)
+from clm.scoring.inputs import check_history
+from clm.scoring.month import GROUP_SCHEMA, MonthStats
 from clm.scoring.rules import DECILES
 from clm.scoring.score import OUTPUT_SCHEMA, Scorer
+from clm.scoring.spark_tasks import (
+    BUCKET,
+    CHECKED_SCHEMA,
+    PART,
+    QUARANTINE_SCHEMA,
+    ROWS,
+    STATS_SCHEMA,
+    check_bucket,
+    on_bucket,
+    score_bucket,
+)
 
 logger = logging.getLogger(__name__)
 
-BUCKET = "_clm_bucket"
+SPEND = "_clm_prepaid_spend"  # cumulative spend of non-group prepaid subscribers, else null
+_BRACKET_ACCURACY = 10_000  # of the sketch that brackets an exact quantile: speed, not result
 # Spark has no unsigned integers; everything else maps one to one.
 _SPARK_TYPES = {
-    pl.Int64(): "long",
-    pl.Int8(): "byte",
-    pl.UInt32(): "long",
+    pl.Int64(): "bigint",
+    pl.Int8(): "tinyint",
+    pl.UInt32(): "bigint",
     pl.Float64(): "double",
     pl.String(): "string",
     pl.Boolean(): "boolean",
     pl.Date(): "date",
     pl.List(pl.String()): "array<string>",
 }
-# dtypes of the statistics rows: input columns, plus the features they come from.
-SCORING_INPUT_STATS: dict[str, pl.DataType] = {
-    **SCORING_INPUT,
-    "snapshot_month": pl.Date(),
-    "tenure_months": pl.Int64(),
-    "arpu_mean_3m": pl.Float64(),
-    "cumulative_spend": pl.Float64(),
-}
-QUARANTINE_SCHEMA: dict[str, pl.DataType] = {**SCORING_INPUT, FAILED_CHECKS: pl.List(pl.String())}
 
 
-class SparkScores(NamedTuple):
-    """Each subscriber with a row in the scoring month is in exactly one of the two frames."""
+@dataclass(frozen=True)
+class SparkSummary:
+    """What a Spark scoring run did: ``clm score``'s summary plus how exact the deciles are.
 
-    scores: DataFrame  # one row per scored subscriber (``clm.scoring.score.OUTPUT_SCHEMA``)
-    quarantine: DataFrame  # rows of subscribers that cannot be scored, with ``failed_checks``
+    Attributes:
+        run: Rows in, scored, quarantined per check, the risk mix.
+        decile_rows_off: Sum over scored rows of |risk decile - exact decile|: an upper bound
+            on the rows in another decile than the exact ranking puts them in.
+        buckets: Subscriber groups the base was cut into.
+    """
+
+    run: ScoreSummary
+    decile_rows_off: int
+    buckets: int
 
 
-def local_session(cores: int = 2) -> SparkSession:
-    """A local Spark session for tests and benchmarks: no UI, loopback only, this Python."""
-    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)  # workers need this venv's packages
+def local_session(master: str = "local[2]") -> SparkSession:
+    """A Spark session on this machine for tests, benchmarks and ``clm score --engine spark``.
+
+    No UI, loopback only; executors run this Python (``PYSPARK_PYTHON``), whose clm package
+    they import. ``master`` may be ``local-cluster[executors,cores,MiB]``: separate executor
+    JVMs, so shipping files and serialising functions happen as on a cluster.
+    """
+    os.environ.setdefault("PYSPARK_PYTHON", sys.executable)
     return (
-        SparkSession.builder.master(f"local[{cores}]")
+        SparkSession.builder.master(master)
         .appName("clm-score")
         .config("spark.ui.enabled", "false")
         .config("spark.ui.showConsoleProgress", "false")
         .config("spark.driver.bindAddress", "127.0.0.1")
         .config("spark.driver.host", "127.0.0.1")
-        .config("spark.sql.shuffle.partitions", str(cores))
         .config("spark.sql.session.timeZone", "UTC")
+        # a task is one core: polars in the Python worker must not take them all
+        .config("spark.executorEnv.POLARS_MAX_THREADS", "1")
         .getOrCreate()
     )
 
 
-def spark_frame(spark: SparkSession, frame: pl.DataFrame) -> DataFrame:
-    """A polars frame as a Spark DataFrame with the same column types (dates stay dates)."""
-    return spark.createDataFrame(frame.to_arrow().cast(_arrow_schema(frame.schema)))
+def read_raw_tables(spark: SparkSession, folder: str) -> tuple[DataFrame, DataFrame]:
+    """``usage_monthly`` and ``subscribers`` from ``<folder>/<table>.parquet`` (files or folders
+    of parts, on any file system Spark reads)."""
+    tables = []
+    for table in ("usage_monthly", "subscribers"):
+        path = f"{folder.rstrip('/')}/{table}.parquet"
+        try:
+            tables.append(spark.read.parquet(path))
+        except AnalysisException as error:
+            raise TableError(table, "file_exists", f"cannot read {path}: {error}") from error
+    usage, subscribers = tables
+    return usage, subscribers
 
 
-def score_spark(
-    frame: DataFrame, model: str, scoring_month: date | None = None, buckets: int = 16
-) -> SparkScores:
-    """Scores of every scorable subscriber with a row in the scoring month, and the quarantine.
+@dataclass(frozen=True)
+class _Run:
+    """What both passes share: the month, the scorer shipped to the executors, the bucketed
+    tables."""
+
+    month: date
+    months: set[date]
+    history_start: date
+    model_name: str  # the artifact's archive among the files shipped to executors
+    scorer: Scorer
+    buckets: int
+    usage: DataFrame  # USAGE_MONTHLY columns and BUCKET
+    people: DataFrame  # SUBSCRIBERS columns and BUCKET
+
+    def on_buckets(
+        self, people: DataFrame, run: Callable[..., pl.DataFrame], schema: dict[str, pl.DataType]
+    ) -> DataFrame:
+        """``run(scorer, scoring input, subscriber rows)`` on every bucket, in Spark."""
+        usage, people = (
+            frame.repartition(self.buckets, BUCKET) for frame in (self.usage, people)
+        )  # one bucket a partition (``_bucket_keys``): no skew, no further shuffle
+        grouped = usage.groupBy(BUCKET).cogroup(people.groupBy(BUCKET))
+        return grouped.applyInArrow(on_bucket(self.model_name, run), _spark_schema(schema))
+
+    def checked(self) -> DataFrame:
+        """The first pass: quarantined rows, statistics rows and row counts (``CHECKED_SCHEMA``),
+        kept for the steps that read it."""
+
+        check = functools.partial(check_bucket, month=self.month, history_start=self.history_start)
+        checked = self.on_buckets(self.people, check, CHECKED_SCHEMA)
+        return checked.persist(StorageLevel.MEMORY_AND_DISK)
+
+
+def _start(
+    usage: DataFrame,
+    subscribers: DataFrame,
+    model: str,
+    batch_rows: int,
+    scoring_month: date | None,
+) -> _Run:
+    """Check the tables' columns and months, ship the artifact, cut the base into buckets."""
+    _check_columns(usage, "usage_monthly", USAGE_MONTHLY)
+    _check_columns(subscribers, "subscribers", SUBSCRIBERS)
+    spark = usage.sparkSession
+    months = {row[0] for row in usage.select("month").distinct().collect()}
+    if not months:
+        raise TableError("usage_monthly", "non_empty", "the input has no rows")
+    month = require_first_of_month(scoring_month) if scoring_month else max(months)
+    check_history(months, month)
+    local = Path(mlflow.artifacts.download_artifacts(model) if ":/" in model else model).resolve()
+    shipped = _ship(spark, local)
+    # a multiple of the cores, so no core waits for the last bucket alone
+    parallelism = spark.sparkContext.defaultParallelism
+    buckets = parallelism * math.ceil(usage.count() / (batch_rows * parallelism))
+    keys = F.array(*(F.lit(key).cast("bigint") for key in _bucket_keys(spark, buckets)))
+    index = (F.pmod(F.xxhash64("subscriber_id"), F.lit(buckets)) + 1).cast("int")
+    bucket = F.element_at(keys, index)
+    bucket = bucket.alias(BUCKET)
+    return _Run(
+        month, months, min(months), shipped, scorer_in(local), buckets,
+        usage.select(*USAGE_MONTHLY, bucket), subscribers.select(*SUBSCRIBERS, bucket),
+    )  # fmt: skip
+
+
+def score_tables(
+    usage: DataFrame,
+    subscribers: DataFrame,
+    model: str,
+    output: str,
+    config: ScoringConfig,
+    scoring_month: date | None = None,
+) -> SparkSummary:
+    """Score every subscriber with a usage row in the scoring month; write scores and quarantine.
 
     Args:
-        frame: Scoring input rows (``clm.scoring.inputs.SCORING_INPUT`` columns).
-        model: The scorer artifact: a ``models:/`` URI or a local folder.
-        scoring_month: The month T; default the latest month of the input.
-        buckets: Subscriber groups handed to the scorer; more keep each one smaller.
+        usage: The raw ``usage_monthly`` table, the scoring month and the history before it.
+        subscribers: The raw ``subscribers`` table.
+        model: The scorer artifact: a ``models:/`` URI, a run URI or a local folder.
+        output: Folder of parquet scores (``clm.scoring.score.OUTPUT_SCHEMA``, ``group_size`` as
+            int64); rows of unscorable subscribers go to ``<output stem>.quarantine.parquet``
+            with ``failed_checks``. Both are overwritten.
+        config: The ``scoring`` params section.
+        scoring_month: The month T; default the latest month of ``usage``.
+
+    Raises:
+        TableError: a column is missing or mistyped, or ``usage`` has no rows.
+        HistoryError: the input lacks a month the features read.
+        QuarantineShareError: more than ``max_quarantined_share`` of the rows failed; nothing
+            is written.
     """
-    spark = frame.sparkSession
-    if dict(frame.dtypes).get("month") != "date":
-        raise TableError("scoring_input", "dtype", "expected date", column="month")
-    local = Path(mlflow.artifacts.download_artifacts(model) if ":/" in model else model)
-    spark.sparkContext.addFile(str(local.resolve()), recursive=True)
-    months = {row[0] for row in frame.select("month").distinct().collect()}
-    month = scoring_month or max(months)
-    check_history(months, month)
-    history_start = min(months)
-    keyed = frame.select(*SCORING_INPUT).withColumn(
-        BUCKET, F.pmod(F.xxhash64("subscriber_id"), F.lit(buckets))
-    )
-    name = local.resolve().name
-
-    def split(scorer: Scorer, group: pl.DataFrame) -> tuple[pl.DataFrame, pl.DataFrame]:
-        return split_scorable(group, month, scorer.features.history_gaps)
-
-    quarantine = keyed.groupBy(BUCKET).applyInArrow(
-        _on_group(name, lambda s, f: split(s, f)[1]), _spark_schema(QUARANTINE_SCHEMA)
-    )
-    stats_schema = _spark_schema({c: SCORING_INPUT_STATS[c] for c in STATS_COLUMNS})
-    rows = keyed.groupBy(BUCKET).applyInArrow(
-        _on_group(name, lambda s, f: s.stats_rows(split(s, f)[0], month, history_start)),
-        stats_schema,
-    )
-    scorer = _load_scorer(str(local.resolve()))
-    stats = MonthStats.from_rows(pl.from_arrow(rows.toArrow()), history_start, scorer.features)
-    stats_json = stats.to_json()
-    scored = (
-        keyed.groupBy(BUCKET)
-        .applyInArrow(
-            _on_group(name, lambda s, f: s.score(split(s, f)[0], MonthStats.from_json(stats_json))),
-            _spark_schema(OUTPUT_SCHEMA),
+    with _timed("reading the months, shipping the scorer"):
+        run = _start(usage, subscribers, model, config.batch_rows, scoring_month)
+    month, history_start = run.month, run.history_start
+    checked = run.checked()
+    with _timed(f"checking {run.buckets} buckets"):
+        counts = dict(checked.groupBy(PART).agg(F.sum(ROWS)).collect())
+    rows_in, rows_quarantined = counts.get("rows", 0), counts.get("quarantine") or 0
+    quarantine = checked.where(F.col(PART) == "quarantine").select(*QUARANTINE_SCHEMA)
+    failed_checks = _failed_check_counts(quarantine)
+    if rows_quarantined > config.max_quarantined_share * rows_in:
+        checked.unpersist()
+        raise QuarantineShareError(
+            f"{rows_quarantined} of {rows_in} input rows failed their checks, more than "
+            f"scoring.max_quarantined_share={config.max_quarantined_share:.2%}; most failed "
+            f"checks: {dict(list(failed_checks.items())[:5])}; nothing written"
         )
-        .cache()
+    with _timed("writing the quarantine, the month's statistics"):
+        quarantine.write.mode("overwrite").parquet(quarantine_location(output))
+        network, groups = _month_stats(checked, run.scorer.features)
+
+    score = functools.partial(
+        score_bucket, month=month, history_start=history_start, network=network
     )
-    n = scored.count()
-    rank = F.row_number().over(Window.orderBy(F.desc("churn_probability"), F.asc("subscriber_id")))
-    decile = (F.floor((rank - 1) * DECILES / F.lit(max(n, 1))) + 1).cast("byte")
-    return SparkScores(scored.withColumn("risk_decile", decile).select(*OUTPUT_SCHEMA), quarantine)
+    people = run.people.join(groups, on="group_id", how="left")
+    scored = run.on_buckets(people, score, OUTPUT_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
+    with _timed(f"scoring {run.buckets} buckets"):
+        subscribers_scored = scored.count()
+    checked.unpersist()
+    with _timed("ranking risk deciles, writing the scores"):
+        ranked = scored.withColumn("risk_decile", _risk_decile(scored, config.spark_decile_error))
+        ranked.select(*OUTPUT_SCHEMA).write.mode("overwrite").parquet(output)
+        mix = _risk_mix(ranked)
+    scored.unpersist()
+    logger.info("scored %d subscribers for %s -> %s", subscribers_scored, month, output)
+    summary = ScoreSummary(
+        month, len(run.months), rows_in, rows_quarantined, failed_checks, subscribers_scored, mix
+    )
+    return SparkSummary(summary, decile_rows_off(mix["risk_decile"]), run.buckets)
+
+
+def month_stats(
+    usage: DataFrame,
+    subscribers: DataFrame,
+    model: str,
+    batch_rows: int,
+    scoring_month: date | None = None,
+) -> MonthStats:
+    """The month's statistics, collected: the ``month_stats`` param of the pyfunc when it scores
+    part of the base (``mlflow.pyfunc.spark_udf``). Its groups table grows with the base, so
+    ``score_tables`` keeps that one on the executors instead."""
+    run = _start(usage, subscribers, model, batch_rows, scoring_month)
+    checked = run.checked()
+    network, groups = _month_stats(checked, run.scorer.features)
+    collected = pl.DataFrame(
+        [tuple(row) for row in groups.collect()], schema=GROUP_SCHEMA, orient="row"
+    ).sort("group_id")
+    checked.unpersist()
+    return MonthStats(run.month, run.history_start, network, collected)
+
+
+def spark_udf_result_type() -> str:
+    """The struct to ask ``mlflow.pyfunc.spark_udf`` for (pyfunc param ``output_rows=input``).
+
+    MLflow casts each struct field with numpy, which has no null integer: ``group_size`` and
+    ``imputed_months`` come as double. ``risk_decile`` (null: a part of the base cannot rank)
+    and ``scoring_month`` (the row's own month) are left out.
+    """
+    left_out = ("risk_decile", "scoring_month")
+    fields = {
+        name: pl.Float64() if dtype in (pl.UInt32(), pl.Int8()) else dtype
+        for name, dtype in OUTPUT_SCHEMA.items()
+        if name not in left_out
+    }
+    return _spark_schema(fields)
+
+
+def quarantine_location(output: str) -> str:
+    """``clm.scoring.batches.quarantine_path_for`` for any URI Spark writes to (``s3a://``...)."""
+    stem = posixpath.splitext(posixpath.basename(output.rstrip("/")))[0]
+    return posixpath.join(posixpath.dirname(output.rstrip("/")), f"{stem}.quarantine.parquet")
+
+
+def decile_rows_off(decile_counts: pl.DataFrame) -> int:
+    """Sum over rows of |decile - exact decile|, from each decile's row count alone.
+
+    Both the cut points and the exact ranking put rows in decile order, so the deciles differ
+    only by where each boundary falls: after d deciles the exact ranking has placed
+    ceil(d * n / 10) rows (``clm.scoring.rules.risk_deciles``), the cuts their own count.
+    """
+    sizes = dict(decile_counts.select("risk_decile", "subscribers").iter_rows())
+    n = sum(sizes.values())
+    placed = 0
+    off = 0
+    for d in range(1, DECILES):
+        placed += sizes.get(d, 0)
+        off += abs(placed - (d * n + DECILES - 1) // DECILES)
+    return off
+
+
+def _ship(spark: SparkSession, artifact: Path) -> str:
+    """Ship the artifact folder to every executor as a zip archive, unpacked there; returns its
+    name for ``SparkFiles.get``. Spark ships no local folders to a cluster (``addFile`` of a
+    directory works in local mode only) and serves the archive from its path while the session
+    lives, so the archive's folder is removed when this Python exits."""
+    folder = tempfile.mkdtemp(prefix="clm-scorer-")
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    name = Path(folder).name  # Spark knows a shipped file by its name: one per call
+    spark.sparkContext.addArchive(shutil.make_archive(f"{folder}/{name}", "zip", artifact))
+    return f"{name}.zip"
+
+
+@contextmanager
+def _timed(step: str) -> Iterator[None]:
+    """Log how long a step of the plan took: where a slow run spends its time."""
+    started = time.perf_counter()
+    yield
+    logger.info("%s: %.1f s", step, time.perf_counter() - started)
+
+
+def _bucket_keys(spark: SparkSession, buckets: int) -> list[int]:
+    """Per bucket b, a key that Spark's hash partitioner sends to partition b of ``buckets``.
+
+    ``repartition(n, column)`` places a row by ``pmod(hash(column), n)`` (``F.hash``), which
+    would put some buckets together and leave partitions empty; keyed this way each partition
+    holds one bucket.
+    """
+    partition = F.pmod(F.hash("id"), F.lit(buckets))
+    found = spark.range(buckets * 64).groupBy(partition.alias("partition")).agg(F.min("id"))
+    keys = dict(found.collect())
+    return [keys[b] for b in range(buckets)]
+
+
+def _check_columns(frame: DataFrame, table: str, contract: dict[str, pl.DataType]) -> None:
+    """Raise TableError unless every contract column is present with its contract type."""
+    types = dict(frame.dtypes)
+    for name, dtype in contract.items():
+        if name not in types:
+            raise TableError(table, "column_present", "column missing", column=name)
+        if types[name] != _SPARK_TYPES[dtype]:
+            raise TableError(
+                table, "dtype", f"expected {_SPARK_TYPES[dtype]}, got {types[name]}", column=name
+            )
+
+
+def _month_stats(checked: DataFrame, config: FeatureConfig) -> tuple[pl.DataFrame, DataFrame]:
+    """``MonthStats``' two tables from the first pass's statistics rows, as Spark aggregates.
+
+    The network table (``clm.features.build.network_stats``: a few rows) is collected, its
+    prepaid spend thresholds exactly as polars computes them (``_exact_quantiles``). The groups
+    table stays a DataFrame.
+    """
+    stats = checked.where(F.col(PART) == "stats").select(*STATS_SCHEMA)
+    tiers = config.tiers
+    high = 1.0 - tiers.prepaid_high_top_share
+    shares = (high, high - tiers.prepaid_mid_next_share)
+    prepaid = (F.col("payment_type") != "postpaid") & ~F.col("is_group")
+    stats = stats.withColumn(SPEND, F.when(prepaid, F.col("cumulative_spend")))
+    means = stats.groupBy("snapshot_month", "network").agg(
+        F.avg("tenure_months").alias("network_mean_tenure"),
+        F.avg("arpu_mean_3m").alias("network_mean_arpu"),
+    )
+    thresholds = _exact_quantiles(stats, shares)
+    rows = [(*row, *thresholds[row["network"]]) for row in means.collect()]
+    schema = network_stats(pl.LazyFrame(schema=STATS_SCHEMA), config).schema
+    network = pl.DataFrame(
+        rows,
+        schema=[*means.columns, "prepaid_high_spend", "prepaid_mid_spend"],
+        orient="row",
+    ).select(pl.col(name).cast(dtype) for name, dtype in schema.items())
+    groups = (
+        stats.where(F.col("group_id").isNotNull())
+        .groupBy("group_id")
+        .agg(
+            F.count(F.lit(1)).alias("group_size"),
+            F.avg("arpu_mean_3m").alias("group_arpu_mean_3m"),
+        )
+    )
+    return network.sort("snapshot_month", "network"), groups
+
+
+def _exact_quantiles(stats: DataFrame, shares: tuple[float, ...]) -> dict[str, list[float | None]]:
+    """Per network, polars' ``linear`` quantiles of ``SPEND`` (nulls left out), to the bit.
+
+    No task holds a network's values: an approximate quantile brackets each rank, Spark counts
+    the values below each bracket, and only the values inside the brackets (about
+    ``8 / _BRACKET_ACCURACY`` of them) reach the driver, which picks the two around the rank and
+    interpolates as polars does. A bracket that missed its rank (possible for tiny networks)
+    falls back to all of that network's values.
+    """
+    margin = 4.0 / _BRACKET_ACCURACY
+    sides = (-margin, margin)
+    probabilities = [min(max(share + side, 0.0), 1.0) for share in shares for side in sides]
+    spend = F.col(SPEND)
+    found = stats.groupBy("network").agg(
+        F.count(spend).alias("n"),
+        F.percentile_approx(spend, probabilities, _BRACKET_ACCURACY).alias("cuts"),
+    )
+    bounds = {row["network"]: (row["n"], row["cuts"]) for row in found.collect()}
+    inside, below = F.lit(False), []
+    for i in range(len(shares)):
+        lower = F.lit(None)
+        for network, (n, cuts) in bounds.items():
+            if n:
+                here = F.col("network") == network
+                inside = inside | (here & spend.between(cuts[2 * i], cuts[2 * i + 1]))
+                lower = F.when(here, F.lit(cuts[2 * i])).otherwise(lower)
+        below.append(F.count(F.when(spend < lower, 1)).alias(f"below_{i}"))
+    counts = {row["network"]: row for row in stats.groupBy("network").agg(*below).collect()}
+    values = pl.DataFrame(
+        [tuple(row) for row in stats.where(inside).select("network", SPEND).collect()],
+        schema={"network": pl.String(), SPEND: pl.Float64()},
+        orient="row",
+    )
+    result = {}
+    for network, (n, cuts) in bounds.items():
+        quantiles: list[float | None] = []
+        for i, share in enumerate(shares):
+            if not n:
+                quantiles.append(None)
+                continue
+            low, high = cuts[2 * i], cuts[2 * i + 1]
+            kept = values.filter(pl.col("network") == network, pl.col(SPEND).is_between(low, high))
+            sorted_values, offset = kept[SPEND].sort().to_list(), counts[network][f"below_{i}"]
+            position = (n - 1) * share
+            lo, hi = math.floor(position), math.ceil(position)
+            if not offset <= lo <= hi < offset + len(sorted_values):
+                logger.warning("quantile bracket missed for network %s: reading all", network)
+                every = stats.where((F.col("network") == network) & spend.isNotNull())
+                sorted_values, offset = sorted(row[0] for row in every.select(SPEND).collect()), 0
+            lower_value = sorted_values[lo - offset]
+            upper_value = sorted_values[hi - offset]
+            quantiles.append(lower_value + (upper_value - lower_value) * (position - lo))
+        result[network] = quantiles
+    return result
+
+
+def _risk_decile(scored: DataFrame, relative_error: float) -> Column:
+    """Risk decile (1 = riskiest tenth) from approximate quantiles of ``churn_probability``.
+
+    Decile d's lower bound is the (1 - d/10) quantile, so ties go to the riskier decile.
+    """
+    shares = [1.0 - d / DECILES for d in range(1, DECILES)]
+    cuts = scored.approxQuantile("churn_probability", shares, relative_error)
+    below = [(F.col("churn_probability") < cut).cast("int") for cut in cuts]
+    return (F.lit(1) + sum(below, F.lit(0))).cast("tinyint")
+
+
+def _failed_check_counts(quarantine: DataFrame) -> dict[str, int]:
+    """Quarantined rows per failed check, most frequent first (as ``failed_check_counts``)."""
+    counts = (
+        quarantine.select(F.explode(FAILED_CHECKS).alias("check"))
+        .groupBy("check")
+        .count()
+        .orderBy(F.desc("count"), "check")
+        .collect()
+    )
+    return {check: rows for check, rows in counts}
+
+
+def _risk_mix(scores: DataFrame) -> dict[str, pl.DataFrame]:
+    """Subscribers and mean churn probability per decile, stage and value tier."""
+    return {
+        column: pl.DataFrame(
+            [
+                tuple(row)
+                for row in scores.groupBy(column)
+                .agg(
+                    F.count(F.lit(1)).alias("subscribers"),
+                    F.avg("churn_probability").alias("mean_churn_probability"),
+                )
+                .collect()
+            ],
+            schema={
+                column: OUTPUT_SCHEMA[column],
+                "subscribers": pl.UInt32(),
+                "mean_churn_probability": pl.Float64(),
+            },
+            orient="row",
+        ).sort(column)
+        for column in ("risk_decile", "stage", "value_tier")
+    }
 
 
 def _spark_schema(schema: dict[str, pl.DataType]) -> str:
     return ", ".join(f"{name} {_SPARK_TYPES[dtype]}" for name, dtype in schema.items())
-
-
-@functools.cache
-def _load_scorer(path: str) -> Scorer:
-    """Load once per Python process: Spark reuses its workers across groups."""
-    return mlflow.pyfunc.load_model(path).unwrap_python_model().scorer
-
-
-def _on_group(
-    name: str, run: Callable[[Scorer, pl.DataFrame], pl.DataFrame]
-) -> Callable[[pa.Table], pa.Table]:
-    """An ``applyInArrow`` function running ``run`` on the scorer shipped as ``name``."""
-
-    def apply(table: pa.Table) -> pa.Table:
-        frame = pl.from_arrow(table.drop_columns([BUCKET]))
-        result = run(_load_scorer(SparkFiles.get(name)), frame)
-        result = result.with_columns(pl.col(pl.UInt32).cast(pl.Int64))
-        return result.to_arrow().cast(_arrow_schema(result.schema))
-
-    return apply
-
-
-def _arrow_schema(schema: pl.Schema) -> pa.Schema:
-    """Plain Arrow types Spark reads (polars writes string views)."""
-    plain = {pl.String(): pa.string(), pl.List(pl.String()): pa.list_(pa.string())}
-    return pa.schema(
-        (name, plain.get(dtype) or pl.DataFrame(schema={name: dtype}).to_arrow().schema[0].type)
-        for name, dtype in schema.items()
-    )

@@ -11,8 +11,9 @@ from rich.table import Table
 from clm.scoring.batches import ScoreSummary, quarantine_path_for
 
 
-def run_table(summary: ScoreSummary, output: Path) -> Table:
-    """Rows in, subscribers scored, rows quarantined in total and per failed check."""
+def run_table(summary: ScoreSummary, output: Path, decile_rows_off: int | None = None) -> Table:
+    """Rows in, subscribers scored, rows quarantined in total and per failed check; with
+    ``decile_rows_off`` (Spark's approximate deciles), how far they are from the exact ones."""
     table = Table(title=f"scoring {summary.scoring_month}", show_header=False)
     table.add_column("", style="bold")
     table.add_column("", justify="right")
@@ -25,6 +26,9 @@ def run_table(summary: ScoreSummary, output: Path) -> Table:
     table.add_row("rows quarantined", quarantined)
     for check, rows in summary.failed_checks.items():
         table.add_row(f"  failed {check}", f"{rows:,}")
+    if decile_rows_off is not None:
+        share = decile_rows_off / max(summary.subscribers_scored, 1)
+        table.add_row("risk decile steps off exact", f"{decile_rows_off:,} ({share:.3%})")
     table.add_row("scores", str(output))
     table.add_row("quarantine", str(quarantine_path_for(output)))
     return table
