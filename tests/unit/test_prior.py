@@ -57,7 +57,7 @@ def test_calibrators_compose_as_applied_one_after_the_other():
     first, second = PlattCalibrator(1.3, -0.2), PlattCalibrator(0.8, 0.5)
     np.testing.assert_allclose(then(first, second).apply(prob), second.apply(first.apply(prob)))
     np.testing.assert_allclose(
-        shifted(None, -1.5).apply(prob), correct_prior(prob, 0.5, 1 / (1 + np.exp(1.5)))
+        shifted(-1.5).apply(prob), correct_prior(prob, 0.5, 1 / (1 + np.exp(1.5)))
     )
 
 

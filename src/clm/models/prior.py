@@ -51,10 +51,10 @@ def correct_prior(prob: np.ndarray, train_rate: float, population_rate: float) -
     return expit(logit(clipped) + log_odds_shift(train_rate, population_rate))
 
 
-def shifted(calibrator: PlattCalibrator | None, shift: float) -> PlattCalibrator:
-    """One calibrator that applies ``calibrator`` (none: identity) and then adds ``shift``."""
-    base = calibrator or PlattCalibrator(slope=1.0, intercept=0.0)
-    return PlattCalibrator(slope=base.slope, intercept=base.intercept + shift)
+def shifted(shift: float) -> PlattCalibrator:
+    """The calibrator that adds ``shift`` to every log-odds (a prior correction, stored and
+    applied like any Platt scaling)."""
+    return PlattCalibrator(slope=1.0, intercept=shift)
 
 
 def then(first: PlattCalibrator, second: PlattCalibrator) -> PlattCalibrator:

@@ -98,7 +98,7 @@ def fit_final(
     natural = population is None or at_rate(valid_rate, len(valid_y), population, config.rate_z_max)
     prior_fix = None
     if population is not None:
-        prior_fix = shifted(None, log_odds_shift(train_rate, population))
+        prior_fix = shifted(log_odds_shift(train_rate, population))
         trained = TrainedModel(task, booster, encoder, prior_fix)
     prob = trained.predict(valid)
     ece = expected_calibration_error(valid_y, prob)
