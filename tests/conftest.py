@@ -16,9 +16,10 @@ from tests.mlflow_store import copy_store, forget_artifact_locations, make_store
 from tests.params import Params, repo_params
 from tests.trained_store import build_trained_store
 
-# Session fixtures that take the longest to build; under xdist (``--dist loadgroup``) the tests
-# that need one run on one worker, which builds it once.
-BUILT_ONCE = ("trained_store", "default_sized_data")
+# Fixtures that take the longest to build (the session's stores and data, the HTTP server);
+# under xdist (``--dist loadgroup``) the tests that need one run on one worker, which builds it
+# once.
+BUILT_ONCE = ("trained_store", "default_sized_data", "promotion_server")
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups

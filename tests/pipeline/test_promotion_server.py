@@ -1,6 +1,6 @@
 """Promotion, rollback and racing promotions against a real ``mlflow server`` over HTTP.
 
-One server per module (SQLite backend, proxied local artifact store, 127.0.0.1 only) in a temp
+One server per session (SQLite backend, proxied local artifact store, 127.0.0.1 only) in a temp
 dir; every test first puts the aliases and tags back to a known state.
 """
 
@@ -40,8 +40,8 @@ pytestmark = pytest.mark.slow
 RACE_WAIT_SECONDS = 120
 
 
-@pytest.fixture(scope="module")
-def server(empty_store, tmp_path_factory):
+@pytest.fixture(scope="session")  # session: other modules' tests may run between this one's
+def promotion_server(empty_store, tmp_path_factory):
     """A running server holding v1 weak, v2 and v3 good churn versions (logged over HTTP)."""
     folder = tmp_path_factory.mktemp("server")
     copy_store(empty_store, folder)  # migrated: the server starts without running migrations
@@ -53,7 +53,7 @@ def server(empty_store, tmp_path_factory):
 
 
 @pytest.fixture
-def client(server):
+def client(promotion_server):
     """A client whose registry starts with champion v1, challenger v2, no promotion tags and
     no champion history."""
     client = MlflowClient()

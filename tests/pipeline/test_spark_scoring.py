@@ -35,7 +35,7 @@ CLUSTER = "local-cluster[2,1,1024]"  # two executors of one core and 1 GiB each
 
 
 @pytest.fixture(scope="module")
-def spark():
+def spark_cluster():
     session = local_session(CLUSTER)
     yield session
     session.stop()
@@ -61,7 +61,7 @@ def raw(tiny_scorer, tmp_path_factory):
 
 
 def test_spark_scores_and_quarantines_like_the_single_process_scorer(
-    spark, tiny_scorer, raw, tmp_path
+    spark_cluster, tiny_scorer, raw, tmp_path
 ):
     folder, frame, bad = raw
     config = replace(repo_params().scoring, batch_rows=1_000, max_quarantined_share=0.1)
@@ -70,7 +70,7 @@ def test_spark_scores_and_quarantines_like_the_single_process_scorer(
         frame.lazy(), load_scorer_from(str(tiny_scorer.path)), expected_path, config
     )
     output = tmp_path / "scores"
-    usage, subscribers = read_raw_tables(spark, str(folder))
+    usage, subscribers = read_raw_tables(spark_cluster, str(folder))
     summary = score_tables(usage, subscribers, str(tiny_scorer.path), str(output), config)
     result = pl.read_parquet(output / "*.parquet").sort("subscriber_id")
     quarantine = pl.read_parquet(quarantine_path_for(output) / "*.parquet")
@@ -103,25 +103,25 @@ def test_spark_scores_and_quarantines_like_the_single_process_scorer(
 
 
 def test_spark_udf_of_the_registered_scorer_scores_like_the_single_process_scorer(
-    spark, tiny_scorer, raw, tmp_path
+    spark_cluster, tiny_scorer, raw, tmp_path
 ):
     folder, frame, _ = raw
     config = replace(repo_params().scoring, max_quarantined_share=0.1)
     expected_path = tmp_path / "expected.parquet"
     score_input(frame.lazy(), load_scorer_from(str(tiny_scorer.path)), expected_path, config)
-    usage, subscribers = read_raw_tables(spark, str(folder))
+    usage, subscribers = read_raw_tables(spark_cluster, str(folder))
     uri = f"models:/{REGISTERED_MODELS['scorer']}/{tiny_scorer.version}"
     with tracking_uri(tiny_scorer.tracking_uri):
         stats = month_stats(usage, subscribers, uri, config.batch_rows)
         udf = mlflow.pyfunc.spark_udf(
-            spark,
+            spark_cluster,
             uri,
             env_manager="local",
             result_type=spark_udf_result_type(),
             params={"month_stats": stats.to_json(), "output_rows": "input"},
         )
     # the pyfunc needs every month of a subscriber in one Arrow batch: one batch a partition
-    spark.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(frame.height))
+    spark_cluster.conf.set("spark.sql.execution.arrow.maxRecordsPerBatch", str(frame.height))
     rows = (
         usage.join(subscribers, on="subscriber_id")
         .select(*SCORING_INPUT)

@@ -175,6 +175,9 @@ def log_and_register(
             input_example=matrix.head(5),
             model_format="ubj",
             registered_model_name=name,
+            # the booster needs XGBoost alone; left to infer, MLflow imports the model in a
+            # subprocess (seconds per model) or pins the whole uv project
+            pip_requirements=mlflow.xgboost.get_default_pip_requirements(),
         )
     version = str(info.registered_model_version)
     mark_challenger(name, version, {**provenance, "run_id": run.info.run_id})
