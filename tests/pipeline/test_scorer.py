@@ -303,16 +303,16 @@ def test_a_run_failing_mid_way_leaves_the_previous_scores_and_quarantine_togethe
     scorer = load_scorer_from(str(tiny_scorer.path))
     score_input(tiny_scorer.frame.lazy(), scorer, output, BATCHED)
     before = {path.name: path.read_bytes() for path in folder.iterdir()}
-    score_batch, batches = Scorer.score, []
+    score_batch, batches = Scorer.score_base, []
 
-    def fail_on_the_second_batch(self, frame, stats):
-        batches.append(frame.height)
+    def fail_on_the_second_batch(self, base, stats):
+        batches.append(base.height)
         if len(batches) == 2:
             raise RuntimeError("killed mid-way")
-        return score_batch(self, frame, stats)
+        return score_batch(self, base, stats)
 
-    with monkeypatch.context() as patch:
-        patch.setattr(Scorer, "score", fail_on_the_second_batch)
+    with monkeypatch.context() as patch:  # clm score's second pass scores the kept features
+        patch.setattr(Scorer, "score_base", fail_on_the_second_batch)
         with pytest.raises(RuntimeError, match="killed mid-way"):
             score_input(with_bad_arpu(tiny_scorer.frame).lazy(), scorer, output, BATCHED)
 

@@ -69,7 +69,7 @@ class ReasonModel:
         shares = positive_shares(causes)
         if self.booster is None or self.weight == 0:
             return shares
-        learned = self.booster.predict(xgb.DMatrix(_inputs(churn, frame, causes)))
+        learned = self.booster.inplace_predict(_inputs(churn, frame, causes))  # no DMatrix copy
         return Contributions(
             shares.names, (1 - self.weight) * shares.values + self.weight * learned, shares.bias
         )

@@ -170,8 +170,12 @@ def _booster_params(task: Task, params: dict, columns: Sequence[str], model: Mod
 
 
 def predict(booster: xgb.Booster, matrix: pd.DataFrame) -> np.ndarray:
-    """Churn probability (n,) or stage probabilities (n, 4)."""
-    return booster.predict(xgb.DMatrix(matrix))
+    """Churn probability (n,) or stage probabilities (n, 4).
+
+    In place: the same numbers as predicting on a ``DMatrix``, without copying the matrix
+    into one first (that copy took about a third of the churn model's predict time).
+    """
+    return booster.inplace_predict(matrix)
 
 
 def best_rounds_only(booster: xgb.Booster) -> xgb.Booster:

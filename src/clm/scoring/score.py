@@ -61,11 +61,16 @@ class Scorer:
     taxonomy: Taxonomy
     reasons: ReasonModel | None = None  # learned from recorded reasons; TreeSHAP only if None
 
+    def base(self, frame: pl.DataFrame, scoring_month: date, history_start: date) -> pl.DataFrame:
+        """The per-subscriber features of a batch, before the month's statistics are known:
+        ``stats_rows`` reads them, and ``score_base`` finishes them."""
+        return base_features(frame, scoring_month, history_start, self.features)
+
     def stats_rows(
         self, frame: pl.DataFrame, scoring_month: date, history_start: date
     ) -> pl.DataFrame:
         """This batch's share of the rows ``MonthStats.from_rows`` needs."""
-        return stats_rows(base_features(frame, scoring_month, history_start, self.features))
+        return stats_rows(self.base(frame, scoring_month, history_start))
 
     def month_stats(self, frame: pl.DataFrame, scoring_month: date) -> MonthStats:
         """The month's statistics when ``frame`` is the whole scored base."""
@@ -79,7 +84,10 @@ class Scorer:
         ``risk_decile`` ranks within ``frame``; callers scoring in batches rank again over
         the whole month (``clm.scoring.rules.risk_deciles``).
         """
-        base = base_features(frame, stats.scoring_month, stats.history_start, self.features)
+        return self.score_base(self.base(frame, stats.scoring_month, stats.history_start), stats)
+
+    def score_base(self, base: pl.DataFrame, stats: MonthStats) -> pl.DataFrame:
+        """``score`` from the batch's ``base`` features, for a caller that kept them."""
         features = month_features(base, stats, self.features).sort("subscriber_id")
         churn = self.churn.predict(features)
         stage_prob = self.stage.predict(features)
