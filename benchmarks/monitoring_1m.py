@@ -5,8 +5,8 @@ Run: nice -n 10 .venv/bin/python -m benchmarks.monitoring_1m [--subscribers N]
 Goal (design.md): <= 30 s and <= 2 GB peak on 2 cores. Timed: reading the two scored months
 (features, churn probability, stage and top-3 reasons, as ``clm score`` gives them beside the
 feature table) and the whole monitor pass (drift of every feature, the score and the mix with
-PSI and KS / chi-square tests, the driver mix overall and per value tier x stage, realised
-performance, data quality, alerts). Not timed: scoring, which is ``clm score``'s (see
+PSI and KS / chi-square tests, the driver mix overall, per value tier x stage and per region,
+realised performance, data quality, alerts). Not timed: scoring, which is ``clm score``'s (see
 benchmarks/score_1m.py). The months are built from a small synthetic run (the pipeline's own
 steps, ``benchmarks.monitoring_support``): its last two labelled months, scored by its
 champion, resampled with replacement to ``--subscribers`` rows each with fresh ids. The
@@ -36,6 +36,7 @@ def build(folder: Path, subscribers: int) -> None:
 
     from benchmarks.monitoring_support import prepare_data, split_at, train_run
     from clm.models.trained import TrainedModel
+    from clm.monitoring.regions import with_regions
     from clm.monitoring.scoring import score_frame
 
     params = repo_params()
@@ -46,8 +47,9 @@ def build(folder: Path, subscribers: int) -> None:
     features = pl.read_parquet(run.features)
     last = features.filter(pl.col("churn").is_not_null())["snapshot_month"].max()
     months = []
+    subscribers = pl.read_parquet(folder / "validated" / "subscribers.parquet")
     for offset, month in enumerate(sorted(features["snapshot_month"].unique())[-5:-3]):
-        rows = features.filter(snapshot_month=month)
+        rows = with_regions(features.filter(snapshot_month=month), subscribers, "subscribers")
         scored = score_frame(churn, stage, rows, params.monitor.chunk_rows)
         scored = rows.drop("value_tier", "churn").hstack(
             scored.drop("subscriber_id", "snapshot_month")

@@ -7,12 +7,14 @@ champion is trained with the test month just before the onset; ``clm monitor``'s
 watches the 12 months after it. For each scenario:
   - the months with alerts, and the first month with a driver-mix alert or any alert:
     detected within one month of the onset, and the driver-mix alert names the category of
-    the shock's reason (taxonomy: survey reason -> cause -> category);
+    the shock's reason (taxonomy: survey reason -> cause -> category), overall or in a region
+    (``west: competitor_behaviour``; a regional shock must name its region);
   - without a shock, no alert in the 12 months;
   - after retraining on the post-shock months only (test month the latest labelled one),
     the churn model's ROC-AUC against the oracle's (which knows the shock).
 
-Run: nice -n 10 .venv/bin/python -m benchmarks.monitoring_scenarios [--subscribers N]
+Run: OMP_NUM_THREADS=1 python3 -m uv run python -m benchmarks.monitoring_scenarios
+[--subscribers N] [--scenarios none competitor_launch ...]
 """
 
 from __future__ import annotations
@@ -66,15 +68,22 @@ def run_scenario(kind: str, onset: date, subscribers: int, root: Path) -> dict:
     first_any = min((a.month for a in alerts), default=None)
     drivers = [a for a in alerts if a.kind == "driver_mix_shift"]
     first_driver = min((a.month for a in drivers), default=None)
-    changes = [
-        abs(row["change"])
-        for month in result.document["months"][1:]
-        for row in month["categories"]
-        if row["change"] is not None
-    ]
+    changes, regional_changes = (
+        [
+            abs(row["change"])
+            for month in result.document["months"][1:]
+            for row in month[part]
+            if row["change"] is not None
+        ]
+        for part in ("categories", "regions")
+    )
     figures = {
         "scenario": kind,
         "largest_driver_share_change": round(max(changes), 4),
+        "largest_regional_change": round(max(regional_changes), 4),
+        "smallest_regional_p_value": float(
+            f"{min(r['p_value'] for m in result.document['months'][1:] for r in m['regions']):.2g}"
+        ),
         "monitored": f"{months[0]}..{months[-1]} ({len(months)} months)",
         "alerts": len(alerts),
         "alert_months": sorted({a.month.isoformat() for a in alerts}),
@@ -91,7 +100,9 @@ def run_scenario(kind: str, onset: date, subscribers: int, root: Path) -> dict:
             "expected_category": expected,
             "detected_within_1_month": lag is not None and lag <= 1,
             "names_the_category": any(
-                a.subject == expected and a.value > 0 for a in drivers if a.month == first_driver
+                _names(a.subject, expected, SCENARIOS[kind]) and a.value > 0
+                for a in drivers
+                if a.month == first_driver
             ),
             **_retrained(root, params, generate, onset),
         }
@@ -124,6 +135,13 @@ def _retrained(root: Path, params, generate, onset: date) -> dict:
         "oracle_auc": round(float(oracle_auc), 4),
         "auc_gap_to_oracle": round(float(oracle_auc - auc), 4),
     }
+
+
+def _names(subject: str, category: str, region: str | None) -> bool:
+    """Whether a driver-mix alert's subject names ``category`` (and, for a regional shock, its
+    region): ``category`` overall, or ``region: category``."""
+    where, _, code = subject.rpartition(": ")
+    return code == category and where in ("", region)
 
 
 def _months_between(start: date, end: date) -> int:

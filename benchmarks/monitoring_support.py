@@ -1,6 +1,7 @@
 """A monitored synthetic run in a temp folder, for the monitoring benchmarks: the pipeline's
-own steps (generate, validate, features, split, train) on the generator's data, the trained
-models saved as ``models/{churn,stage}``, and the ``MonitorPaths`` that read them."""
+own steps (generate, validate, features, split, train, train_reasons) on the generator's data,
+the trained models saved as ``models/{churn,stage,reasons}``, and the ``MonitorPaths`` that
+read them."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import polars as pl
 from tests.params import Params
 
 from clm.data.validate import run_validate
+from clm.explain.reason_stage import ReasonPaths, run_train_reasons
 from clm.features.metadata import load_feature_metadata
 from clm.features.stage import run_features
 from clm.models.tasks import TASKS
@@ -37,7 +39,8 @@ def prepare_data(root: Path, generate: GenerateConfig, params: Params) -> None:
 
 
 def train_run(root: Path, split: SplitConfig, params: Params, name: str) -> MonitorPaths:
-    """Split the feature table and train both models into ``root/name``; its MonitorPaths."""
+    """Split the feature table and train both models and the reason model into ``root/name``;
+    its MonitorPaths."""
     run_dir = root / name
     run_split(split, root / "features.parquet", run_dir / "split", run_dir / "split.json")
     for task_name, task in TASKS.items():
@@ -51,6 +54,14 @@ def train_run(root: Path, split: SplitConfig, params: Params, name: str) -> Moni
             params.train,
         )
         trained.save(run_dir / "models" / task_name)
+    reasons = ReasonPaths(
+        churn_model=run_dir / "models" / "churn",
+        test=run_dir / "split" / "test.parquet",
+        features=root / "features.parquet",
+        churn_events=root / "validated" / "churn_events.parquet",
+        model=run_dir / "models" / "reasons",
+    )
+    run_train_reasons(params.reasons, reasons)
     return MonitorPaths(
         models=run_dir / "models",
         features=root / "features.parquet",

@@ -16,6 +16,7 @@ from tests.pipeline.test_drivers_report import CHROMIUM, CHROMIUM_FLAGS
 from typer.testing import CliRunner
 
 from clm.cli import RETRAIN_EXIT, app
+from clm.data.contract import REGIONS
 from clm.data.validate import run_validate
 from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reason_model import ReasonModel
@@ -76,6 +77,10 @@ def test_every_month_from_the_test_month_on_is_monitored(monitored, monitor_file
     assert all(m["performance"] is None for m in document["months"][1:])  # windows still open
     shares = [row["share"] for row in document["months"][-1]["categories"]]
     assert sum(shares) == pytest.approx(1.0)
+    regions = document["months"][-1]["regions"]
+    assert regions and {row["region"] for row in regions} <= set(REGIONS)
+    assert all(0 <= row["p_value"] <= 1 for row in regions)
+    assert all(row["p_value"] is None for row in document["months"][0]["regions"])
     assert "模型监控报告" in monitor_files.report.read_text(encoding="utf-8")
 
 
@@ -83,6 +88,23 @@ def test_a_month_without_rows_is_refused_and_nothing_is_written(monitor_files, p
     files = replace(monitor_files, metrics=tmp_path / "m.json", report=tmp_path / "m.html")
     with pytest.raises(MonitorError, match="no rows for month 2030-01-01"):
         run_monitor(params.monitor, files, month=date(2030, 1, 1))
+    assert not files.metrics.exists() and not files.report.exists()
+
+
+def test_a_subscriber_without_a_region_is_refused(monitor_files, params, tmp_path):
+    validated = tmp_path / "validated"
+    shutil.copytree(monitor_files.validated, validated)
+    features = pl.read_parquet(monitor_files.features, columns=["snapshot_month", "subscriber_id"])
+    monitored = features.filter(pl.col("snapshot_month") == pl.col("snapshot_month").max())
+    subscribers = pl.read_parquet(validated / "subscribers.parquet")
+    subscribers.filter(pl.col("subscriber_id") != monitored["subscriber_id"][0]).write_parquet(
+        validated / "subscribers.parquet"
+    )
+    files = replace(
+        monitor_files, validated=validated, metrics=tmp_path / "m.json", report=tmp_path / "m.html"
+    )
+    with pytest.raises(MonitorError, match=r"subscribers.parquet: no region for 1 monitored"):
+        run_monitor(params.monitor, files)
     assert not files.metrics.exists() and not files.report.exists()
 
 
@@ -151,6 +173,7 @@ def test_report_renders_in_chromium_with_its_charts(monitored, monitor_files, tm
             charts = page.locator("figure svg")
             sizes = [charts.nth(i).bounding_box() for i in range(charts.count())]
             sections = page.locator("h2").all_inner_texts()
+            subsections = page.locator("h3").all_inner_texts()
         finally:
             context.close()
             shutil.rmtree(tmp_path / "profile", ignore_errors=True)
@@ -161,6 +184,7 @@ def test_report_renders_in_chromium_with_its_charts(monitored, monitor_files, tm
     assert all(box and box["width"] > 100 and box["height"] > 100 for box in sizes), sizes
     assert any("流失原因结构" in s and "Driver mix" in s for s in sections)
     assert any("实际效果" in s and "Realised performance" in s for s in sections)
+    assert any("按地区" in s and "By region" in s for s in subsections)
 
 
 def test_the_run_is_logged_to_mlflow_with_its_series(monitored, monitor_files, tracking_store):

@@ -53,8 +53,20 @@ def drift_alerts(drift: pl.DataFrame, kind: str, psi_limit: float, p_limit: floa
 def driver_alerts(categories: pl.DataFrame, limit: float) -> list[Alert]:
     """Category shares (``with_change``) that moved more than ``limit`` since last month."""
     hits = categories.filter(pl.col("change").abs() > limit)
+    return _shifts(hits.with_columns(subject="code"), limit)
+
+
+def regional_driver_alerts(regions: pl.DataFrame, limit: float, p_limit: float) -> list[Alert]:
+    """Regional category shares (``regions.regional_shares``) that moved more than ``limit``
+    since last month with a test p-value below ``p_limit`` (a small region's shares are noisy);
+    the subject names the region and the category (``west: competitor_behaviour``)."""
+    hits = regions.filter((pl.col("change").abs() > limit) & (pl.col("p_value") < p_limit))
+    return _shifts(hits.with_columns(subject=pl.format("{}: {}", "region", "code")), limit)
+
+
+def _shifts(hits: pl.DataFrame, limit: float) -> list[Alert]:
     return [
-        Alert("driver_mix_shift", row["snapshot_month"], row["code"], row["change"], limit)
+        Alert("driver_mix_shift", row["snapshot_month"], row["subject"], row["change"], limit)
         for row in hits.iter_rows(named=True)
     ]
 

@@ -26,6 +26,7 @@ class AlertThresholds:
     score_psi: float  # churn-probability PSI vs the previous month: score drift
     mix_psi: float  # stage or value-tier mix PSI vs the previous month: mix drift
     driver_share_change: float  # a category's driver share moving this much (share points)
+    driver_p_value: float  # ... and, in a region, its top-reason test's p-value below this
     auc_drop: float  # realised ROC-AUC this far below the test month's: performance decay
     lift_drop: float  # realised top-decile lift this far below the test month's
     max_ece: float  # realised calibration error above this
@@ -40,7 +41,7 @@ class MonitorConfig:
     test_rows: int  # the KS test reads at most this many values a side (PSI reads all)
     high_risk_share: float  # the driver mix is read over this top share by churn risk
     top_causes: int  # causes listed per month in the driver mix
-    min_segment_customers: int  # a value tier x stage cell needs this many high-risk customers
+    min_segment_customers: int  # a value tier x stage cell or a region needs this many
     chunk_rows: int  # feature rows scored at once (bounds the TreeSHAP matrices in memory)
     alerts: AlertThresholds
 
@@ -64,3 +65,7 @@ def check_config(config: MonitorConfig) -> None:
         value = getattr(config.alerts, field.name)
         if value < 0:
             raise MonitorError(f"{where}.alerts.{field.name} must be >= 0, got {value}")
+    if config.alerts.driver_p_value > 1:
+        raise MonitorError(
+            f"{where}.alerts.driver_p_value must be <= 1, got {config.alerts.driver_p_value}"
+        )

@@ -2,8 +2,8 @@
 
 A month's mix is read over its high-risk customers (the top ``high_risk_share`` by churn
 probability): each category's (or cause's) share of the positive log-odds of their top reasons,
-as the driver report reads it. Shares are compared with the previous month, overall and per
-value tier x stage.
+as the driver report reads it. Shares are compared with the previous month, overall, per
+value tier x stage and per region (``clm.monitoring.regions``).
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ def high_risk(scored: pl.DataFrame, share: float) -> pl.DataFrame:
     return scored.filter(rank <= size)
 
 
-def reason_rows(scored: pl.DataFrame, level: str) -> pl.DataFrame:
-    """One row per customer and positive reason: keys, segment, ``code`` and ``contribution``;
-    ``level`` is ``category`` or ``cause``."""
+def reason_rows(scored: pl.DataFrame, level: str, by: tuple[str, ...] = SEGMENT) -> pl.DataFrame:
+    """One row per customer and positive reason: the month, the ``by`` columns (the segment,
+    or the region), ``code`` and ``contribution``; ``level`` is ``category`` or ``cause``."""
     return pl.concat(
         [
             scored.select(
                 "snapshot_month",
-                *SEGMENT,
+                *by,
                 code=pl.col(f"reason_{i}_{level}"),
                 contribution=pl.col(f"reason_{i}_contribution"),
             )

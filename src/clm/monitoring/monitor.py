@@ -7,7 +7,7 @@ Pure: frames in, a document out. ``clm.monitoring.stage`` reads the files and sc
 from __future__ import annotations
 
 import itertools
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import date
 
 import polars as pl
@@ -19,6 +19,7 @@ from clm.monitoring.config import MonitorConfig, MonitorError
 from clm.monitoring.drift import frame_drift
 from clm.monitoring.drivers import SEGMENT, driver_shares, high_risk, reason_rows, with_change
 from clm.monitoring.performance import realised_performance
+from clm.monitoring.regions import regional_shares
 
 SCORE = "churn_probability"
 MIX = ("stage", "value_tier")
@@ -46,7 +47,8 @@ def monitor(
         reference: The champion's training rows: ``features``, its ``churn_probability`` and
             predicted ``stage``, ``value_tier``.
         months: The scored months, the baseline (test month) first: the reference's columns
-            plus ``snapshot_month``, ``churn`` (null while open) and the top reasons.
+            plus ``snapshot_month``, ``region``, ``churn`` (null while open) and the top
+            reasons.
         quality: ``clm.monitoring.quality.quarantined_shares``.
         features: The model's feature columns.
         config: The ``monitor`` params.
@@ -61,6 +63,7 @@ def monitor(
     categories = with_change(driver_shares(reason_rows(risky, "category"), [*taxonomy.categories]))
     causes = with_change(driver_shares(reason_rows(risky, "cause"), [*taxonomy.causes]))
     segments = _segments(risky, [*taxonomy.categories], config.min_segment_customers)
+    regions = regional_shares(risky, [*taxonomy.categories], config.min_segment_customers)
     realised = realised_performance(months.select("snapshot_month", "churn", SCORE))
     t = config.alerts
     later = drift.filter(pl.col("snapshot_month") > order[0])
@@ -77,6 +80,7 @@ def monitor(
     ]
     alerts += [
         *find.driver_alerts(categories, t.driver_share_change),
+        *find.regional_driver_alerts(regions, t.driver_share_change, t.driver_p_value),
         *find.performance_alerts(realised, t),
         *find.quality_alerts(quality, order[1:], t.quarantined_share),
     ]
@@ -90,12 +94,15 @@ def monitor(
             "customers": reference.height,
         },
         "months": [
-            _month_summary(month, current, risky, drift, categories, causes, realised, config)
+            _month_summary(
+                month, current, risky, drift, categories, causes, regions, realised, config
+            )
             for month, current in by_month.items()
         ],
         "feature_drift": _records(drift.filter(snapshot_month=order[-1]).drop("snapshot_month")),
         "segments": _records(segments.filter(snapshot_month=order[-1]).drop("snapshot_month")),
         "quality": _records(quality),
+        "thresholds": asdict(t),
         "alerts": [alert.to_dict() for alert in alerts],
         "retrain": {
             "recommended": bool(retrain),
@@ -184,6 +191,7 @@ def _month_summary(
     drift: pl.DataFrame,
     categories: pl.DataFrame,
     causes: pl.DataFrame,
+    regions: pl.DataFrame,
     realised: pl.DataFrame,
     config: MonitorConfig,
 ) -> dict:
@@ -206,6 +214,7 @@ def _month_summary(
         },
         "categories": _records(categories.filter(snapshot_month=month).drop("snapshot_month")),
         "top_causes": _records(top.drop("snapshot_month")),
+        "regions": _records(regions.filter(snapshot_month=month).drop("snapshot_month")),
         "performance": performance.row(0, named=True) if performance.height else None,
     }
 

@@ -1,7 +1,8 @@
 """The ``monitor`` step with its default paths, shared by the DVC stage and ``clm monitor``.
 
 Reads the champion's models and its training reference (the split's train part), scores every
-feature-table month from the test month (the baseline) on, and writes the JSON document and the
+feature-table month from the test month (the baseline) on (each subscriber's region joined from
+the validated subscribers table, for the regional driver mix), and writes the JSON document and the
 bilingual report together: a failed run leaves the previous pair as it was.
 """
 
@@ -23,6 +24,7 @@ from clm.models.trained import TrainedModel
 from clm.monitoring.config import MonitorConfig, MonitorError, check_config
 from clm.monitoring.monitor import Monitoring, monitor
 from clm.monitoring.quality import quarantined_shares
+from clm.monitoring.regions import with_regions
 from clm.monitoring.report import render_report
 from clm.monitoring.scoring import model_features, require_features, score_frame
 
@@ -50,10 +52,12 @@ def run_monitor(
     check_config(config)
     churn, stage = (_load_model(files.models / task) for task in ("churn", "stage"))
     baseline = _test_month(files.split_report)
-    reference = _read(files.reference)
+    reference = _read(files.reference, "split")
     require_features(reference, churn, str(files.reference))
     months = _months(files.features, baseline, month)
     require_features(months, churn, str(files.features))
+    subscribers = files.validated / paths.VALIDATED_SUBSCRIBERS.name
+    months = with_regions(months, _read(subscribers, "validate"), str(subscribers))
     reference = reference.hstack(
         score_frame(churn, stage, reference, config.chunk_rows, reasons=False).select(
             "churn_probability", "stage"
@@ -85,9 +89,9 @@ def _load_model(folder: Path) -> TrainedModel:
     return TrainedModel.load(folder)
 
 
-def _read(path: Path) -> pl.DataFrame:
+def _read(path: Path, stage: str) -> pl.DataFrame:
     if not path.is_file():
-        raise MonitorError(f"{path}: not found; run dvc repro split first")
+        raise MonitorError(f"{path}: not found; run dvc repro {stage} first")
     return pl.read_parquet(path)
 
 
