@@ -18,7 +18,7 @@ from tests.trained_store import build_trained_store
 
 # Fixtures that take the longest to build (the session's stores and data, the HTTP server);
 # under xdist (``--dist loadgroup``) the tests that need one run on one worker, which builds it
-# once.
+# once (xdist schedules the groups with the most tests first).
 BUILT_ONCE = ("trained_store", "default_sized_data", "promotion_server")
 
 
