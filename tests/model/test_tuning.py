@@ -23,7 +23,7 @@ from clm.features.metadata import load_feature_metadata
 from clm.models import tune as tune_module
 from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import CHURN, Task
-from clm.models.tune import Range, journal_storage, study_name, tune
+from clm.models.tune import Range, journal_storage, study_name, tune, tune_parts
 
 # a few quick trials over a small space: the tests check the study's bookkeeping, not its result
 SPACE = replace(
@@ -157,6 +157,27 @@ def test_interrupted_tuning_resumes_the_same_study(small_split, tracking_store, 
     parent = study.user_attrs[tune_module.PARENT_RUN_ATTR]
     nested = mlflow.search_runs(filter_string=f"tags.mlflow.parentRunId = '{parent}'")
     assert len(nested) >= SPACE.n_trials  # one nested run per trial, across both sessions
+
+
+@pytest.mark.slow
+def test_tuning_split_parts_runs_the_study_of_their_encoded_matrices(small_split, tracking_store):
+    train, valid = _matrices(small_split.split_dir, CHURN)
+    encoded = tune(CHURN, train, valid, MODEL, SPACE, optuna.storages.InMemoryStorage(), "d1")
+    parts = [
+        small_split.part(part).filter(pl.col("churn").is_not_null()) for part in ("train", "valid")
+    ]
+    from_parts = tune_parts(
+        CHURN,
+        *parts,
+        load_feature_metadata(),
+        MODEL,
+        SPACE,
+        optuna.storages.InMemoryStorage(),
+        "d1",
+    )
+    assert from_parts.study_name == encoded.study_name
+    assert from_parts.best_params == encoded.best_params
+    assert from_parts.best_value == pytest.approx(encoded.best_value)
 
 
 def test_other_data_starts_another_study():

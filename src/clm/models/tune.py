@@ -22,6 +22,7 @@ import mlflow
 import numpy as np
 import optuna
 import pandas as pd
+import polars as pl
 from mlflow import MlflowClient
 from mlflow.entities import DatasetInput
 from optuna.storages import JournalStorage
@@ -29,6 +30,8 @@ from optuna.storages.journal import JournalFileBackend
 from optuna.trial import TrialState
 from optuna_integration import XGBoostPruningCallback
 
+from clm.features.metadata import FeatureMeta
+from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import VALIDATION, ModelConfig, Task, cross_validate, train_booster
 
 log = logging.getLogger(__name__)
@@ -200,6 +203,34 @@ def tune(
             parent.info.run_id,
         )
     return result
+
+
+def tune_parts(
+    task: Task,
+    train: pl.DataFrame,
+    valid: pl.DataFrame,
+    metadata: dict[str, FeatureMeta],
+    model: ModelConfig,
+    config: TuneConfig,
+    storage: str | optuna.storages.BaseStorage,
+    data_digest: str,
+    datasets: Sequence[DatasetInput] = (),
+    show_progress: bool = False,
+) -> TuningResult:
+    """``tune`` on split parts as read, encoded as the final fit encodes them (the encoder
+    fitted on the training part): the tune stage's study, wherever the parts come from."""
+    encoder = FeatureEncoder.fit(train, metadata)
+    return tune(
+        task,
+        (encoder.transform(train), task.labels(train)),
+        (encoder.transform(valid), task.labels(valid)),
+        model,
+        config,
+        storage=storage,
+        data_digest=data_digest,
+        datasets=datasets,
+        show_progress=show_progress,
+    )
 
 
 def _finished(study: optuna.Study) -> list[optuna.trial.FrozenTrial]:

@@ -11,10 +11,9 @@ from clm import paths
 from clm.config import load_section
 from clm.data.io import write_text_atomic
 from clm.features.metadata import load_feature_metadata
-from clm.models.encoding import FeatureEncoder
 from clm.models.splits import read_part, split_inputs
 from clm.models.tasks import ModelConfig, task_for
-from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune
+from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune_parts
 from clm.tracking import (
     EXPERIMENT,
     file_digest,
@@ -26,12 +25,12 @@ def run_tune(task_name: str, params: Path = paths.PARAMS) -> TuningResult:
     """Run or resume the task's Optuna study; write its best parameters for training."""
     task = task_for(task_name, read_part("train"))
     train, valid = read_part("train", task), read_part("valid", task)
-    encoder = FeatureEncoder.fit(train, load_feature_metadata())
     use_experiment(EXPERIMENT)
-    result = tune(
+    result = tune_parts(
         task,
-        (encoder.transform(train), task.labels(train)),
-        (encoder.transform(valid), task.labels(valid)),
+        train,
+        valid,
+        load_feature_metadata(),
         load_section(ModelConfig, "model", params),
         load_section(TuneConfig, "tune", params),
         storage=journal_storage(paths.STUDY_DIR / f"{task.name}.journal"),
