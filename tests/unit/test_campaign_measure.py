@@ -149,6 +149,7 @@ def test_the_t_learner_finds_whom_a_measure_helps(tmp_path) -> None:
         {
             "arm": arm,
             "measure_code": np.where(arm == "treatment", "DS001", None),
+            "control_measure_code": [None if a == "treatment" else "DS001" for a in arm],
             "churned": churned,
             "churn_probability": np.full(n, 0.4),
             "arpu_mean_3m": rng.uniform(50, 150, n),
@@ -157,11 +158,11 @@ def test_the_t_learner_finds_whom_a_measure_helps(tmp_path) -> None:
             "reason_1_category": category,
         }
     )
-    config = small_config()
+    config = small_config(seed=1)
     prior = PriorEffects(config)
-    model = fit_uplift(pilot, config.uplift, 1, load_taxonomy(), prior)
+    model = fit_uplift(pilot, config, load_taxonomy())
     model.save(tmp_path)
-    loaded = load_uplift(tmp_path, prior)
+    loaded = load_uplift(tmp_path, prior).arms  # the learned cuts, whatever the verdict
     candidates = pilot.head(4).with_columns(
         measure_code=pl.Series(["DS001", "DS001", "RS001", "RS001"]),
         reason_1_category=pl.Series(
@@ -177,4 +178,4 @@ def test_the_t_learner_finds_whom_a_measure_helps(tmp_path) -> None:
 def test_a_pilot_too_small_to_learn_from_is_named() -> None:
     pilot = pl.DataFrame({"arm": ["treatment", "control"], "measure_code": ["DS001", None]})
     with pytest.raises(CampaignError, match="pilot too small to learn uplift: 1 treated"):
-        fit_uplift(pilot, small_config().uplift, 1, load_taxonomy(), PriorEffects(small_config()))
+        fit_uplift(pilot, small_config(), load_taxonomy())
