@@ -3,9 +3,10 @@
 The pilot is randomised, so it can judge a plan without trusting any model: among the
 customers the plan's rule contacts (the treated and the comparable control), a customer's
 realised value weighted by the inverse probability of the arm it landed in (the transformed
-outcome, ``W / p - (1 - W) / (1 - p)``) averages to the true value of contacting it. Summed
-over the customers where the learned effects' decision (expected value > 0, with the pilot's
-measure) differs from the prior's, it is what switching to the learned effects gains. The
+outcome, ``W / p - (1 - W) / (1 - p)``; ``p`` is the same for every such customer, as the
+control share is the same in every tier x decile) averages to the true value of contacting
+it. Summed over the customers where the learned effects' decision (expected value > 0, with
+the pilot's measure) differs from the prior's, it is what switching to them gains. The
 learned effects are judged out of fold (cross-fitting: each fold of the pilot judges the model
 fitted on the other folds), and they replace the prior only when that gain exceeds
 ``campaign.uplift.min_gain_standard_errors`` of its standard errors; otherwise the prior's
@@ -102,7 +103,7 @@ def transformed_value(priced: pl.DataFrame, treated_share: float) -> np.ndarray:
 
     The value is centred on what the churn score expects without a contact: the weights
     average to zero within every customer type, so any such baseline leaves the estimate
-    unbiased, and this one takes out most of the spread between customers' values.
+    unbiased, and this one takes out the spread of the customers' expected values.
     """
     weight = np.where(priced["treated"].to_numpy(), 1 / treated_share, -1 / (1 - treated_share))
     untreated = (1 - pl.col("churn_probability")) * pl.col("value_yuan")

@@ -24,6 +24,10 @@ control arm's offset its trees shrink towards their own arm's churn rate, and th
 differ by design (the plan treats the riskiest, the control spans every decile): on the
 synthetic operator the control model then under-predicted the risky customers' churn and the
 estimated cuts came out negative where the true ones were positive.
+
+A better fit per arm is not yet a better plan, so the next plan uses the learned cuts only
+where the pilot, judging the model out of fold, says their decisions keep more value than
+the prior's (``clm.campaign.policy_check``); otherwise ``UpliftModel`` answers with the prior.
 """
 
 from __future__ import annotations
