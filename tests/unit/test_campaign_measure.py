@@ -162,14 +162,14 @@ def test_the_t_learner_finds_whom_a_measure_helps(tmp_path) -> None:
     prior = PriorEffects(config)
     model = fit_uplift(pilot, config, load_taxonomy())
     model.save(tmp_path)
-    loaded = load_uplift(tmp_path, prior).arms  # the learned cuts, whatever the verdict
+    loaded = load_uplift(tmp_path, prior)
     candidates = pilot.head(4).with_columns(
         measure_code=pl.Series(["DS001", "DS001", "RS001", "RS001"]),
         reason_1_category=pl.Series(
             ["service_level", "competitor_behaviour", "service_level", "service_level"]
         ),
     )
-    cut = loaded.churn_reduction(candidates).to_list()
+    cut = loaded.learned_reduction(candidates).to_list()  # whatever the verdict
     assert cut[0] > 0.15  # true cut 0.3
     assert abs(cut[1]) < 0.08  # true cut 0
     assert cut[2] == pytest.approx(0.4 * 0.1)  # RS001 never tried: the prior (service 0.1)

@@ -117,10 +117,10 @@ def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) 
     return {
         "learned": True,
         "folder": str(folder),
-        "measures": list(model.arms.measures),
-        "boosting_rounds": {
-            "control": model.arms.control.num_boosted_rounds(),
-            "treated": model.arms.treated.num_boosted_rounds(),
+        "measures": sorted({code for fold in model.folds for code in fold.measures}),
+        "boosting_rounds": {  # per fold of the pilot
+            "control": [fold.control.num_boosted_rounds() for fold in model.folds],
+            "treated": [fold.treated.num_boosted_rounds() for fold in model.folds],
         },
         "policy_check": dataclasses.asdict(model.check),
     }

@@ -8,9 +8,10 @@ control share is the same in every tier x decile) averages to the true value of 
 it. Summed over the customers where the learned effects' decision (expected value > 0, with
 the pilot's measure) differs from the prior's, it is what switching to them gains. The
 learned effects are judged out of fold (cross-fitting: each fold of the pilot judges the model
-fitted on the other folds), and they replace the prior only when that gain exceeds
-``campaign.uplift.min_gain_standard_errors`` of its standard errors; otherwise the prior's
-table, which the pilot did not refute, plans the next month.
+fitted on the other folds; those models are the ones the plan then uses), and they replace
+the prior only when that gain exceeds ``campaign.uplift.min_gain_standard_errors`` of its
+standard errors; otherwise the prior's table, which the pilot did not refute, plans the next
+month.
 
 The check sees only contacts the prior plan made or would have made: the pilot has no treated
 customer elsewhere, so it can confirm that the learned effects rightly drop a contact, never
@@ -22,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TypeVar
 
 import numpy as np
 import polars as pl
@@ -32,6 +34,7 @@ from clm.campaign.measure import pilot_rows
 from clm.domain.taxonomy import Taxonomy
 
 LEARNED, PRIOR = "learned", "prior"
+Learned = TypeVar("Learned", bound=EffectModel)
 JUDGED_COLUMNS = (
     "treated",
     "measure_code",
@@ -60,30 +63,32 @@ class PolicyCheck:
         return self.effects == LEARNED
 
 
-def check_learned_effects(
+def cross_fit(
     pilot: pl.DataFrame,
-    fit: Callable[[pl.DataFrame], EffectModel],
+    fit: Callable[[pl.DataFrame], Learned],
     prior: EffectModel,
     config: CampaignConfig,
     taxonomy: Taxonomy,
     folds: int,
-) -> PolicyCheck:
-    """Cross-fit ``fit`` over ``folds`` random folds of ``pilot`` (plan rows with ``arm``,
-    ``measure_code``, ``control_measure_code`` and ``churned``) and judge its decisions against
-    ``prior``'s on each held-out fold."""
+) -> tuple[PolicyCheck, list[Learned]]:
+    """Fit ``fit`` on ``pilot`` (plan rows with ``arm``, ``measure_code``,
+    ``control_measure_code`` and ``churned``) less each of ``folds`` random folds, judge each
+    model's decisions against ``prior``'s on its held-out fold, and return the verdict with
+    the models."""
     fold = np.random.default_rng(config.seed).permutation(pilot.height) % folds
     pilot = pilot.with_columns(fold=pl.Series(fold))
     judged = pilot_rows(pilot).with_columns(measure_code=pl.col("measure"))
     treated_share = float(judged["treated"].mean()) if judged.height else 0.0
+    models = [fit(pilot.filter(pl.col("fold") != k).drop("fold")) for k in range(folds)]
     change = np.zeros(judged.height)
     if not 0 < treated_share < 1:
-        return _verdict(change, change, config, "one arm of the pilot has no customer")
+        return _verdict(change, change, config, "one arm of the pilot has no customer"), models
     priced = price_pairs(judged.select(*JUDGED_COLUMNS, "fold"), config, taxonomy)
-    for k in range(folds):
+    for k, model in enumerate(models):
         held_out = (priced["fold"] == k).to_numpy()
-        model = fit(pilot.filter(pl.col("fold") != k).drop("fold"))
         change[held_out] = decision_change(priced.filter(held_out), model, prior)
-    return _verdict(change, change * transformed_value(priced, treated_share), config)
+    gains = change * transformed_value(priced, treated_share)
+    return _verdict(change, gains, config), models
 
 
 def decision_change(priced: pl.DataFrame, learned: EffectModel, prior: EffectModel) -> np.ndarray:
