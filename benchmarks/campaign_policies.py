@@ -57,7 +57,7 @@ def pilot_uplift(
     churned = pl.DataFrame({"subscriber_id": treated.subscriber_id, "churned": treated.churned})
     outcomes = plan.join(churned, on="subscriber_id", how="left", maintain_order="left")
     arms = {arm: outcomes.filter(arm=arm).height for arm in ("treatment", "control")}
-    return fit_uplift(outcomes, config.uplift, config.seed, taxonomy, prior), arms
+    return fit_uplift(outcomes, config, taxonomy), arms
 
 
 def scale_prior(config: CampaignConfig, factor: float) -> CampaignConfig:
@@ -93,7 +93,7 @@ def main() -> None:
         generate,
         n_subscribers=args.subscribers,
         n_months=args.months,
-        seed=args.seed or generate.seed,
+        seed=generate.seed if args.seed is None else args.seed,
     )
     config = load_section(CampaignConfig, "campaign")
     if args.budget:
@@ -122,6 +122,7 @@ def main() -> None:
         f"seed {generate.seed}; prior cuts x {args.prior_scale}; pilot at month {pilot_index + 1}: "
         f"{arms['treatment']:,} treated, {arms['control']:,} control"
     )
+    print(f"uplift model's effects: {uplift.check.effects} ({uplift.check.reason})")
     print(policy_table(judged["policies"]))
     net = [row["net_value_yuan"] for row in judged["policies"]]
     print(f"net value (b) - (a): {net[1] - net[0]:+,.0f} yuan; (c) - (b): {net[2] - net[1]:+,.0f}")

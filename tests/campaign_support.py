@@ -29,7 +29,12 @@ def small_config(**changes: object) -> CampaignConfig:
             "RS001": MeasurePrior(2.0, 0.0, 0, {"service_level": 0.1}),
         },
         uplift=UpliftParams(
-            n_estimators=30, max_depth=2, learning_rate=0.2, min_child_weight=1.0, reg_lambda=1.0
+            n_estimators=30,
+            max_depth=2,
+            learning_rate=0.2,
+            min_child_weight=1.0,
+            reg_lambda=1.0,
+            min_gain_standard_errors=1.0,
         ),
     )
     return dataclasses.replace(config, **changes)

@@ -803,6 +803,8 @@ def campaign_plan(
         f"value {summary['expected_value_yuan']:,.0f} yuan ({summary['gap_to_lp_bound']:.3%} "
         f"below the LP bound) -> {CampaignPaths().campaign_dir}/"
     )
+    if "uplift_check" in summary:
+        typer.echo(f"effects from {uplift_dir}: {summary['uplift_check']}")
 
 
 @campaign_app.command(

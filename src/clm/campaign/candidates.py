@@ -102,22 +102,40 @@ def build_candidates(
             f"scores column measure_codes: unknown measure code(s) {unknown}, not in "
             "params.yaml campaign.measures"
         )
-    arpu = pl.col("arpu_mean_3m")
-    pairs = pairs.join(measure_costs(config, taxonomy), on="measure_code", how="left").with_columns(
-        offer_cost_yuan=pl.col("offer_discount_share") * arpu * pl.col("offer_months"),
-        first_month_cost_yuan=pl.col("contact_cost_yuan") + pl.col("offer_discount_share") * arpu,
-        value_yuan=config.margin_share * arpu * config.horizon_months,
+    pairs = with_expected_value(price_pairs(pairs, config, taxonomy), effects)
+    return pairs.filter(pl.col("expected_value_yuan") > 0, within_customer_caps()).sort(
+        "subscriber_id", "measure_code"
     )
-    pairs = pairs.with_columns(
-        churn_reduction=effects.churn_reduction(pairs).clip(0.0, pairs["churn_probability"]),
-        cost_yuan=pl.col("contact_cost_yuan") + pl.col("offer_cost_yuan"),
+
+
+def price_pairs(pairs: pl.DataFrame, config: CampaignConfig, taxonomy: Taxonomy) -> pl.DataFrame:
+    """``pairs`` (rows with ``measure_code`` and ``arpu_mean_3m``) with their measure's costs,
+    the offer's whole cost, what the budget reserves (``cost_yuan``) and a kept customer's
+    value over the horizon."""
+    arpu = pl.col("arpu_mean_3m")
+    return (
+        pairs.join(
+            measure_costs(config, taxonomy), on="measure_code", how="left", maintain_order="left"
+        )
+        .with_columns(
+            offer_cost_yuan=pl.col("offer_discount_share") * arpu * pl.col("offer_months"),
+            first_month_cost_yuan=pl.col("contact_cost_yuan")
+            + pl.col("offer_discount_share") * arpu,
+            value_yuan=config.margin_share * arpu * config.horizon_months,
+        )
+        .with_columns(cost_yuan=pl.col("contact_cost_yuan") + pl.col("offer_cost_yuan"))
+    )
+
+
+def with_expected_value(priced: pl.DataFrame, effects: EffectModel) -> pl.DataFrame:
+    """``price_pairs`` rows with the churn cut ``effects`` estimates and the expected value
+    of the module docstring's rule."""
+    return priced.with_columns(
+        churn_reduction=effects.churn_reduction(priced).clip(0.0, priced["churn_probability"])
     ).with_columns(
         expected_value_yuan=pl.col("churn_reduction") * pl.col("value_yuan")
         - (1 - pl.col("churn_probability") + pl.col("churn_reduction")) * pl.col("offer_cost_yuan")
         - pl.col("contact_cost_yuan")
-    )
-    return pairs.filter(pl.col("expected_value_yuan") > 0, within_customer_caps()).sort(
-        "subscriber_id", "measure_code"
     )
 
 

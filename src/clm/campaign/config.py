@@ -34,6 +34,7 @@ class UpliftParams:
     learning_rate: float
     min_child_weight: float
     reg_lambda: float  # L2 on leaf weights: how strongly each arm stays at its prior
+    min_gain_standard_errors: float  # out-of-fold gain over the prior needed to plan with it
 
 
 @dataclass(frozen=True)

@@ -7,6 +7,7 @@ not depend on the generator code that only ``measure`` runs.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import shutil
@@ -101,14 +102,13 @@ def run_measure(
 
 
 def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) -> dict:
-    """Fit and save the T-learner when the pilot is big enough; say why not otherwise (in
+    """Fit and save the T-learner when the pilot is big enough, with the out-of-fold check
+    that says whether the next plan uses its effects or the prior's; say why not otherwise (in
     the folder too, which replaces any older model so a stale one is never planned with)."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     try:
-        model = fit_uplift(
-            outcomes, config.uplift, config.seed, load_taxonomy(), PriorEffects(config)
-        )
+        model = fit_uplift(outcomes, config, load_taxonomy())
     except CampaignError as error:
         logger.warning("uplift model not learned: %s", error)
         write_text_atomic(f"{error}\n", folder / "not_learned.txt")
@@ -117,11 +117,12 @@ def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) 
     return {
         "learned": True,
         "folder": str(folder),
-        "measures": list(model.measures),
-        "boosting_rounds": {
-            "control": model.control.num_boosted_rounds(),
-            "treated": model.treated.num_boosted_rounds(),
+        "measures": sorted({code for fold in model.folds for code in fold.measures}),
+        "boosting_rounds": {  # per fold of the pilot
+            "control": [fold.control.num_boosted_rounds() for fold in model.folds],
+            "treated": [fold.treated.num_boosted_rounds() for fold in model.folds],
         },
+        "policy_check": dataclasses.asdict(model.check),
     }
 
 

@@ -55,7 +55,8 @@ def run_plan(
     """Plan a scored month; write the plan, its summary and the call sheet (CSV, XLSX).
 
     With ``uplift_dir`` the effects come from the uplift model learned from the last pilot
-    instead of the prior effect table.
+    instead of the prior effect table, where the pilot's out-of-fold check kept them (the
+    summary's ``uplift_check`` says which and why).
     """
     taxonomy = load_taxonomy()
     check_config(config, taxonomy)  # before any file is read: a bad param is named first
@@ -64,10 +65,12 @@ def run_plan(
     scores = scores_for_month(pl.read_parquet(files.scores), month)
     usage = scan_table(files.usage, "usage_monthly", ("subscriber_id", "month", "arpu"))
     effects: EffectModel = PriorEffects(config)
+    summary: dict = {"effects": "prior table"}
     if uplift_dir is not None:
-        effects = load_uplift(uplift_dir, fallback=effects)
+        uplift = load_uplift(uplift_dir, fallback=effects)
+        effects, summary = uplift, {"effects": "uplift model", "uplift_check": uplift.check.reason}
     plan = build_plan(with_arpu(scores, usage), config, taxonomy, effects)
-    summary = {**plan.summary, "effects": "uplift model" if uplift_dir else "prior table"}
+    summary = {**plan.summary, **summary}
     write_parquet_atomic(plan.table, files.plan)
     write_text_atomic(json.dumps(summary, indent=2), files.plan_summary)
     write_call_sheet(

@@ -24,10 +24,16 @@ control arm's offset its trees shrink towards their own arm's churn rate, and th
 differ by design (the plan treats the riskiest, the control spans every decile): on the
 synthetic operator the control model then under-predicted the risky customers' churn and the
 estimated cuts came out negative where the true ones were positive.
+
+A better fit per arm is not yet a better plan, so the next plan uses the learned cuts only
+where the pilot, judging the model out of fold, says their decisions keep more value than
+the prior's (``clm.campaign.policy_check``); otherwise ``UpliftModel`` answers with the prior.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -36,19 +42,20 @@ import numpy as np
 import polars as pl
 import xgboost as xgb
 
-from clm.campaign.candidates import EffectModel
-from clm.campaign.config import CampaignError, UpliftParams
+from clm.campaign.candidates import EffectModel, PriorEffects
+from clm.campaign.config import CampaignConfig, CampaignError, UpliftParams
+from clm.campaign.policy_check import PolicyCheck, cross_fit
 from clm.domain.taxonomy import Taxonomy
 
 NUMERIC = ("churn_probability", "arpu_mean_3m")
 SCORE_CLIP = 1e-4  # churn scores of exactly 0 or 1 would give an infinite base margin
 MIN_ARM_ROWS = 30  # fewer customers in an arm teach the model nothing worth planning on
-CV_FOLDS = 5  # folds that choose each arm's boosting rounds
+CV_FOLDS = 5  # folds that choose each arm's boosting rounds, and cross-fit the policy check
 CV_PATIENCE_ROUNDS = 10  # rounds without an out-of-fold gain before cross-validation stops
 
 
 @dataclass(frozen=True)
-class UpliftModel:
+class ArmModels:
     """Churn models of the control and treated arms; the cut is their difference."""
 
     control: xgb.Booster
@@ -60,27 +67,54 @@ class UpliftModel:
     def churn_reduction(self, candidates: pl.DataFrame) -> pl.Series:
         """Control-arm churn minus treated-arm churn per candidate; the prior where the pilot
         never tried the measure."""
+        prior = self.fallback.churn_reduction(candidates)
         if candidates.is_empty():  # XGBoost warns on an empty matrix
-            return pl.Series("churn_reduction", [], dtype=pl.Float64)
+            return prior
         base = _features(candidates, self.vocabularies)
-        prior = self.fallback.churn_reduction(candidates).to_numpy()
         without = self.control.predict(
             xgb.DMatrix(base, base_margin=_margin(candidates, reduction=0.0))
         )
         with_measure = self.treated.predict(
             xgb.DMatrix(
                 np.hstack([base, _one_hot(candidates["measure_code"], self.measures)]),
-                base_margin=_margin(candidates, reduction=prior),
+                base_margin=_margin(candidates, reduction=prior.to_numpy()),
             )
         )
         tried = candidates["measure_code"].is_in(list(self.measures)).to_numpy()
-        return pl.Series("churn_reduction", np.where(tried, without - with_measure, prior))
+        return pl.Series(
+            "churn_reduction", np.where(tried, without - with_measure, prior.to_numpy())
+        )
+
+
+@dataclass(frozen=True)
+class UpliftModel:
+    """The T-learners of the pilot's folds and the pilot's verdict on them: their mean cut
+    where the out-of-fold check kept it, the prior's everywhere otherwise."""
+
+    folds: tuple[ArmModels, ...]  # each fitted on the pilot less one fold, judged on that fold
+    check: PolicyCheck
+    fallback: EffectModel
+
+    def churn_reduction(self, candidates: pl.DataFrame) -> pl.Series:
+        if not self.check.keep_learned:
+            return self.fallback.churn_reduction(candidates)
+        return self.learned_reduction(candidates)
+
+    def learned_reduction(self, candidates: pl.DataFrame) -> pl.Series:
+        """The folds' mean cut per candidate, whatever the verdict."""
+        cuts = [fold.churn_reduction(candidates).to_numpy() for fold in self.folds]
+        return pl.Series("churn_reduction", np.mean(cuts, axis=0), dtype=pl.Float64)
 
     def save(self, folder: Path) -> None:
         folder.mkdir(parents=True, exist_ok=True)
-        self.control.save_model(folder / "control.json")
-        self.treated.save_model(folder / "treated.json")
-        meta = {"measures": list(self.measures), "vocabularies": self.vocabularies}
+        for k, fold in enumerate(self.folds):
+            fold.control.save_model(folder / f"control_{k}.json")
+            fold.treated.save_model(folder / f"treated_{k}.json")
+        meta = {
+            "measures": [list(fold.measures) for fold in self.folds],
+            "vocabularies": self.folds[0].vocabularies,
+            "check": dataclasses.asdict(self.check),
+        }
         (folder / "uplift.json").write_text(json.dumps(meta, indent=2), encoding="utf-8")
 
 
@@ -93,14 +127,14 @@ def vocabularies(taxonomy: Taxonomy) -> dict[str, tuple[str, ...]]:
     }
 
 
-def fit_uplift(
-    pilot: pl.DataFrame, params: UpliftParams, seed: int, taxonomy: Taxonomy, fallback: EffectModel
-) -> UpliftModel:
-    """Fit both arms on ``pilot`` (plan rows with ``arm``, ``measure_code`` and ``churned``).
+def fit_uplift(pilot: pl.DataFrame, config: CampaignConfig, taxonomy: Taxonomy) -> UpliftModel:
+    """Fit both arms on each fold's complement of ``pilot`` (plan rows with ``arm``,
+    ``measure_code``, ``control_measure_code`` and ``churned``), and check on the held-out
+    folds whether their decisions beat the prior effect table's (``clm.campaign.policy_check``).
 
-    The control arm is every control customer: randomised, so all of them teach it. The
-    treated arm starts from ``fallback``'s cut, the prior the pilot revises.
-    """
+    The plan uses the mean of exactly the models the check judged, not a refit on the whole
+    pilot whose boosting rounds nobody judged; the average of five fits is also steadier
+    than any one fit on a small pilot."""
     control = pilot.filter(arm="control")
     treated = pilot.filter(arm="treatment")
     if control.height < MIN_ARM_ROWS or treated.height < MIN_ARM_ROWS:
@@ -108,16 +142,31 @@ def fit_uplift(
             f"pilot too small to learn uplift: {treated.height} treated and {control.height} "
             f"control customers, at least {MIN_ARM_ROWS} each needed"
         )
+    prior = PriorEffects(config)
+    learn = functools.partial(_fit_arms, config=config, taxonomy=taxonomy, prior=prior)
+    check, folds = cross_fit(pilot, learn, prior, config, taxonomy, CV_FOLDS)
+    return UpliftModel(tuple(folds), check, prior)
+
+
+def _fit_arms(
+    pilot: pl.DataFrame, config: CampaignConfig, taxonomy: Taxonomy, prior: PriorEffects
+) -> ArmModels:
+    """The T-learner on ``pilot``. The control arm is every control customer: randomised, so
+    all of them teach it. The treated arm starts from ``prior``'s cut, which the pilot
+    revises."""
+    control = pilot.filter(arm="control")
+    treated = pilot.filter(arm="treatment")
     vocab = vocabularies(taxonomy)
     measures = tuple(sorted(treated["measure_code"].unique()))
     treated_x = np.hstack([_features(treated, vocab), _one_hot(treated["measure_code"], measures)])
-    prior = fallback.churn_reduction(treated).to_numpy()
-    return UpliftModel(
+    cut = prior.churn_reduction(treated).to_numpy()
+    params, seed = config.uplift, config.seed
+    return ArmModels(
         control=_train(_features(control, vocab), control, _margin(control, 0.0), params, seed),
-        treated=_train(treated_x, treated, _margin(treated, prior), params, seed),
+        treated=_train(treated_x, treated, _margin(treated, cut), params, seed),
         measures=measures,
         vocabularies=vocab,
-        fallback=fallback,
+        fallback=prior,
     )
 
 
@@ -127,13 +176,14 @@ def load_uplift(folder: Path, fallback: EffectModel) -> UpliftModel:
     if not meta_path.is_file():
         raise CampaignError(f"uplift model: {meta_path} not found; run clm campaign measure")
     meta = json.loads(meta_path.read_text(encoding="utf-8"))
-    boosters = []
-    for arm in ("control", "treated"):
-        booster = xgb.Booster()
-        booster.load_model(folder / f"{arm}.json")
-        boosters.append(booster)
     vocab = {key: tuple(values) for key, values in meta["vocabularies"].items()}
-    return UpliftModel(*boosters, tuple(meta["measures"]), vocab, fallback)
+    folds = []
+    for k, measures in enumerate(meta["measures"]):
+        control, treated = xgb.Booster(), xgb.Booster()
+        control.load_model(folder / f"control_{k}.json")
+        treated.load_model(folder / f"treated_{k}.json")
+        folds.append(ArmModels(control, treated, tuple(measures), vocab, fallback))
+    return UpliftModel(tuple(folds), PolicyCheck(**meta["check"]), fallback)
 
 
 def _train(
