@@ -15,7 +15,9 @@ default in params.yaml (``snapshot.n_trials``, ``snapshot.timeout_s``); the outp
 
 ``--oversample 0.5`` runs each dataset again with its training rows' churners copied until
 they are half of them (the test part stays at the natural rate) and the natural rate stated
-as ``population.churn_rate``, and compares the test Brier score with the natural run's.
+as ``population.churn_rate``, and compares the test Brier score with the natural run's. clm
+then tunes, early-stops and trains on rows weighted to the stated rate (the table gives a
+churner's weight) and calibrates on the validation part weighted likewise.
 """
 
 from __future__ import annotations
@@ -96,9 +98,9 @@ def main() -> None:
         print(
             "\n| dataset | training churn rate | test churn rate | clm Brier, natural "
             "| clm Brier, oversampled + population rate | ratio | mean probability (oversampled) "
-            "| ROC-AUC natural / oversampled |"
+            "| ROC-AUC natural / oversampled | churner weight | Platt-scaled |"
         )
-        print("|---|---:|---:|---:|---:|---:|---:|---:|")
+        print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
         print("\n".join(shifted))
 
 
@@ -160,7 +162,8 @@ def _brier_row(dataset: str, share: float, natural: dict, over: dict) -> str:
         f"| {dataset} | {prior['train_rate']:.3f} ({share:.0%} target) | {prior['test_rate']:.3f} "
         f"| {brier[0]:.4f} | {brier[1]:.4f} | {brier[1] / brier[0]:.3f} "
         f"| {prior['test_mean_probability']:.3f} "
-        f"| {natural['churn'][MODEL]['roc_auc']:.3f} / {over['churn'][MODEL]['roc_auc']:.3f} |"
+        f"| {natural['churn'][MODEL]['roc_auc']:.3f} / {over['churn'][MODEL]['roc_auc']:.3f} "
+        f"| {prior['churner_weight']:.3f} | {'yes' if over['fit']['calibrated'] else 'no'} |"
     )
 
 

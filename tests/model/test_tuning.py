@@ -163,3 +163,6 @@ def test_other_data_starts_another_study():
     assert study_name(CHURN, MODEL, SPACE, "d1") != study_name(CHURN, MODEL, SPACE, "d2")
     more_trials = replace(SPACE, n_trials=10)
     assert study_name(CHURN, MODEL, SPACE, "d1") == study_name(CHURN, MODEL, more_trials, "d1")
+    # a stated population rate weights every trial: another study
+    weighted = study_name(CHURN, MODEL, SPACE, "d1", population_rate=0.02)
+    assert weighted != study_name(CHURN, MODEL, SPACE, "d1")

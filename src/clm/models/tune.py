@@ -76,7 +76,12 @@ Matrix = tuple[pd.DataFrame, np.ndarray]
 
 
 def study_name(
-    task: Task, model: ModelConfig, tune: TuneConfig, data_digest: str, cv_folds: int = 0
+    task: Task,
+    model: ModelConfig,
+    tune: TuneConfig,
+    data_digest: str,
+    cv_folds: int = 0,
+    population_rate: float | None = None,
 ) -> str:
     """A name that changes when anything but the number of trials or the time budget
     changes."""
@@ -86,6 +91,7 @@ def study_name(
         "space": {k: asdict(v) for k, v in sorted(tune.search_space.items())},
         "data": data_digest,
         **({"cv_folds": cv_folds} if cv_folds else {}),
+        **({"population_rate": population_rate} if population_rate is not None else {}),
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return f"{task.name}-{digest}"
@@ -102,15 +108,18 @@ def tune(
     datasets: Sequence[DatasetInput] = (),
     show_progress: bool = False,
     cv_folds: int = 0,
+    population_rate: float | None = None,
 ) -> TuningResult:
     """Run (or resume) the study until it holds ``config.n_trials`` finished trials, or
     ``config.timeout_s`` has passed.
 
     Each trial is judged on ``valid`` (early stopping there), or with ``cv_folds`` > 1 by
-    stratified k-fold cross-validation on ``train`` and ``valid`` together.
+    stratified k-fold cross-validation on ``train`` and ``valid`` together. With
+    ``population_rate`` (churn) every fit and every held-out loss is weighted to that rate
+    (``clm.models.prior``), so trials are judged as on the population.
     ``datasets`` (the files ``train`` and ``valid`` come from) are logged on the study's run.
     """
-    name = study_name(task, model, config, data_digest, cv_folds)
+    name = study_name(task, model, config, data_digest, cv_folds, population_rate)
     seen = (
         (pd.concat([train[0], valid[0]], ignore_index=True), np.concatenate([train[1], valid[1]]))
         if cv_folds > 1
@@ -150,12 +159,14 @@ def tune(
                 try:
                     if cv_folds > 1:
                         value, rounds = cross_validate(
-                            task, params, seen, cv_folds, model=model, callbacks=[pruning]
-                        )
+                            task, params, seen, cv_folds, model=model, callbacks=[pruning],
+                            population_rate=population_rate,
+                        )  # fmt: skip
                     else:
                         booster = train_booster(
-                            task, params, train, valid, model=model, callbacks=[pruning]
-                        )
+                            task, params, train, valid, model=model, callbacks=[pruning],
+                            population_rate=population_rate,
+                        )  # fmt: skip
                         # the validation metric at the best round
                         value, rounds = float(booster.best_score), booster.best_iteration + 1
                 except optuna.TrialPruned:
