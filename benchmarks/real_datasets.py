@@ -1,6 +1,6 @@
 """Benchmark: ``clm snapshot run`` on the three public churn datasets, markdown tables.
 
-Run: .venv/bin/python -m benchmarks.real_datasets [--trials 40] [--timeout 180]
+Run: .venv/bin/python -m benchmarks.real_datasets [--trials 100] [--timeout 180]
      [--oversample 0.5] [--resamples 1000] [--runs-dir runs] [--params params.yaml]
 Needs ../shared/data/real (the mappings in mappings/ point there). Each row puts clm's test
 ROC-AUC and top-decile lift next to the references fitted in the same run on the same split
@@ -59,7 +59,8 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs-dir", type=Path, default=Path("runs"))
     parser.add_argument("--params", type=Path, default=Path("params.yaml"))
-    parser.add_argument("--trials", type=int, default=40, help="Optuna trials per dataset")
+    # the time budget binds: a dataset whose trials are quick runs more of them within it
+    parser.add_argument("--trials", type=int, default=100, help="Optuna trials per dataset")
     parser.add_argument("--timeout", type=float, default=180, help="tuning seconds per dataset")
     parser.add_argument("--resamples", type=int, default=1000, help="bootstrap resamples")
     parser.add_argument("--oversample", type=float, help="churner share of the training rows")

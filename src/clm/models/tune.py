@@ -59,6 +59,18 @@ class TuneConfig:
     pruner_startup_trials: int
     pruner_warmup_rounds: int
     search_space: dict[str, Range]
+    # tried first in a new study: a known-good point (XGBoost's defaults) the sampler then
+    # improves on, instead of spending a short budget before it finds that region; None: none
+    first_trial: dict[str, float] | None
+
+    def __post_init__(self) -> None:
+        for name, value in (self.first_trial or {}).items():
+            space = self.search_space.get(name)
+            if space is None or not space.low <= value <= space.high:
+                raise ValueError(
+                    f"first_trial.{name} = {value} lies outside the search space "
+                    f"{'(no such parameter)' if space is None else f'[{space.low}, {space.high}]'}"
+                )
 
 
 @dataclass(frozen=True)
@@ -92,6 +104,7 @@ def study_name(
         "data": data_digest,
         **({"cv_folds": cv_folds} if cv_folds else {}),
         **({"population_rate": population_rate} if population_rate is not None else {}),
+        **({"first_trial": tune.first_trial} if tune.first_trial else {}),
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return f"{task.name}-{digest}"
@@ -138,6 +151,8 @@ def tune(
     # seeded by the trials already stored: a resumed study continues the sampler's sequence
     # instead of replaying its first points, and an uninterrupted study stays reproducible
     study.sampler = optuna.samplers.TPESampler(seed=model.seed + len(study.trials))
+    if config.first_trial and not study.trials:
+        study.enqueue_trial(_typed(config.first_trial, config.search_space))
     finished = _finished(study)
     remaining = max(0, config.n_trials - len(finished))
     log.info("study %s: %d trials finished, %d to run", name, len(finished), remaining)
@@ -264,6 +279,11 @@ def _suggest(trial: optuna.Trial, space: dict[str, Range]) -> dict:
         )
         for name, r in space.items()
     }
+
+
+def _typed(point: dict[str, float], space: dict[str, Range]) -> dict:
+    """``point`` with the integer parameters as integers (params.yaml reads them as floats)."""
+    return {name: int(value) if space[name].integer else value for name, value in point.items()}
 
 
 def journal_storage(path: Path) -> JournalStorage:

@@ -71,6 +71,7 @@ class SnapshotConfig:
     n_trials: int  # Optuna trials per dataset (tune's pruner)
     timeout_s: float | None  # or stop starting trials after this many seconds
     search_space: dict[str, Range]  # deeper trees than the monthly model: tables are small
+    first_trial: dict[str, float] | None  # the study's first point (tune.first_trial)
     max_boost_rounds: int  # replaces model.max_boost_rounds (small learning rates need more)
     cv_folds: int  # tune by k-fold cross-validation on train + valid ...
     cv_max_rows: int  # ... when they hold at most this many rows (else on valid alone)
@@ -92,14 +93,15 @@ class SnapshotSettings:
 
     @classmethod
     def load(cls, params: Path = paths.PARAMS) -> SnapshotSettings:
-        """The sections of ``params``; tune's trials, time budget and search space, and the
-        model's round limit, replaced by the ``snapshot`` section's."""
+        """The sections of ``params``; tune's trials, time budget, search space and first
+        trial, and the model's round limit, replaced by the ``snapshot`` section's."""
         snapshot = load_section(SnapshotConfig, "snapshot", params)
         tune_config = replace(
             load_section(TuneConfig, "tune", params),
             n_trials=snapshot.n_trials,
             timeout_s=snapshot.timeout_s,
             search_space=snapshot.search_space,
+            first_trial=snapshot.first_trial,
         )
         model = load_section(ModelConfig, "model", params)
         return cls(
