@@ -108,6 +108,7 @@ def retrain_churn(root: Path, params: Params, name: str) -> tuple[TrainedModel, 
         task, train, valid, metadata, params.model, params.tune,
         storage=journal_storage(run_dir / "optuna" / f"{task.name}.journal"),
         data_digest=file_digest(split_dir / "train.parquet", split_dir / "valid.parquet"),
+        population_rate=params.train.population_churn_rate,
     )  # fmt: skip
     trained, _ = fit_final(
         task, tuning.best_params, train, valid, metadata, params.model, params.train

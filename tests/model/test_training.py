@@ -15,7 +15,7 @@ from tests.mlflow_store import store_uri, working_in
 from tests.params import repo_params
 
 from clm.features.metadata import load_feature_metadata
-from clm.models.prior import log_odds_shift, population_weights
+from clm.models.prior import churner_weight, population_weights
 from clm.models.tasks import CHURN
 from clm.models.train import fit_final
 from clm.models.trained import TrainedModel
@@ -95,24 +95,34 @@ def test_the_training_run_records_its_datasets_months_and_seeds(trained_store, p
     assert (experiment.name, experiment.tags[EXPERIMENT_KIND_TAG]) == (EXPERIMENT, CLASSIC_ML)
 
 
-def test_a_stated_population_rate_moves_probabilities_to_it(small_split):
+def test_a_stated_population_rate_trains_weighted_to_it(small_split):
     """``train.population_churn_rate`` (the operator's tables sampled at another rate): the
-    log-odds move to the stated rate, and a validation month off that rate calibrates only
-    re-weighted to it (unweighted, it would undo the correction)."""
+    booster learns from rows weighted to the stated rate, so its probabilities hold there
+    without a log-odds correction, and a validation month off that rate calibrates only
+    re-weighted to it (unweighted, it would pull them back to the sample's rate)."""
     train, valid = small_split.part("train"), small_split.part("valid")
     rate = float(train["churn"].mean())
-    stated = replace(repo_params().train, population_churn_rate=rate / 4)
-    corrected, report = fit_final(
+    stated = replace(ALWAYS_CALIBRATE, population_churn_rate=rate / 4)
+    weighted, report = fit_final(
         CHURN, {"max_depth": 2}, train, valid, load_feature_metadata(), MODEL, stated
     )
+    plain, _ = fit_final(
+        CHURN, {"max_depth": 2}, train, valid, load_feature_metadata(), MODEL,
+        replace(stated, calibration_max_ece=1.0, population_churn_rate=None),
+    )  # fmt: skip
     y = CHURN.labels(valid)
     weights = population_weights(y, rate / 4)
     assert np.average(y, weights=weights) == pytest.approx(rate / 4)
+    # the booster alone, before Platt scaling, already predicts near the stated rate
+    raw = TrainedModel(CHURN, weighted.booster, weighted.encoder).predict(valid)
+    assert np.average(raw, weights=weights) < np.average(plain.predict(valid), weights=weights)
     # Platt's score equation: the weighted mean prediction equals the weighted churn rate
-    assert np.average(corrected.predict(valid), weights=weights) == pytest.approx(
-        rate / 4, rel=0.02
-    )
+    assert np.average(weighted.predict(valid), weights=weights) == pytest.approx(rate / 4, rel=0.02)
     assert report.calibrated and not report.prior.valid_at_natural_rate
     assert report.prior.population_rate == rate / 4
-    assert report.prior.log_odds_shift == pytest.approx(log_odds_shift(rate, rate / 4))
+    assert report.prior.churner_weight == pytest.approx(
+        churner_weight(CHURN.labels(train), rate / 4)
+    )
+    assert report.prior.churner_weight < 0.5
+    assert "weighted to the stated population rate" in report.prior.action
     assert "re-weighted" in report.prior.action

@@ -12,7 +12,9 @@ from dataclasses import replace
 from pathlib import Path
 
 import mlflow
+import numpy as np
 import optuna
+import pandas as pd
 import polars as pl
 import pytest
 from optuna.trial import TrialState
@@ -184,3 +186,38 @@ def test_other_data_starts_another_study():
     assert study_name(CHURN, MODEL, SPACE, "d1") != study_name(CHURN, MODEL, SPACE, "d2")
     more_trials = replace(SPACE, n_trials=10)
     assert study_name(CHURN, MODEL, SPACE, "d1") == study_name(CHURN, MODEL, more_trials, "d1")
+    # a stated population rate weights every trial: another study
+    weighted = study_name(CHURN, MODEL, SPACE, "d1", population_rate=0.02)
+    assert weighted != study_name(CHURN, MODEL, SPACE, "d1")
+
+
+def _random_matrices(seed: int):
+    rng = np.random.default_rng(seed)
+    x = pd.DataFrame(rng.normal(size=(400, 3)), columns=list("abc"))
+    y = (rng.random(400) < 1 / (1 + np.exp(-2 * x["a"]))).astype(int).to_numpy()
+    return (x.iloc[:300], y[:300]), (x.iloc[300:], y[300:])
+
+
+def test_a_new_study_starts_at_the_first_trial_and_a_resumed_one_does_not_repeat_it(
+    tracking_store, tmp_path
+):
+    train, valid = _random_matrices(0)
+    first = {"max_depth": 3.0, "learning_rate": 0.2}
+    space = replace(SPACE, n_trials=2, first_trial=first)
+    storage = journal_storage(tmp_path / "study.journal")
+    tune(CHURN, train, valid, MODEL, space, storage, data_digest="d1")
+    tune(CHURN, train, valid, MODEL, replace(space, n_trials=4), storage, data_digest="d1")
+
+    trials = optuna.load_study(
+        study_name=study_name(CHURN, MODEL, space, "d1"), storage=storage
+    ).trials
+    assert trials[0].params == {"max_depth": 3, "learning_rate": 0.2}  # an integer depth
+    assert len(trials) == 4 and all(t.params != trials[0].params for t in trials[1:])
+    assert study_name(CHURN, MODEL, space, "d1") != study_name(CHURN, MODEL, SPACE, "d1")
+
+
+def test_a_first_trial_outside_the_search_space_is_refused():
+    with pytest.raises(ValueError, match=r"first_trial.max_depth = 9 lies outside .*\[2, 4\]"):
+        replace(SPACE, first_trial={"max_depth": 9})
+    with pytest.raises(ValueError, match="no such parameter"):
+        replace(SPACE, first_trial={"gamma": 0.1})

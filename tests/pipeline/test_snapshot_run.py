@@ -224,8 +224,10 @@ def test_a_mapping_with_a_reason_column_reports_agreement(small_data, tmp_path, 
 
 def test_an_oversampled_training_file_is_corrected_to_the_stated_rate(tracking_store, tmp_path):
     """Churners oversampled to half the training file, the test file at the natural rate: with
-    ``population.churn_rate`` the mean test probability lands near the natural rate; without
-    it the run warns. Filter counts and a cause override reach the metrics and the report."""
+    ``population.churn_rate`` every fit learns from rows weighted to it (a churner weighs
+    less than a stayer, no log-odds shift) and the mean test probability lands near the
+    natural rate; without it the run warns. Filter counts and a cause override reach the
+    metrics and the report."""
     table = tiny_dataset(seed=8, rows=3000).with_row_index("row")
     test, rest = table.filter(pl.col("row") % 3 == 0), table.filter(pl.col("row") % 3 != 0)
     churners = rest.filter(pl.col("Churned") == "Yes")
@@ -263,6 +265,8 @@ def test_an_oversampled_training_file_is_corrected_to_the_stated_rate(tracking_s
     prior = documents[True]["prior"]
     assert prior["train_rate"] > 0.4 and prior["population_rate"] == natural
     assert not prior["valid_at_natural_rate"] and prior["warning"] is None
+    assert prior["churner_weight"] < 0.5 and "no log-odds correction" in prior["action"]
+    assert documents[False]["prior"]["churner_weight"] == 1.0
     assert prior["test_mean_probability"] == pytest.approx(prior["test_rate"], rel=0.35)
     silent = documents[False]["prior"]
     assert silent["test_mean_probability"] > 1.5 * silent["test_rate"]

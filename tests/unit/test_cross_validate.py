@@ -6,6 +6,7 @@ from dataclasses import replace
 
 import numpy as np
 import pandas as pd
+import pytest
 from tests.params import repo_params
 
 from clm.models.tasks import CHURN, cross_validate
@@ -35,3 +36,22 @@ def test_signal_is_found_through_the_folds():
     y = (rng.random(1000) < 1 / (1 + np.exp(-3 * x["a"]))).astype(int).to_numpy()
     loss, _ = cross_validate(LOGLOSS, {"max_depth": 2}, (x, y), 5, model=MODEL)
     assert loss < 0.5
+
+
+def test_copied_churners_weighted_to_the_population_rate_score_as_the_natural_sample():
+    """Churners copied until half the rows, the natural rate stated: the held-out loss is
+    the natural sample's (copies share a fold, and weights bring each fold to the rate),
+    where unweighted it is that of a 50 % sample."""
+    rng = np.random.default_rng(2)
+    x = pd.DataFrame(rng.normal(size=(2000, 3)), columns=list("abc"))
+    y = (rng.random(2000) < 1 / (1 + np.exp(-(2 * x["a"] - 2.5)))).astype(int).to_numpy()
+    churners = np.flatnonzero(y == 1)
+    copies = (y == 0).sum() // churners.size
+    rows = np.concatenate([np.flatnonzero(y == 0), np.repeat(churners, copies)])
+    over = (x.iloc[rows].reset_index(drop=True), y[rows])
+    params = {"max_depth": 2}
+    natural, _ = cross_validate(LOGLOSS, params, (x, y), 5, model=MODEL)
+    weighted, _ = cross_validate(LOGLOSS, params, over, 5, model=MODEL, population_rate=y.mean())
+    unweighted, _ = cross_validate(LOGLOSS, params, over, 5, model=MODEL)
+    assert weighted == pytest.approx(natural, rel=0.1)
+    assert unweighted > 1.3 * natural

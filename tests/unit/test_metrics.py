@@ -40,6 +40,22 @@ def test_calibration_error_is_zero_when_each_bin_matches_and_grows_with_bias() -
     assert expected_calibration_error(y, np.clip(prob + 0.1, 0, 1)) == pytest.approx(0.1, abs=0.006)
 
 
+def test_weighted_calibration_error_reads_a_sample_at_the_population_rate() -> None:
+    """Churners oversampled by copying: unweighted, a model calibrated on the population
+    looks far off; weighted back to the population rate, it is judged as on it."""
+    rng = np.random.default_rng(0)
+    prob = rng.uniform(0.0, 0.3, 20_000)
+    y = (rng.random(prob.size) < prob).astype(int)
+    copied = np.concatenate([np.flatnonzero(y == 0), np.repeat(np.flatnonzero(y == 1), 5)])
+    weights = np.where(y[copied] == 1, 1 / 5, 1.0)
+    natural = expected_calibration_error(y, prob)
+    assert expected_calibration_error(y[copied], prob[copied]) > 0.2
+    assert expected_calibration_error(y[copied], prob[copied], weights=weights) < 2 * natural + 0.01
+    assert expected_calibration_error(y, prob, weights=np.full(y.size, 3.0)) == pytest.approx(
+        natural
+    )
+
+
 def test_gain_reaches_all_churners_when_everyone_is_targeted() -> None:
     rng = np.random.default_rng(0)
     y = rng.integers(0, 2, 200)

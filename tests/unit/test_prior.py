@@ -1,14 +1,20 @@
-"""Prior shift: probabilities learned on an oversampled sample, corrected to the population."""
+"""Prior shift: a model trained on an oversampled sample, weighted back to the population."""
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LogisticRegression
 from sklearn.metrics import brier_score_loss
+from tests.params import repo_params
 
-from clm.models.calibration import PlattCalibrator
-from clm.models.prior import at_rate, correct_prior, log_odds_shift, rates_differ, shifted, then
+from clm.models.prior import at_rate, churner_weight, population_weights, rates_differ
+from clm.models.tasks import CHURN, predict, train_rounds
+
+MODEL = replace(repo_params().model, monotone_constraints={})
 
 
 def population(rows: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
@@ -29,36 +35,52 @@ def oversample(x: np.ndarray, y: np.ndarray, share: float, seed: int):
     return x[keep], y[keep]
 
 
-def test_the_corrected_oversampled_model_is_as_calibrated_as_the_natural_one():
+def test_weights_bring_a_sample_to_the_stated_rate_the_larger_class_at_one():
+    y = np.array([1] * 50 + [0] * 50)
+    weights = population_weights(y, 0.1)
+    assert np.average(y, weights=weights) == pytest.approx(0.1)
+    assert weights.max() == 1.0 and weights[y == 0].min() == 1.0
+    assert churner_weight(y, 0.1) == pytest.approx(1 / 9)  # (0.1 / 0.9) / (0.5 / 0.5)
+    assert churner_weight(y, None) == 1.0
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        population_weights(y, 0.0)
+    with pytest.raises(ValueError, match="churners and stayers"):
+        population_weights(np.ones(10), 0.1)
+
+
+def test_the_weighted_oversampled_model_is_as_calibrated_as_the_natural_one():
     x, y = population(40_000, seed=1)
     test_x, test_y = population(40_000, seed=2)
     natural = LogisticRegression().fit(x, y).predict_proba(test_x)[:, 1]
     sample_x, sample_y = oversample(x, y, 0.5, seed=3)
     raw = LogisticRegression().fit(sample_x, sample_y).predict_proba(test_x)[:, 1]
-    corrected = correct_prior(raw, sample_y.mean(), y.mean())
+    weights = population_weights(sample_y, y.mean())
+    fitted = LogisticRegression().fit(sample_x, sample_y, sample_weight=weights)
+    weighted = fitted.predict_proba(test_x)[:, 1]
 
-    assert raw.mean() > 5 * test_y.mean()  # uncorrected: far too high
-    assert corrected.mean() == pytest.approx(test_y.mean(), rel=0.15)
+    assert raw.mean() > 5 * test_y.mean()  # unweighted: far too high
+    assert weighted.mean() == pytest.approx(test_y.mean(), rel=0.15)
     natural_brier = brier_score_loss(test_y, natural)
-    assert brier_score_loss(test_y, corrected) <= 1.05 * natural_brier
+    assert brier_score_loss(test_y, weighted) <= 1.05 * natural_brier
     assert brier_score_loss(test_y, raw) > 2 * natural_brier
 
 
-def test_no_shift_when_the_rates_are_equal_and_the_shift_is_bayes_rule():
-    prob = np.array([0.1, 0.5, 0.9])
-    np.testing.assert_allclose(correct_prior(prob, 0.2, 0.2), prob)
-    assert log_odds_shift(0.5, 0.02) == pytest.approx(np.log(0.02 / 0.98))
-    with pytest.raises(ValueError, match="strictly between 0 and 1"):
-        log_odds_shift(0.5, 0.0)
+def test_copied_churners_weighted_to_the_natural_rate_train_the_natural_booster():
+    """Each churner copied four times and weighted back to the natural rate: the loss is the
+    natural sample's, so XGBoost grows the same trees (features with few distinct values,
+    so the histogram cuts are the same too)."""
+    rng = np.random.default_rng(0)
+    x = pd.DataFrame(rng.integers(0, 12, size=(600, 3)).astype(float), columns=list("abc"))
+    y = (rng.random(600) < 1 / (1 + np.exp(-(x["a"] - 9) / 2))).astype(int).to_numpy()
+    copied = np.concatenate([np.flatnonzero(y == 0), np.repeat(np.flatnonzero(y == 1), 4)])
+    params = {"max_depth": 3, "learning_rate": 0.3}
+    natural = train_rounds(CHURN, params, (x, y), 30, model=MODEL)
+    over = (x.iloc[copied].reset_index(drop=True), y[copied])
+    weighted = train_rounds(CHURN, params, over, 30, model=MODEL, population_rate=y.mean())
+    unweighted = train_rounds(CHURN, params, over, 30, model=MODEL)
 
-
-def test_calibrators_compose_as_applied_one_after_the_other():
-    prob = np.linspace(0.01, 0.99, 25)
-    first, second = PlattCalibrator(1.3, -0.2), PlattCalibrator(0.8, 0.5)
-    np.testing.assert_allclose(then(first, second).apply(prob), second.apply(first.apply(prob)))
-    np.testing.assert_allclose(
-        shifted(-1.5).apply(prob), correct_prior(prob, 0.5, 1 / (1 + np.exp(1.5)))
-    )
+    np.testing.assert_allclose(predict(weighted, x), predict(natural, x), atol=1e-5)
+    assert predict(unweighted, x).mean() > 1.5 * predict(natural, x).mean()
 
 
 def test_rates_differ_beyond_sampling_noise_only():

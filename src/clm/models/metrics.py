@@ -31,15 +31,23 @@ def top_decile_lift(y_true: np.ndarray, score: np.ndarray) -> float:
     return float(churners_in_top / n_top / y_true.mean())
 
 
-def expected_calibration_error(y_true: np.ndarray, prob: np.ndarray, bins: int = 10) -> float:
-    """Mean |observed rate - predicted probability| over equal-count bins, weighted by size."""
+def expected_calibration_error(
+    y_true: np.ndarray, prob: np.ndarray, bins: int = 10, weights: np.ndarray | None = None
+) -> float:
+    """Mean |observed rate - predicted probability| over equal-count bins, weighted by size.
+
+    With row ``weights`` (a part sampled at another churn rate, re-weighted to the
+    population's) rates, probabilities and bin sizes are weighted sums.
+    """
+    w = np.ones(len(prob)) if weights is None else np.asarray(weights, dtype=float)
     order = np.argsort(prob, kind="stable")
     errors = [
-        abs(np.mean(y_true[part]) - np.mean(prob[part])) * part.size
+        abs(np.average(y_true[part], weights=w[part]) - np.average(prob[part], weights=w[part]))
+        * w[part].sum()
         for part in np.array_split(order, bins)
         if part.size
     ]
-    return float(np.sum(errors) / len(prob))
+    return float(np.sum(errors) / w.sum())
 
 
 def churn_metrics(y_true: np.ndarray, score: np.ndarray) -> dict[str, float]:

@@ -2,14 +2,19 @@
 
 A training sample oversampled to 50 % churners teaches the model 50 % odds; scored on a
 population churning at 2 %, its probabilities are some twenty times too high, and every budget
-decision built on them is wrong. Bayes' rule gives the fix when only the class balance changed
-(the churners and stayers themselves look alike in both): add to each log-odds
-``log(pi_pop / (1 - pi_pop)) - log(pi_train / (1 - pi_train))``. Calibration then follows only
-on a part at the natural rate, since one at the training rate would undo the correction; a
-validation part sampled like the training rows is re-weighted to the population rate for it.
+decision built on them is wrong. When the population's rate is stated, every boosting fit
+(tuning trials, their early stopping, cross-validation, the final fit and its refit) learns
+from importance-weighted rows: churners weighted so that the weighted rate is the stated one.
+For churners oversampled by copying, that is the natural-rate loss itself (a churner copied
+``m`` times counts ``m`` times ``1 / m``), so tuning and early stopping judge the model as on
+the natural sample, and its probabilities need no log-odds correction afterwards (a
+correction on top would move them twice). Calibration follows on the validation part
+weighted the same way, since unweighted it would pull the probabilities back to the sample's
+rate.
 
 The monthly pipeline (``train.population_churn_rate``) and the snapshot path (the mapping's
-``population.churn_rate``) both go through ``fit_final``, which calls this module.
+``population.churn_rate``) both go through ``clm.models.tasks`` and ``fit_final``, which call
+this module.
 """
 
 from __future__ import annotations
@@ -18,61 +23,43 @@ import math
 from dataclasses import dataclass
 
 import numpy as np
-from scipy.special import expit, logit
-
-from clm.models.calibration import EPSILON, PlattCalibrator
 
 
 @dataclass(frozen=True)
 class PriorReport:
     """The churn rates a fit saw and stated, and what was done about them (for reports)."""
 
-    train_rate: float  # the rows the booster learned from
+    train_rate: float  # the rows the booster learned from, unweighted
     train_rows: int
     valid_rate: float
     population_rate: float | None  # as stated (params or mapping); None: not stated
-    log_odds_shift: float  # added to every log-odds; 0 when nothing was corrected
+    churner_weight: float  # a training churner's weight over a stayer's; 1 when unweighted
     valid_at_natural_rate: bool  # the validation part churns at the stated rate
     action: str  # one line for the reports
 
 
-def log_odds_shift(train_rate: float, population_rate: float) -> float:
-    """What Bayes' rule adds to a log-odds learned at ``train_rate`` to hold at
-    ``population_rate``."""
-    for rate in (train_rate, population_rate):
-        if not 0 < rate < 1:
-            raise ValueError(f"a churn rate must lie strictly between 0 and 1, got {rate}")
-    return float(logit(population_rate) - logit(train_rate))
-
-
-def correct_prior(prob: np.ndarray, train_rate: float, population_rate: float) -> np.ndarray:
-    """``prob`` (learned at ``train_rate``) as it holds at ``population_rate``."""
-    clipped = np.clip(np.asarray(prob, dtype=float), EPSILON, 1 - EPSILON)
-    return expit(logit(clipped) + log_odds_shift(train_rate, population_rate))
-
-
-def shifted(shift: float) -> PlattCalibrator:
-    """The calibrator that adds ``shift`` to every log-odds (a prior correction, stored and
-    applied like any Platt scaling)."""
-    return PlattCalibrator(slope=1.0, intercept=shift)
-
-
-def then(first: PlattCalibrator, second: PlattCalibrator) -> PlattCalibrator:
-    """One calibrator equal to ``second`` applied after ``first`` (both act on log-odds)."""
-    return PlattCalibrator(
-        slope=second.slope * first.slope,
-        intercept=second.slope * first.intercept + second.intercept,
-    )
-
-
 def population_weights(y_true: np.ndarray, population_rate: float) -> np.ndarray:
-    """Row weights under which ``y_true`` churns at ``population_rate``: a part sampled at
-    another rate, weighted, stands in for one at the natural rate (for calibration)."""
+    """Row weights under which ``y_true`` churns at ``population_rate``, the larger class at
+    weight 1: a part sampled at another rate, weighted, stands in for one at the natural
+    rate (churners oversampled by copying count once each, as in the natural sample)."""
+    if not 0 < population_rate < 1:
+        raise ValueError(f"a churn rate must lie strictly between 0 and 1, got {population_rate}")
     y = np.asarray(y_true)
     rate = y.mean()
+    if not 0 < rate < 1:
+        raise ValueError("re-weighting to a churn rate needs churners and stayers")
     churner = population_rate / rate
     stayer = (1 - population_rate) / (1 - rate)
     return np.where(y == 1, churner, stayer) / max(churner, stayer)
+
+
+def churner_weight(y_true: np.ndarray, population_rate: float | None) -> float:
+    """A churner's weight over a stayer's in ``population_weights`` (1: unweighted)."""
+    if population_rate is None:
+        return 1.0
+    y = np.asarray(y_true)
+    weights = population_weights(y, population_rate)
+    return float(weights[y == 1][0] / weights[y == 0][0])
 
 
 def rates_differ(rate_a: float, rows_a: int, rate_b: float, rows_b: int, z_max: float) -> bool:

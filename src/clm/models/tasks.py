@@ -17,6 +17,7 @@ import xgboost as xgb
 from sklearn.model_selection import StratifiedGroupKFold
 
 from clm.domain.stages import STAGES
+from clm.models.prior import population_weights
 
 
 @dataclass(frozen=True)
@@ -92,15 +93,17 @@ def train_booster(
     *,
     model: ModelConfig,
     callbacks: Sequence[xgb.callback.TrainingCallback] = (),
+    population_rate: float | None = None,
 ) -> xgb.Booster:
-    """Train with early stopping on the validation month; the booster keeps its best round."""
-    dtrain = xgb.DMatrix(*train)
-    dvalid = xgb.DMatrix(*valid)
+    """Train with early stopping on the validation month; the booster keeps its best round.
+
+    With ``population_rate`` both parts are weighted to that churn rate (``weighted``).
+    """
     return xgb.train(
         _booster_params(task, params, train[0].columns, model),
-        dtrain,
+        weighted(train, population_rate),
         num_boost_round=model.max_boost_rounds,
-        evals=[(dvalid, VALIDATION)],
+        evals=[(weighted(valid, population_rate), VALIDATION)],
         early_stopping_rounds=model.early_stopping_rounds,
         callbacks=list(callbacks),
         verbose_eval=False,
@@ -114,12 +117,13 @@ def train_rounds(
     rounds: int,
     *,
     model: ModelConfig,
+    population_rate: float | None = None,
 ) -> xgb.Booster:
     """Exactly ``rounds`` boosting rounds, no early stopping: the count was chosen elsewhere
     (cross-validation, or an earlier early-stopped fit)."""
     return xgb.train(
         _booster_params(task, params, train[0].columns, model),
-        xgb.DMatrix(*train),
+        weighted(train, population_rate),
         num_boost_round=rounds,
         verbose_eval=False,
     )
@@ -133,20 +137,22 @@ def cross_validate(
     *,
     model: ModelConfig,
     callbacks: Sequence[xgb.callback.TrainingCallback] = (),
+    population_rate: float | None = None,
 ) -> tuple[float, int]:
     """The mean held-out metric over ``folds`` stratified folds at the best round, and that
     round count: on a few thousand rows one validation part is too noisy to tune on.
 
     Identical rows (features and label) share a fold, as they share a split part: a dataset
     with duplicates, or churners oversampled by copying, would otherwise score rows the folds
-    trained on and reward overfitting.
+    trained on and reward overfitting. With ``population_rate`` the rows are weighted to that
+    churn rate (``weighted``), in training and in the held-out metric alike.
     """
     matrix, labels = seen
     groups = pd.util.hash_pandas_object(matrix.assign(_label=labels), index=False).to_numpy()
     splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=model.seed)
     history = xgb.cv(
         _booster_params(task, params, matrix.columns, model),
-        xgb.DMatrix(matrix, labels),
+        weighted(seen, population_rate),
         num_boost_round=model.max_boost_rounds,
         folds=list(splitter.split(matrix, labels, groups)),
         early_stopping_rounds=model.early_stopping_rounds,
@@ -156,6 +162,14 @@ def cross_validate(
     )
     column = f"test-{task.eval_metric}-mean"  # xgb.cv keeps the rounds up to the best one
     return float(history[column].iloc[-1]), len(history)
+
+
+def weighted(matrix: tuple[pd.DataFrame, np.ndarray], population_rate: float | None) -> xgb.DMatrix:
+    """The churn matrix with its rows weighted to ``population_rate``
+    (``clm.models.prior.population_weights``); unweighted when no rate is stated."""
+    features, labels = matrix
+    weights = None if population_rate is None else population_weights(labels, population_rate)
+    return xgb.DMatrix(features, labels, weight=weights)
 
 
 def _booster_params(task: Task, params: dict, columns: Sequence[str], model: ModelConfig) -> dict:

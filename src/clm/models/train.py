@@ -17,14 +17,7 @@ from clm.features.metadata import FeatureMeta
 from clm.models.calibration import PlattCalibrator
 from clm.models.encoding import FeatureEncoder
 from clm.models.metrics import expected_calibration_error
-from clm.models.prior import (
-    PriorReport,
-    at_rate,
-    log_odds_shift,
-    population_weights,
-    shifted,
-    then,
-)
+from clm.models.prior import PriorReport, at_rate, churner_weight, population_weights
 from clm.models.tasks import (
     ModelConfig,
     Task,
@@ -45,7 +38,8 @@ class TrainConfig:
 
     calibration_max_ece: float  # above this ECE on the validation month, Platt-scale churn
     # the churn rate of the population scored; None: the training rows' own rate. Set it when
-    # the training rows were sampled at another rate (e.g. churners oversampled)
+    # the training rows were sampled at another rate (e.g. churners oversampled): every fit
+    # then learns from rows weighted to it
     population_churn_rate: float | None
     rate_z_max: float  # a part's churn rate "differs" beyond this many standard errors
 
@@ -73,66 +67,69 @@ def fit_final(
     """Train on the training months with early stopping on the validation month.
 
     With ``rounds`` (chosen by cross-validation) the booster trains exactly that many rounds
-    instead of early-stopping on the validation month. The churn model's probabilities are
-    moved to ``config.population_churn_rate`` when one is
-    stated (``clm.models.prior``), then Platt-scaled on the validation month when its expected
-    calibration error there exceeds ``config.calibration_max_ece``. A validation month off
-    the stated rate (sampled like the training rows) is always used re-weighted to the
-    population rate: unweighted, it would undo the correction.
+    instead of early-stopping on the validation month. With ``config.population_churn_rate``
+    stated, the churn model learns from rows weighted to that rate, and stops early on the
+    validation month weighted the same way (``clm.models.prior``): its probabilities then hold
+    at the stated rate with no correction after training. It is Platt-scaled on the
+    validation month when its expected calibration error there (weighted likewise) exceeds
+    ``config.calibration_max_ece``: as the model trained at the natural rate would be.
     """
+    population = config.population_churn_rate if task.name == "churn" else None
     encoder = FeatureEncoder.fit(train, metadata)
     valid_matrix, valid_y = encoder.transform(valid), task.labels(valid)
     train_y = task.labels(train)
     train_matrix = (encoder.transform(train), train_y)
     if rounds:
-        booster = train_rounds(task, params, train_matrix, rounds, model=model)
+        booster = train_rounds(
+            task, params, train_matrix, rounds, model=model, population_rate=population
+        )
     else:
-        booster = train_booster(task, params, train_matrix, (valid_matrix, valid_y), model=model)
+        booster = train_booster(
+            task, params, train_matrix, (valid_matrix, valid_y), model=model,
+            population_rate=population,
+        )  # fmt: skip
         booster = best_rounds_only(booster)
     trained = TrainedModel(task, booster, encoder)
     rounds = booster.num_boosted_rounds()
     if task.name != "churn":
         return trained, FitReport(rounds, None, calibrated=False)
     train_rate, valid_rate = float(train_y.mean()), float(valid_y.mean())
-    population = config.population_churn_rate
     natural = population is None or at_rate(valid_rate, len(valid_y), population, config.rate_z_max)
-    prior_fix = None
-    if population is not None:
-        prior_fix = shifted(log_odds_shift(train_rate, population))
-        trained = TrainedModel(task, booster, encoder, prior_fix)
+    # a validation part off the stated rate is judged and calibrated weighted to it:
+    # unweighted, Platt scaling would pull the probabilities back to the sample's rate
+    weights = None if natural else population_weights(valid_y, population)
     prob = trained.predict(valid)
-    ece = expected_calibration_error(valid_y, prob)
-    # off the population rate, the ECE of the sampled part says nothing: calibrate on it
-    # re-weighted to the population rate instead
-    calibrate = not natural or ece > config.calibration_max_ece
+    ece = expected_calibration_error(valid_y, prob, weights=weights)
+    calibrate = ece > config.calibration_max_ece
     if calibrate:
         log.info("churn model ECE %.4f on the validation month: Platt-scaling it", ece)
-        weights = None if natural else population_weights(valid_y, population)
-        platt = PlattCalibrator.fit(valid_y, prob, weights)
-        trained = TrainedModel(
-            task, booster, encoder, then(prior_fix, platt) if prior_fix else platt
-        )
+        trained = TrainedModel(task, booster, encoder, PlattCalibrator.fit(valid_y, prob, weights))
+    weight = churner_weight(train_y, population)
     prior = PriorReport(
         train_rate=train_rate,
         train_rows=len(train_y),
         valid_rate=valid_rate,
         population_rate=population,
-        log_odds_shift=prior_fix.intercept if prior_fix else 0.0,
+        churner_weight=weight,
         valid_at_natural_rate=natural,
-        action=_prior_action(prior_fix, natural, calibrate),
+        action=_prior_action(population, weight, natural, calibrate),
     )
     return trained, FitReport(rounds, ece, calibrated=calibrate, prior=prior)
 
 
-def _prior_action(prior_fix: PlattCalibrator | None, natural: bool, calibrated: bool) -> str:
+def _prior_action(population: float | None, weight: float, natural: bool, calibrated: bool) -> str:
     """What ``fit_final`` did to the probabilities, in one line."""
-    if prior_fix is None:
+    if population is None:
         done = "no population churn rate stated: probabilities are at the training rate"
         return done + ("; Platt-scaled on the validation part" if calibrated else "")
-    done = f"log-odds shifted by {prior_fix.intercept:+.3f} to the stated population rate"
-    if not natural:
-        return done + "; then Platt-scaled on the validation part re-weighted to that rate"
-    return done + ("; then Platt-scaled on the validation part" if calibrated else "")
+    done = (
+        f"trained, tuned and early-stopped on rows weighted to the stated population rate "
+        f"{population:.4f} (a churner weighs {weight:.3f} of a stayer), so no log-odds "
+        f"correction was needed"
+    )
+    part = "the validation part" + ("" if natural else " re-weighted to that rate")
+    kept = f"; calibrated on {part} (ECE within train.calibration_max_ece)"
+    return done + (f"; Platt-scaled on {part}" if calibrated else kept)
 
 
 def log_and_register(

@@ -62,6 +62,18 @@ class TuneConfig:
     pruner_startup_trials: int
     pruner_warmup_rounds: int
     search_space: dict[str, Range]
+    # tried first in a new study: a known-good point (XGBoost's defaults) the sampler then
+    # improves on, instead of spending a short budget before it finds that region; None: none
+    first_trial: dict[str, float] | None
+
+    def __post_init__(self) -> None:
+        for name, value in (self.first_trial or {}).items():
+            space = self.search_space.get(name)
+            if space is None or not space.low <= value <= space.high:
+                raise ValueError(
+                    f"first_trial.{name} = {value} lies outside the search space "
+                    f"{'(no such parameter)' if space is None else f'[{space.low}, {space.high}]'}"
+                )
 
 
 @dataclass(frozen=True)
@@ -79,7 +91,12 @@ Matrix = tuple[pd.DataFrame, np.ndarray]
 
 
 def study_name(
-    task: Task, model: ModelConfig, tune: TuneConfig, data_digest: str, cv_folds: int = 0
+    task: Task,
+    model: ModelConfig,
+    tune: TuneConfig,
+    data_digest: str,
+    cv_folds: int = 0,
+    population_rate: float | None = None,
 ) -> str:
     """A name that changes when anything but the number of trials or the time budget
     changes."""
@@ -89,6 +106,8 @@ def study_name(
         "space": {k: asdict(v) for k, v in sorted(tune.search_space.items())},
         "data": data_digest,
         **({"cv_folds": cv_folds} if cv_folds else {}),
+        **({"population_rate": population_rate} if population_rate is not None else {}),
+        **({"first_trial": tune.first_trial} if tune.first_trial else {}),
     }
     digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:12]
     return f"{task.name}-{digest}"
@@ -105,15 +124,18 @@ def tune(
     datasets: Sequence[DatasetInput] = (),
     show_progress: bool = False,
     cv_folds: int = 0,
+    population_rate: float | None = None,
 ) -> TuningResult:
     """Run (or resume) the study until it holds ``config.n_trials`` finished trials, or
     ``config.timeout_s`` has passed.
 
     Each trial is judged on ``valid`` (early stopping there), or with ``cv_folds`` > 1 by
-    stratified k-fold cross-validation on ``train`` and ``valid`` together.
+    stratified k-fold cross-validation on ``train`` and ``valid`` together. With
+    ``population_rate`` (churn) every fit and every held-out loss is weighted to that rate
+    (``clm.models.prior``), so trials are judged as on the population.
     ``datasets`` (the files ``train`` and ``valid`` come from) are logged on the study's run.
     """
-    name = study_name(task, model, config, data_digest, cv_folds)
+    name = study_name(task, model, config, data_digest, cv_folds, population_rate)
     seen = (
         (pd.concat([train[0], valid[0]], ignore_index=True), np.concatenate([train[1], valid[1]]))
         if cv_folds > 1
@@ -132,6 +154,8 @@ def tune(
     # seeded by the trials already stored: a resumed study continues the sampler's sequence
     # instead of replaying its first points, and an uninterrupted study stays reproducible
     study.sampler = optuna.samplers.TPESampler(seed=model.seed + len(study.trials))
+    if config.first_trial and not study.trials:
+        study.enqueue_trial(_typed(config.first_trial, config.search_space))
     finished = _finished(study)
     remaining = max(0, config.n_trials - len(finished))
     log.info("study %s: %d trials finished, %d to run", name, len(finished), remaining)
@@ -153,12 +177,14 @@ def tune(
                 try:
                     if cv_folds > 1:
                         value, rounds = cross_validate(
-                            task, params, seen, cv_folds, model=model, callbacks=[pruning]
-                        )
+                            task, params, seen, cv_folds, model=model, callbacks=[pruning],
+                            population_rate=population_rate,
+                        )  # fmt: skip
                     else:
                         booster = train_booster(
-                            task, params, train, valid, model=model, callbacks=[pruning]
-                        )
+                            task, params, train, valid, model=model, callbacks=[pruning],
+                            population_rate=population_rate,
+                        )  # fmt: skip
                         # the validation metric at the best round
                         value, rounds = float(booster.best_score), booster.best_iteration + 1
                 except optuna.TrialPruned:
@@ -216,6 +242,7 @@ def tune_parts(
     data_digest: str,
     datasets: Sequence[DatasetInput] = (),
     show_progress: bool = False,
+    population_rate: float | None = None,
 ) -> TuningResult:
     """``tune`` on split parts as read, encoded as the final fit encodes them (the encoder
     fitted on the training part): the tune stage's study, wherever the parts come from."""
@@ -230,6 +257,7 @@ def tune_parts(
         data_digest=data_digest,
         datasets=datasets,
         show_progress=show_progress,
+        population_rate=population_rate,
     )
 
 
@@ -284,6 +312,11 @@ def _suggest(trial: optuna.Trial, space: dict[str, Range]) -> dict:
         )
         for name, r in space.items()
     }
+
+
+def _typed(point: dict[str, float], space: dict[str, Range]) -> dict:
+    """``point`` with the integer parameters as integers (params.yaml reads them as floats)."""
+    return {name: int(value) if space[name].integer else value for name, value in point.items()}
 
 
 def journal_storage(path: Path) -> JournalStorage:

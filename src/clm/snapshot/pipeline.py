@@ -71,6 +71,7 @@ class SnapshotConfig:
     n_trials: int  # Optuna trials per dataset (tune's pruner)
     timeout_s: float | None  # or stop starting trials after this many seconds
     search_space: dict[str, Range]  # deeper trees than the monthly model: tables are small
+    first_trial: dict[str, float] | None  # the study's first point (tune.first_trial)
     max_boost_rounds: int  # replaces model.max_boost_rounds (small learning rates need more)
     cv_folds: int  # tune by k-fold cross-validation on train + valid ...
     cv_max_rows: int  # ... when they hold at most this many rows (else on valid alone)
@@ -92,14 +93,15 @@ class SnapshotSettings:
 
     @classmethod
     def load(cls, params: Path = paths.PARAMS) -> SnapshotSettings:
-        """The sections of ``params``; tune's trials, time budget and search space, and the
-        model's round limit, replaced by the ``snapshot`` section's."""
+        """The sections of ``params``; tune's trials, time budget, search space and first
+        trial, and the model's round limit, replaced by the ``snapshot`` section's."""
         snapshot = load_section(SnapshotConfig, "snapshot", params)
         tune_config = replace(
             load_section(TuneConfig, "tune", params),
             n_trials=snapshot.n_trials,
             timeout_s=snapshot.timeout_s,
             search_space=snapshot.search_space,
+            first_trial=snapshot.first_trial,
         )
         model = load_section(ModelConfig, "model", params)
         return cls(
@@ -162,16 +164,18 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
         parts["train"], settings.model, settings.snapshot.monotone_contradiction_z
     )
     settings = replace(settings, model=model)
+    # the population rate is the dataset's, stated in its mapping, never params' monthly one;
+    # tuning, constraint checks, the final fit and the refit all learn weighted to it
+    population = mapping.population_rate
     tuning = _tune(mapping, parts, settings, out)
-    # the population rate is the dataset's, stated in its mapping, never params' monthly one
-    train_config = replace(settings.train, population_churn_rate=mapping.population_rate)
+    train_config = replace(settings.train, population_churn_rate=population)
     # rounds found by cross-validation are steadier than early stopping on a small valid part
     folds = tuning_folds(parts, settings.snapshot)
     cv_rounds = tuning.best_rounds if folds else None
     if folds:
         model, cv_rounds, costly = drop_costly_constraints(
             _seen_matrix(mapping, parts), tuning, folds, settings.model,
-            settings.snapshot.monotone_min_gain,
+            settings.snapshot.monotone_min_gain, population,
         )  # fmt: skip
         settings = replace(settings, model=model)
         dropped_constraints |= costly
@@ -181,7 +185,9 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     )  # fmt: skip
     test = parts["test"]
     seen = pl.concat([parts["train"], parts["valid"]])
-    trained = refit_on_seen(trained, tuning.best_params, seen, settings.model, fit.best_rounds)
+    trained = refit_on_seen(
+        trained, tuning.best_params, seen, settings.model, fit.best_rounds, population
+    )
     baseline = fit_logistic_baseline(trained, seen)
     scores = {
         MODEL: trained.predict(test),
@@ -277,7 +283,7 @@ def prior_summary(
         "stated_in": "the mapping's population.churn_rate"
         if prior.population_rate is not None
         else "not stated",
-        "log_odds_shift": prior.log_odds_shift,
+        "churner_weight": prior.churner_weight,
         "valid_at_natural_rate": prior.valid_at_natural_rate,
         "action": prior.action,
         "test_mean_probability": float(mean_predicted),
@@ -299,15 +305,24 @@ def cause_overrides(mapping: Mapping) -> dict[str, dict[str, str]]:
 
 
 def refit_on_seen(
-    trained: TrainedModel, params: dict, seen: pl.DataFrame, model: ModelConfig, rounds: int
+    trained: TrainedModel,
+    params: dict,
+    seen: pl.DataFrame,
+    model: ModelConfig,
+    rounds: int,
+    population_rate: float | None = None,
 ) -> TrainedModel:
-    """The tuned model trained again on train + valid for the rounds of the validated fit.
+    """The tuned model trained again on train + valid for the rounds of the validated fit
+    (weighted to ``population_rate`` as that fit was).
 
     On a few thousand rows the validation fifth is data the model should learn from (the
     references learn from it too). Encoder and calibrator stay those of the validated fit.
     """
     matrix = (trained.encoder.transform(seen), TASK.labels(seen))
-    return replace(trained, booster=train_rounds(TASK, params, matrix, rounds, model=model))
+    booster = train_rounds(
+        TASK, params, matrix, rounds, model=model, population_rate=population_rate
+    )
+    return replace(trained, booster=booster)
 
 
 def _tune(
@@ -328,6 +343,7 @@ def _tune(
         storage=journal_storage(out / "optuna.journal"),
         data_digest=_data_digest(mapping),
         cv_folds=tuning_folds(parts, settings.snapshot),
+        population_rate=mapping.population_rate,
     )
 
 
@@ -339,7 +355,12 @@ def _seen_matrix(mapping: Mapping, parts: dict[str, pl.DataFrame]) -> Matrix:
 
 
 def drop_costly_constraints(
-    seen: Matrix, tuning: TuningResult, folds: int, model: ModelConfig, min_gain: float
+    seen: Matrix,
+    tuning: TuningResult,
+    folds: int,
+    model: ModelConfig,
+    min_gain: float,
+    population_rate: float | None = None,
 ) -> tuple[ModelConfig, int, dict[str, str]]:
     """``model`` without the churn constraints whose removal cuts the tuned model's
     cross-validated loss by more than ``min_gain`` (relative), the rounds to train, and the
@@ -347,7 +368,8 @@ def drop_costly_constraints(
 
     A domain rule holds for clm's own features; a column mapped onto one may break it in some
     corner of the data (many care calls that are sales calls), where forcing the rule costs
-    accuracy. Each rule is tried out in turn with the tuned parameters.
+    accuracy. Each rule is tried out in turn with the tuned parameters, weighted to
+    ``population_rate`` as in tuning.
     """
     best, rounds = tuning.best_value, tuning.best_rounds
     dropped = {}
@@ -358,7 +380,9 @@ def drop_costly_constraints(
         without = replace(
             model, monotone_constraints={**model.monotone_constraints, TASK.name: rules}
         )
-        loss, without_rounds = cross_validate(TASK, tuning.best_params, seen, folds, model=without)
+        loss, without_rounds = cross_validate(
+            TASK, tuning.best_params, seen, folds, model=without, population_rate=population_rate
+        )
         if loss < best * (1 - min_gain):
             dropped[feature] = f"cross-validated log loss {best:.4f} with it, {loss:.4f} without"
             model, best, rounds = without, loss, without_rounds
