@@ -56,9 +56,10 @@ def check_bucket(
     schema = checked_schema(base)
 
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        rows = pl.concat([pl.from_arrow(batch) for batch in batches], how="vertical")
-        if not rows.height:
+        tables = [pl.from_arrow(batch) for batch in batches]
+        if not tables:  # an empty partition: a bucket no subscriber hashed to
             return
+        rows = pl.concat(tables)
         scorer = shipped_scorer(archive, TaskContext.get().cpus())
         people = rows.lazy().filter(pl.col(SUBSCRIBER_ROW)).select(list(SUBSCRIBERS))
         usage = rows.lazy().filter(~pl.col(SUBSCRIBER_ROW)).select(list(USAGE_MONTHLY))
