@@ -3,16 +3,20 @@
 The plan gives ``clm score``'s answer (``clm.scoring.batches``) without a step that needs one
 machine:
 
-1. Spark reads ``usage_monthly`` and ``subscribers`` and co-groups them by a hash bucket of
-   subscriber_id (one shuffle each), about ``scoring.batch_rows`` rows a bucket, so a bucket
-   holds every month of its subscribers. Inside the Arrow function each bucket is joined into
-   scoring input and checked by the single-process rules (``split_scorable``): out come the
-   quarantined rows with their failed checks, one statistics row per scorable subscriber and
-   the bucket's row count.
-2. The month's statistics are Spark aggregates of those rows: the network means and prepaid
-   spend thresholds are a few numbers, the only rows the driver collects besides counts; the
-   group sizes and ARPU stay a DataFrame, joined to the subscribers for the second pass.
-3. The buckets are scored by the artifact's ``Scorer``, as ``clm score`` scores a batch.
+1. Spark reads ``usage_monthly`` and ``subscribers`` and partitions their rows together by a
+   hash bucket of subscriber_id (one shuffle, no sort), about ``scoring.batch_rows`` rows a
+   bucket, one bucket a partition, so a partition holds every month of its subscribers and
+   their subscriber rows. Inside the Arrow function each bucket is joined into scoring input
+   and checked by the single-process rules (``split_scorable``): out come the quarantined
+   rows with their failed checks, the base features of every scorable subscriber
+   (``Scorer.base``, as ``clm score``'s first pass spills them) and the bucket's row count,
+   kept (persisted) for the steps that read them.
+2. The month's statistics are Spark aggregates of the base features: the network means and
+   prepaid spend thresholds are a few numbers, the only rows the driver collects besides
+   counts; the group sizes and ARPU stay a DataFrame, joined to the base features.
+3. The base features are scored by the artifact's ``Scorer`` (``score_base``) batch by batch
+   of rows, as ``clm score``'s second pass: the raw rows are not read, shuffled, checked or
+   turned into features again.
 4. Risk deciles cut the scores at approximate quantiles (``approxQuantile``, a mergeable
    sketch): no global sort, no window over one partition. The cuts keep the ranking's order,
    so how far they are from the exact deciles follows from the decile sizes alone and is
@@ -22,7 +26,6 @@ machine:
 from __future__ import annotations
 
 import atexit
-import functools
 import logging
 import math
 import os
@@ -31,7 +34,7 @@ import shutil
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import date
@@ -56,19 +59,19 @@ from clm.scoring.batches import (
     ScoringConfig,
 )
 from clm.scoring.inputs import check_history
-from clm.scoring.month import GROUP_SCHEMA, MonthStats
+from clm.scoring.month import GROUP_SCHEMA, STATS_COLUMNS, MonthStats
 from clm.scoring.rules import DECILES
 from clm.scoring.score import OUTPUT_SCHEMA, Scorer
 from clm.scoring.spark_tasks import (
     BUCKET,
-    CHECKED_SCHEMA,
     PART,
     QUARANTINE_SCHEMA,
     ROWS,
-    STATS_SCHEMA,
+    SUBSCRIBER_ROW,
+    base_schema,
     check_bucket,
-    on_bucket,
-    score_bucket,
+    checked_schema,
+    score_batches,
 )
 
 logger = logging.getLogger(__name__)
@@ -150,27 +153,30 @@ class _Run:
     history_start: date
     model_name: str  # the artifact's archive among the files shipped to executors
     scorer: Scorer
+    base: dict[str, pl.DataType]  # the columns of ``Scorer.base``
     buckets: int
     usage: DataFrame  # USAGE_MONTHLY columns and BUCKET
     people: DataFrame  # SUBSCRIBERS columns and BUCKET
 
-    def on_buckets(
-        self, people: DataFrame, run: Callable[..., pl.DataFrame], schema: dict[str, pl.DataType]
-    ) -> DataFrame:
-        """``run(scorer, scoring input, subscriber rows)`` on every bucket, in Spark."""
-        usage, people = (
-            frame.repartition(self.buckets, BUCKET) for frame in (self.usage, people)
-        )  # one bucket a partition (``_bucket_keys``): no skew, no further shuffle
-        grouped = usage.groupBy(BUCKET).cogroup(people.groupBy(BUCKET))
-        return grouped.applyInArrow(on_bucket(self.model_name, run), _spark_schema(schema))
-
     def checked(self) -> DataFrame:
-        """The first pass: quarantined rows, statistics rows and row counts (``CHECKED_SCHEMA``),
-        kept for the steps that read it."""
-
-        check = functools.partial(check_bucket, month=self.month, history_start=self.history_start)
-        checked = self.on_buckets(self.people, check, CHECKED_SCHEMA)
+        """The first pass: quarantined rows, base feature rows and row counts
+        (``checked_schema``), kept for the steps that read it."""
+        rows = self.usage.withColumn(SUBSCRIBER_ROW, F.lit(False)).unionByName(
+            self.people.withColumn(SUBSCRIBER_ROW, F.lit(True)), allowMissingColumns=True
+        )  # one shuffle, one bucket a partition (``_bucket_keys``): no sort, no grouping
+        check = check_bucket(self.model_name, self.month, self.history_start, self.base)
+        checked = rows.repartition(self.buckets, BUCKET).mapInArrow(
+            check, _spark_schema(checked_schema(self.base))
+        )
         return checked.persist(StorageLevel.MEMORY_AND_DISK)
+
+    def scored(self, checked: DataFrame, network: pl.DataFrame, groups: DataFrame) -> DataFrame:
+        """The second pass: the first pass's base features with their group's statistics,
+        scored (``OUTPUT_SCHEMA``)."""
+        base = checked.where(F.col(PART) == "base").select(*self.base)
+        rows = base.join(groups, on="group_id", how="left")
+        score = score_batches(self.model_name, self.month, self.history_start, network, self.base)
+        return rows.mapInArrow(score, _spark_schema(OUTPUT_SCHEMA))
 
 
 def _start(
@@ -198,9 +204,10 @@ def _start(
     index = (F.pmod(F.xxhash64("subscriber_id"), F.lit(buckets)) + 1).cast("int")
     bucket = F.element_at(keys, index)
     bucket = bucket.alias(BUCKET)
+    scorer = scorer_in(local)
     return _Run(
-        month, months, min(months), shipped, scorer_in(local), buckets,
-        usage.select(*USAGE_MONTHLY, bucket), subscribers.select(*SUBSCRIBERS, bucket),
+        month, months, min(months), shipped, scorer, base_schema(scorer, month, min(months)),
+        buckets, usage.select(*USAGE_MONTHLY, bucket), subscribers.select(*SUBSCRIBERS, bucket),
     )  # fmt: skip
 
 
@@ -232,7 +239,7 @@ def score_tables(
     """
     with _timed("reading the months, shipping the scorer"):
         run = _start(usage, subscribers, model, config.batch_rows, scoring_month)
-    month, history_start = run.month, run.history_start
+    month = run.month
     checked = run.checked()
     with _timed(f"checking {run.buckets} buckets"):
         counts = dict(checked.groupBy(PART).agg(F.sum(ROWS)).collect())
@@ -248,14 +255,10 @@ def score_tables(
         )
     with _timed("writing the quarantine, the month's statistics"):
         quarantine.write.mode("overwrite").parquet(quarantine_location(output))
-        network, groups = _month_stats(checked, run.scorer.features)
+        network, groups = _month_stats(checked, run.scorer.features, run.base)
 
-    score = functools.partial(
-        score_bucket, month=month, history_start=history_start, network=network
-    )
-    people = run.people.join(groups, on="group_id", how="left")
-    scored = run.on_buckets(people, score, OUTPUT_SCHEMA).persist(StorageLevel.MEMORY_AND_DISK)
-    with _timed(f"scoring {run.buckets} buckets"):
+    scored = run.scored(checked, network, groups).persist(StorageLevel.MEMORY_AND_DISK)
+    with _timed(f"scoring {run.buckets} buckets' features"):
         subscribers_scored = scored.count()
     checked.unpersist()
     with _timed("ranking risk deciles, writing the scores"):
@@ -282,7 +285,7 @@ def month_stats(
     ``score_tables`` keeps that one on the executors instead."""
     run = _start(usage, subscribers, model, batch_rows, scoring_month)
     checked = run.checked()
-    network, groups = _month_stats(checked, run.scorer.features)
+    network, groups = _month_stats(checked, run.scorer.features, run.base)
     collected = pl.DataFrame(
         [tuple(row) for row in groups.collect()], schema=GROUP_SCHEMA, orient="row"
     ).sort("group_id")
@@ -374,14 +377,16 @@ def _check_columns(frame: DataFrame, table: str, contract: dict[str, pl.DataType
             )
 
 
-def _month_stats(checked: DataFrame, config: FeatureConfig) -> tuple[pl.DataFrame, DataFrame]:
-    """``MonthStats``' two tables from the first pass's statistics rows, as Spark aggregates.
+def _month_stats(
+    checked: DataFrame, config: FeatureConfig, base: dict[str, pl.DataType]
+) -> tuple[pl.DataFrame, DataFrame]:
+    """``MonthStats``' two tables from the first pass's base features, as Spark aggregates.
 
     The network table (``clm.features.build.network_stats``: a few rows) is collected, its
     prepaid spend thresholds exactly as polars computes them (``_exact_quantiles``). The groups
     table stays a DataFrame.
     """
-    stats = checked.where(F.col(PART) == "stats").select(*STATS_SCHEMA)
+    stats = checked.where(F.col(PART) == "base").select(*STATS_COLUMNS)
     tiers = config.tiers
     high = 1.0 - tiers.prepaid_high_top_share
     shares = (high, high - tiers.prepaid_mid_next_share)
@@ -393,7 +398,7 @@ def _month_stats(checked: DataFrame, config: FeatureConfig) -> tuple[pl.DataFram
     )
     thresholds = _exact_quantiles(stats, shares)
     rows = [(*row, *thresholds[row["network"]]) for row in means.collect()]
-    schema = network_stats(pl.LazyFrame(schema=STATS_SCHEMA), config).schema
+    schema = network_stats(pl.LazyFrame(schema=base), config).schema
     network = pl.DataFrame(
         rows,
         schema=[*means.columns, "prepaid_high_spend", "prepaid_mid_spend"],

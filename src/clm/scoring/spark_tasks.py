@@ -1,15 +1,18 @@
-"""What the Spark scorer runs on the executors: one bucket of subscribers at a time.
+"""What the Spark scorer runs on the executors: a bucket of subscribers, or a batch of features.
 
 Kept apart from ``clm.scoring.spark`` (the driver's plan) so that a Python worker imports the
 scoring libraries and nothing else: no MLflow, whose import alone costs seconds per worker.
-Each function gets a bucket's ``usage_monthly`` and ``subscribers`` rows as Arrow tables,
-joins them into scoring input and applies the single-process rules to it.
+The first pass gets a bucket's ``usage_monthly`` and ``subscribers`` rows (one partition, the
+two tables' rows told apart by ``SUBSCRIBER_ROW``), joins them into scoring input, applies the
+single-process checks and builds the base features of its scorable subscribers (as
+``clm score``'s first pass); the second pass scores those features batch by batch of rows, so
+the raw rows are read, shuffled and checked once.
 """
 
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
 
@@ -17,79 +20,84 @@ import polars as pl
 import pyarrow as pa
 from pyspark import SparkFiles, TaskContext
 
+from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
 from clm.data.validate import FAILED_CHECKS
 from clm.scoring.artifact import scorer_in
 from clm.scoring.inputs import SCORING_INPUT, scoring_input, split_scorable
-from clm.scoring.month import GROUP_SCHEMA, STATS_COLUMNS, MonthStats
-from clm.scoring.score import OUTPUT_SCHEMA, Scorer
+from clm.scoring.month import GROUP_SCHEMA, MonthStats
+from clm.scoring.score import Scorer
 
 BUCKET = "_clm_bucket"
+SUBSCRIBER_ROW = "_clm_subscriber_row"  # true on a subscribers row of the first pass's input
 PART = "_clm_part"  # which of the first pass's outputs a row belongs to
 ROWS = "_clm_rows"  # a bucket's input rows, on its one "rows" row
-STATS_SCHEMA: dict[str, pl.DataType] = {
-    **{name: SCORING_INPUT[name] for name in STATS_COLUMNS if name in SCORING_INPUT},
-    "snapshot_month": pl.Date(),
-    "tenure_months": pl.Int64(),
-    "arpu_mean_3m": pl.Float64(),
-    "cumulative_spend": pl.Float64(),
-}
 QUARANTINE_SCHEMA: dict[str, pl.DataType] = {**SCORING_INPUT, FAILED_CHECKS: pl.List(pl.String())}
-CHECKED_SCHEMA: dict[str, pl.DataType] = {
-    **QUARANTINE_SCHEMA,
-    **STATS_SCHEMA,
-    PART: pl.String(),
-    ROWS: pl.Int64(),
-}
 GROUP_COLUMNS = tuple(name for name in GROUP_SCHEMA if name != "group_id")
 
-BucketRun = Callable[[Scorer, pl.DataFrame, pl.DataFrame], pl.DataFrame]
+
+def base_schema(scorer: Scorer, month: date, history_start: date) -> dict[str, pl.DataType]:
+    """The columns and types of ``Scorer.base``: what the first pass keeps per subscriber."""
+    return dict(scorer.base(pl.DataFrame(schema=SCORING_INPUT), month, history_start).schema)
+
+
+def checked_schema(base: dict[str, pl.DataType]) -> dict[str, pl.DataType]:
+    """The first pass's rows: quarantined input rows, base feature rows, a row count a bucket
+    (``PART`` says which); a column another part lacks is null."""
+    return {**QUARANTINE_SCHEMA, **base, PART: pl.String(), ROWS: pl.Int64()}
 
 
 def check_bucket(
-    scorer: Scorer, frame: pl.DataFrame, _: pl.DataFrame, month: date, history_start: date
-) -> pl.DataFrame:
-    """The first pass on one bucket: its quarantined rows, a statistics row per scorable
-    subscriber and its row count, in ``CHECKED_SCHEMA``."""
-    accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
-    parts = [
-        quarantined.with_columns(pl.lit("quarantine").alias(PART), pl.lit(1).alias(ROWS)),
-        scorer.stats_rows(accepted, month, history_start).with_columns(pl.lit("stats").alias(PART)),
-        pl.DataFrame({PART: ["rows"], ROWS: [frame.height]}),
-    ]
-    return pl.concat([_with_columns_of(part, CHECKED_SCHEMA) for part in parts])
+    archive: str, month: date, history_start: date, base: dict[str, pl.DataType]
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The first pass, a ``mapInArrow`` function on a partition that holds one whole bucket:
+    its usage and subscriber rows joined into scoring input and sorted (one order for every
+    engine: a float sum per subscriber depends on it), then its quarantined rows, the base
+    features of its scorable subscribers and its row count, in ``checked_schema(base)``."""
+    schema = checked_schema(base)
+
+    def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        tables = [pl.from_arrow(batch) for batch in batches]
+        if not tables:  # an empty partition: a bucket no subscriber hashed to
+            return
+        rows = pl.concat(tables)
+        scorer = shipped_scorer(archive, TaskContext.get().cpus())
+        people = rows.lazy().filter(pl.col(SUBSCRIBER_ROW)).select(list(SUBSCRIBERS))
+        usage = rows.lazy().filter(~pl.col(SUBSCRIBER_ROW)).select(list(USAGE_MONTHLY))
+        frame = scoring_input(people, usage).collect().sort("subscriber_id", "month")
+        accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
+        parts = [
+            quarantined.with_columns(pl.lit("quarantine").alias(PART), pl.lit(1).alias(ROWS)),
+            scorer.base(accepted, month, history_start).with_columns(pl.lit("base").alias(PART)),
+            pl.DataFrame({PART: ["rows"], ROWS: [frame.height]}),
+        ]
+        checked = pl.concat([_with_columns_of(part, schema) for part in parts])
+        yield from _to_arrow(checked).to_batches()
+
+    return apply
 
 
-def score_bucket(
-    scorer: Scorer,
-    frame: pl.DataFrame,
-    people: pl.DataFrame,
+def score_batches(
+    archive: str,
     month: date,
     history_start: date,
     network: pl.DataFrame,
-) -> pl.DataFrame:
-    """The second pass on one bucket: the scores of its scorable subscribers. ``people`` carry
-    their group's size and ARPU, joined on by Spark."""
-    accepted, _ = split_scorable(frame, month, scorer.features.history_gaps)
-    if not accepted.filter(pl.col("month") == month).height:
-        return pl.DataFrame(schema=OUTPUT_SCHEMA)
-    members = people.select("group_id", *GROUP_COLUMNS).drop_nulls("group_id").unique()
-    stats = MonthStats(month, history_start, network, members.cast(GROUP_SCHEMA))
-    return scorer.score(accepted, stats)
+    base: dict[str, pl.DataType],
+) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
+    """The second pass, a ``mapInArrow`` function: a partition's base feature rows, each with
+    its group's size and ARPU (joined on by Spark), scored as ``clm score``'s second pass
+    scores a batch. Scoring is row by row given the month's statistics, so any cut of the rows
+    gives the same scores."""
 
-
-def on_bucket(archive: str, run: BucketRun) -> Callable[[pa.Table, pa.Table], pa.Table]:
-    """A co-grouped ``applyInArrow`` function: the bucket's usage and subscriber rows joined
-    into scoring input, sorted, and ``run`` on them with the scorer shipped as ``archive``."""
-
-    def apply(usage: pa.Table, subscribers: pa.Table) -> pa.Table:
+    def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        tables = [pl.from_arrow(batch) for batch in batches]
+        if not tables:
+            return
         scorer = shipped_scorer(archive, TaskContext.get().cpus())
-        people = pl.from_arrow(subscribers.drop_columns([BUCKET]))
-        frame = scoring_input(
-            pl.from_arrow(usage.drop_columns([BUCKET])).lazy(), people.lazy()
-        ).collect()
-        result = run(scorer, frame.sort("subscriber_id", "month"), people)
-        result = result.with_columns(pl.col(pl.UInt32).cast(pl.Int64))
-        return result.to_arrow().cast(arrow_schema(result.schema))
+        frame = pl.concat(tables)
+        groups = frame.select("group_id", *GROUP_COLUMNS).drop_nulls("group_id").unique()
+        stats = MonthStats(month, history_start, network, groups.cast(GROUP_SCHEMA))
+        scored = scorer.score_base(frame.select(pl.col(n).cast(t) for n, t in base.items()), stats)
+        yield from _to_arrow(scored).to_batches()
 
     return apply
 
@@ -102,6 +110,12 @@ def shipped_scorer(archive: str, threads: int) -> Scorer:
     for model in (scorer.churn, scorer.stage):
         model.booster.set_param("nthread", threads)
     return scorer
+
+
+def _to_arrow(frame: pl.DataFrame) -> pa.Table:
+    """``frame`` as Spark reads it: no unsigned integers, plain Arrow types."""
+    frame = frame.with_columns(pl.col(pl.UInt32).cast(pl.Int64))
+    return frame.to_arrow().cast(arrow_schema(frame.schema))
 
 
 def arrow_schema(schema: pl.Schema) -> pa.Schema:
