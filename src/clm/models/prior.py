@@ -42,24 +42,30 @@ def population_weights(y_true: np.ndarray, population_rate: float) -> np.ndarray
     """Row weights under which ``y_true`` churns at ``population_rate``, the larger class at
     weight 1: a part sampled at another rate, weighted, stands in for one at the natural
     rate (churners oversampled by copying count once each, as in the natural sample)."""
-    if not 0 < population_rate < 1:
-        raise ValueError(f"a churn rate must lie strictly between 0 and 1, got {population_rate}")
     y = np.asarray(y_true)
-    rate = y.mean()
-    if not 0 < rate < 1:
-        raise ValueError("re-weighting to a churn rate needs churners and stayers")
-    churner = population_rate / rate
-    stayer = (1 - population_rate) / (1 - rate)
-    return np.where(y == 1, churner, stayer) / max(churner, stayer)
+    churner, stayer = _class_weights(y, population_rate)
+    return np.where(y == 1, churner, stayer)
 
 
 def churner_weight(y_true: np.ndarray, population_rate: float | None) -> float:
     """A churner's weight over a stayer's in ``population_weights`` (1: unweighted)."""
     if population_rate is None:
         return 1.0
-    y = np.asarray(y_true)
-    weights = population_weights(y, population_rate)
-    return float(weights[y == 1][0] / weights[y == 0][0])
+    churner, stayer = _class_weights(np.asarray(y_true), population_rate)
+    return churner / stayer
+
+
+def _class_weights(y: np.ndarray, population_rate: float) -> tuple[float, float]:
+    """The churner's and the stayer's weight, the larger 1."""
+    if not 0 < population_rate < 1:
+        raise ValueError(f"a churn rate must lie strictly between 0 and 1, got {population_rate}")
+    rate = y.mean()
+    if not 0 < rate < 1:
+        raise ValueError("re-weighting to a churn rate needs churners and stayers")
+    churner = population_rate / rate
+    stayer = (1 - population_rate) / (1 - rate)
+    top = max(churner, stayer)
+    return float(churner / top), float(stayer / top)
 
 
 def rates_differ(rate_a: float, rows_a: int, rate_b: float, rows_b: int, z_max: float) -> bool:
