@@ -208,8 +208,10 @@ def _month_summary(
         "psi_reference": {name: psi_reference[name] for name in (SCORE, *MIX)},
         "psi_previous": {name: psi[name] for name in (SCORE, *MIX)},
         "feature_psi_reference_max": max(psi_reference.values()),
-        "mix": {
-            column: dict(current[column].value_counts(normalize=True, name="share").rows())
+        "mix": {  # in the categories' order: a rerun writes the same file
+            column: dict(
+                current[column].value_counts(normalize=True, name="share").sort(column).rows()
+            )
             for column in MIX
         },
         "categories": _records(categories.filter(snapshot_month=month).drop("snapshot_month")),
