@@ -49,7 +49,7 @@ def record(folder: Path, **values: object) -> None:
 
 def build_scorer(folder: Path) -> None:
     """Child process: the tests' tiny scorer, trained on the small synthetic split."""
-    from tests.conftest import build_small_split
+    from tests.fixtures import build_small_split
     from tests.mlflow_store import make_store
     from tests.params import repo_params
     from tests.pipeline.scorer_support import build_tiny_scorer

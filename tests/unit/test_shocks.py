@@ -10,7 +10,7 @@ from functools import cache
 import numpy as np
 import polars as pl
 import pytest
-from tests.conftest import generate_in_memory
+from tests.fixtures import generate_in_memory
 from tests.params import repo_params
 
 from clm.synthetic.profile import load_profile
