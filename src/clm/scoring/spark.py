@@ -13,7 +13,8 @@ machine:
    kept (persisted) for the steps that read them.
 2. The month's statistics are Spark aggregates of the base features: the network means and
    prepaid spend thresholds are a few numbers, the only rows the driver collects besides
-   counts; the group sizes and ARPU stay a DataFrame, joined to the base features.
+   counts; the group sizes and ARPU stay a DataFrame, joined to the group members' base
+   features.
 3. The base features are scored by the artifact's ``Scorer`` (``score_base``) batch by batch
    of rows, as ``clm score``'s second pass: the raw rows are not read, shuffled, checked or
    turned into features again.
@@ -172,9 +173,18 @@ class _Run:
 
     def scored(self, checked: DataFrame, network: pl.DataFrame, groups: DataFrame) -> DataFrame:
         """The second pass: the first pass's base features with their group's statistics,
-        scored (``OUTPUT_SCHEMA``)."""
+        scored (``OUTPUT_SCHEMA``).
+
+        Only group members are joined to their group's statistics, the join's partitions then
+        merged into ``buckets`` (a cached plan keeps Spark's 200 shuffle partitions: 200 Python
+        tasks); everyone else is scored in the bucket the first pass left them in. A join of
+        the whole base would hash every subscriber without a group (null group_id) to one
+        partition: one task scoring nearly the whole base, at any cluster size.
+        """
         base = checked.where(F.col(PART) == "base").select(*self.base)
-        rows = base.join(groups, on="group_id", how="left")
+        in_group = F.col("group_id").isNotNull()
+        members = base.where(in_group).join(groups, "group_id", "left").coalesce(self.buckets)
+        rows = base.where(~in_group).unionByName(members, allowMissingColumns=True)
         score = score_batches(self.model_name, self.month, self.history_start, network, self.base)
         return rows.mapInArrow(score, _spark_schema(OUTPUT_SCHEMA))
 
@@ -190,7 +200,8 @@ def _start(
     _check_columns(usage, "usage_monthly", USAGE_MONTHLY)
     _check_columns(subscribers, "subscribers", SUBSCRIBERS)
     spark = usage.sparkSession
-    months = {row[0] for row in usage.select("month").distinct().collect()}
+    month_rows = dict(usage.groupBy("month").count().collect())  # one job: months and rows
+    months = set(month_rows)
     if not months:
         raise TableError("usage_monthly", "non_empty", "the input has no rows")
     month = require_first_of_month(scoring_month) if scoring_month else max(months)
@@ -199,7 +210,7 @@ def _start(
     shipped = _ship(spark, local)
     # a multiple of the cores, so no core waits for the last bucket alone
     parallelism = spark.sparkContext.defaultParallelism
-    buckets = parallelism * math.ceil(usage.count() / (batch_rows * parallelism))
+    buckets = parallelism * math.ceil(sum(month_rows.values()) / (batch_rows * parallelism))
     keys = F.array(*(F.lit(key).cast("bigint") for key in _bucket_keys(spark, buckets)))
     index = (F.pmod(F.xxhash64("subscriber_id"), F.lit(buckets)) + 1).cast("int")
     bucket = F.element_at(keys, index)
@@ -242,10 +253,8 @@ def score_tables(
     month = run.month
     checked = run.checked()
     with _timed(f"checking {run.buckets} buckets"):
-        counts = dict(checked.groupBy(PART).agg(F.sum(ROWS)).collect())
-    rows_in, rows_quarantined = counts.get("rows", 0), counts.get("quarantine") or 0
+        rows_in, rows_quarantined, failed_checks = _row_counts(checked)
     quarantine = checked.where(F.col(PART) == "quarantine").select(*QUARANTINE_SCHEMA)
-    failed_checks = _failed_check_counts(quarantine)
     if rows_quarantined > config.max_quarantined_share * rows_in:
         checked.unpersist()
         raise QuarantineShareError(
@@ -258,14 +267,15 @@ def score_tables(
         network, groups = _month_stats(checked, run.scorer.features, run.base)
 
     scored = run.scored(checked, network, groups).persist(StorageLevel.MEMORY_AND_DISK)
-    with _timed(f"scoring {run.buckets} buckets' features"):
-        subscribers_scored = scored.count()
+    with _timed(f"scoring {run.buckets} buckets' features, cutting risk deciles"):
+        decile = _risk_decile(scored, config.spark_decile_error)
     checked.unpersist()
-    with _timed("ranking risk deciles, writing the scores"):
-        ranked = scored.withColumn("risk_decile", _risk_decile(scored, config.spark_decile_error))
+    with _timed("writing the scores"):
+        ranked = scored.withColumn("risk_decile", decile)
         ranked.select(*OUTPUT_SCHEMA).write.mode("overwrite").parquet(output)
         mix = _risk_mix(ranked)
     scored.unpersist()
+    subscribers_scored = mix["risk_decile"]["subscribers"].sum()
     logger.info("scored %d subscribers for %s -> %s", subscribers_scored, month, output)
     summary = ScoreSummary(
         month, len(run.months), rows_in, rows_quarantined, failed_checks, subscribers_scored, mix
@@ -383,8 +393,8 @@ def _month_stats(
     """``MonthStats``' two tables from the first pass's base features, as Spark aggregates.
 
     The network table (``clm.features.build.network_stats``: a few rows) is collected, its
-    prepaid spend thresholds exactly as polars computes them (``_exact_quantiles``). The groups
-    table stays a DataFrame.
+    prepaid spend thresholds exactly as polars computes them (``_exact_quantiles``), in two
+    jobs. The groups table stays a DataFrame.
     """
     stats = checked.where(F.col(PART) == "base").select(*STATS_COLUMNS)
     tiers = config.tiers
@@ -392,16 +402,31 @@ def _month_stats(
     shares = (high, high - tiers.prepaid_mid_next_share)
     prepaid = (F.col("payment_type") != "postpaid") & ~F.col("is_group")
     stats = stats.withColumn(SPEND, F.when(prepaid, F.col("cumulative_spend")))
-    means = stats.groupBy("snapshot_month", "network").agg(
-        F.avg("tenure_months").alias("network_mean_tenure"),
-        F.avg("arpu_mean_3m").alias("network_mean_arpu"),
+    margin = 4.0 / _BRACKET_ACCURACY
+    brackets = [min(max(share + side, 0.0), 1.0) for share in shares for side in (-margin, margin)]
+    means = ["network_mean_tenure", "network_mean_arpu"]
+    found = stats.groupBy("snapshot_month", "network").agg(
+        F.avg("tenure_months").alias(means[0]),
+        F.avg("arpu_mean_3m").alias(means[1]),
+        F.count(SPEND).alias("n"),
+        F.percentile_approx(SPEND, brackets, _BRACKET_ACCURACY).alias("cuts"),
     )
-    thresholds = _exact_quantiles(stats, shares)
-    rows = [(*row, *thresholds[row["network"]]) for row in means.collect()]
+    rows = found.collect()
+    thresholds = _exact_quantiles(
+        stats, shares, {row["network"]: (row["n"], row["cuts"]) for row in rows}
+    )
     schema = network_stats(pl.LazyFrame(schema=base), config).schema
     network = pl.DataFrame(
-        rows,
-        schema=[*means.columns, "prepaid_high_spend", "prepaid_mid_spend"],
+        [
+            (
+                row["snapshot_month"],
+                row["network"],
+                *(row[m] for m in means),
+                *thresholds[row["network"]],
+            )
+            for row in rows
+        ],
+        schema=["snapshot_month", "network", *means, "prepaid_high_spend", "prepaid_mid_spend"],
         orient="row",
     ).select(pl.col(name).cast(dtype) for name, dtype in schema.items())
     groups = (
@@ -415,49 +440,44 @@ def _month_stats(
     return network.sort("snapshot_month", "network"), groups
 
 
-def _exact_quantiles(stats: DataFrame, shares: tuple[float, ...]) -> dict[str, list[float | None]]:
+def _exact_quantiles(
+    stats: DataFrame,
+    shares: tuple[float, ...],
+    bounds: dict[str, tuple[int, list[float] | None]],
+) -> dict[str, list[float | None]]:
     """Per network, polars' ``linear`` quantiles of ``SPEND`` (nulls left out), to the bit.
 
-    No task holds a network's values: an approximate quantile brackets each rank, Spark counts
-    the values below each bracket, and only the values inside the brackets (about
-    ``8 / _BRACKET_ACCURACY`` of them) reach the driver, which picks the two around the rank and
-    interpolates as polars does. A bracket that missed its rank (possible for tiny networks)
-    falls back to all of that network's values.
+    No task holds a network's values: ``bounds`` holds per network its count of values and an
+    approximate quantile below and above each rank (a bracket); one job counts the values
+    below each bracket and gathers those inside (about ``8 / _BRACKET_ACCURACY`` of them),
+    and the driver picks the two around the rank and interpolates as polars does. A bracket
+    that missed its rank (possible for tiny networks) falls back to all of that network's
+    values.
     """
-    margin = 4.0 / _BRACKET_ACCURACY
-    sides = (-margin, margin)
-    probabilities = [min(max(share + side, 0.0), 1.0) for share in shares for side in sides]
     spend = F.col(SPEND)
-    found = stats.groupBy("network").agg(
-        F.count(spend).alias("n"),
-        F.percentile_approx(spend, probabilities, _BRACKET_ACCURACY).alias("cuts"),
-    )
-    bounds = {row["network"]: (row["n"], row["cuts"]) for row in found.collect()}
-    inside, below = F.lit(False), []
+    per_share = []
     for i in range(len(shares)):
-        lower = F.lit(None)
+        lower, upper = F.lit(None), F.lit(None)
         for network, (n, cuts) in bounds.items():
             if n:
                 here = F.col("network") == network
-                inside = inside | (here & spend.between(cuts[2 * i], cuts[2 * i + 1]))
                 lower = F.when(here, F.lit(cuts[2 * i])).otherwise(lower)
-        below.append(F.count(F.when(spend < lower, 1)).alias(f"below_{i}"))
-    counts = {row["network"]: row for row in stats.groupBy("network").agg(*below).collect()}
-    values = pl.DataFrame(
-        [tuple(row) for row in stats.where(inside).select("network", SPEND).collect()],
-        schema={"network": pl.String(), SPEND: pl.Float64()},
-        orient="row",
-    )
+                upper = F.when(here, F.lit(cuts[2 * i + 1])).otherwise(upper)
+        per_share += [
+            F.count(F.when(spend < lower, 1)).alias(f"below_{i}"),
+            F.sort_array(F.collect_list(F.when(spend.between(lower, upper), spend))).alias(
+                f"inside_{i}"
+            ),
+        ]
+    found = {row["network"]: row for row in stats.groupBy("network").agg(*per_share).collect()}
     result = {}
-    for network, (n, cuts) in bounds.items():
+    for network, (n, _) in bounds.items():
         quantiles: list[float | None] = []
         for i, share in enumerate(shares):
             if not n:
                 quantiles.append(None)
                 continue
-            low, high = cuts[2 * i], cuts[2 * i + 1]
-            kept = values.filter(pl.col("network") == network, pl.col(SPEND).is_between(low, high))
-            sorted_values, offset = kept[SPEND].sort().to_list(), counts[network][f"below_{i}"]
+            sorted_values, offset = found[network][f"inside_{i}"], found[network][f"below_{i}"]
             position = (n - 1) * share
             lo, hi = math.floor(position), math.ceil(position)
             if not offset <= lo <= hi < offset + len(sorted_values):
@@ -482,39 +502,44 @@ def _risk_decile(scored: DataFrame, relative_error: float) -> Column:
     return (F.lit(1) + sum(below, F.lit(0))).cast("tinyint")
 
 
-def _failed_check_counts(quarantine: DataFrame) -> dict[str, int]:
-    """Quarantined rows per failed check, most frequent first (as ``failed_check_counts``)."""
-    counts = (
-        quarantine.select(F.explode(FAILED_CHECKS).alias("check"))
-        .groupBy("check")
-        .count()
-        .orderBy(F.desc("count"), "check")
-        .collect()
-    )
-    return {check: rows for check, rows in counts}
+def _row_counts(checked: DataFrame) -> tuple[int, int, dict[str, int]]:
+    """Input rows, quarantined rows and quarantined rows per failed check (most frequent
+    first, as ``failed_check_counts``), in one job: a row count per part and check list."""
+    counts = checked.groupBy(PART, FAILED_CHECKS).agg(F.sum(ROWS).alias(ROWS)).collect()
+    rows_in = sum(row[ROWS] for row in counts if row[PART] == "rows")
+    quarantined = [row for row in counts if row[PART] == "quarantine"]
+    per_check: dict[str, int] = {}
+    for row in quarantined:
+        for check in row[FAILED_CHECKS]:
+            per_check[check] = per_check.get(check, 0) + row[ROWS]
+    ranked = sorted(per_check.items(), key=lambda item: (-item[1], item[0]))
+    return rows_in, sum(row[ROWS] for row in quarantined), dict(ranked)
 
 
 def _risk_mix(scores: DataFrame) -> dict[str, pl.DataFrame]:
-    """Subscribers and mean churn probability per decile, stage and value tier."""
+    """Subscribers and mean churn probability per decile, stage and value tier, from one job:
+    the counts and risk sums of every (decile, stage, tier) cell, added up on the driver."""
+    columns = ("risk_decile", "stage", "value_tier")
+    cells = scores.groupBy(*columns).agg(
+        F.count(F.lit(1)).alias("subscribers"), F.sum("churn_probability").alias("risk")
+    )
+    frame = pl.DataFrame(
+        [tuple(row) for row in cells.collect()],
+        schema={
+            **{column: OUTPUT_SCHEMA[column] for column in columns},
+            "subscribers": pl.UInt32(),
+            "risk": pl.Float64(),
+        },
+        orient="row",
+    )
     return {
-        column: pl.DataFrame(
-            [
-                tuple(row)
-                for row in scores.groupBy(column)
-                .agg(
-                    F.count(F.lit(1)).alias("subscribers"),
-                    F.avg("churn_probability").alias("mean_churn_probability"),
-                )
-                .collect()
-            ],
-            schema={
-                column: OUTPUT_SCHEMA[column],
-                "subscribers": pl.UInt32(),
-                "mean_churn_probability": pl.Float64(),
-            },
-            orient="row",
-        ).sort(column)
-        for column in ("risk_decile", "stage", "value_tier")
+        column: frame.group_by(column)
+        .agg(
+            pl.col("subscribers").sum(),
+            mean_churn_probability=pl.col("risk").sum() / pl.col("subscribers").sum(),
+        )
+        .sort(column)
+        for column in columns
     }
 
 
