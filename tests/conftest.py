@@ -9,16 +9,22 @@ from __future__ import annotations
 
 import pytest
 
-# Fixtures that take the longest to build (the session's stores and data, the HTTP server);
-# under xdist (``--dist loadgroup``) the tests that need one run on one worker, which builds it
-# once (xdist schedules the groups with the most tests first).
-BUILT_ONCE = ("trained_store", "default_sized_data", "promotion_server")
+# Fixtures that take the longest to build (the session's stores and data, the HTTP server, the
+# Spark cluster) and the xdist group of the tests that use them: under ``--dist loadgroup`` a
+# group runs on one worker, which builds each once (xdist schedules the groups with the most
+# tests first). The Spark cluster goes with the trained store: its scoring tests need both.
+BUILT_ONCE = {
+    "trained_store": "trained_store",
+    "spark_cluster": "trained_store",
+    "default_sized_data": "default_sized_data",
+    "promotion_server": "promotion_server",
+}
 
 
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        group = next((name for name in BUILT_ONCE if name in item.fixturenames), None)
+        group = next((BUILT_ONCE[name] for name in BUILT_ONCE if name in item.fixturenames), None)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
 

@@ -6,6 +6,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import mlflow
+import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
@@ -21,6 +22,10 @@ from clm.scoring.batches import load_scorer_from, quarantine_path_for, score_inp
 from clm.scoring.inputs import OTHER_ROW_FAILED, SCORING_INPUT
 from clm.scoring.score import OUTPUT_SCHEMA
 from clm.scoring.spark import (
+    _BRACKET_ACCURACY,
+    SPEND,
+    _exact_quantiles,
+    _spend_brackets,
     local_session,
     month_stats,
     read_raw_tables,
@@ -145,3 +150,26 @@ def test_spark_udf_of_the_registered_scorer_scores_like_the_single_process_score
         abs_tol=1e-6,
     )  # fmt: skip
     assert set(result.columns) == set(OUTPUT_SCHEMA) - {"risk_decile", "scoring_month"}
+
+
+def test_spend_thresholds_are_polars_quantiles_on_a_large_and_a_small_network(
+    spark_cluster, caplog, tmp_path
+):
+    """The value tiers' prepaid spend thresholds, to the bit: from a bracketing sketch on a
+    network of more values than the sketch's accuracy, from every value on a small one."""
+    sizes = {"large": _BRACKET_ACCURACY + 500, "small": 37}
+    spend = np.random.default_rng(11).gamma(2.0, 60.0, sum(sizes.values())).round(2)
+    names = [name for name, size in sizes.items() for _ in range(size)]
+    frame = pl.DataFrame({"network": names, SPEND: spend})
+    frame.write_parquet(tmp_path / "spend.parquet")
+    stats = spark_cluster.read.parquet(str(tmp_path / "spend.parquet"))
+    shares = (0.8, 0.5)
+    found = stats.groupBy("network").agg(*_spend_brackets(shares)).collect()
+    bounds = {row["network"]: (row["n"], row["cuts"]) for row in found}
+
+    thresholds = _exact_quantiles(stats, shares, bounds)
+
+    assert bounds["large"][0] > _BRACKET_ACCURACY
+    assert "bracket missed" not in caplog.text  # the large network's brackets held their ranks
+    for (network,), part in frame.group_by("network"):
+        assert thresholds[network] == [part[SPEND].quantile(share, "linear") for share in shares]

@@ -402,14 +402,11 @@ def _month_stats(
     shares = (high, high - tiers.prepaid_mid_next_share)
     prepaid = (F.col("payment_type") != "postpaid") & ~F.col("is_group")
     stats = stats.withColumn(SPEND, F.when(prepaid, F.col("cumulative_spend")))
-    margin = 4.0 / _BRACKET_ACCURACY
-    brackets = [min(max(share + side, 0.0), 1.0) for share in shares for side in (-margin, margin)]
     means = ["network_mean_tenure", "network_mean_arpu"]
     found = stats.groupBy("snapshot_month", "network").agg(
         F.avg("tenure_months").alias(means[0]),
         F.avg("arpu_mean_3m").alias(means[1]),
-        F.count(SPEND).alias("n"),
-        F.percentile_approx(SPEND, brackets, _BRACKET_ACCURACY).alias("cuts"),
+        *_spend_brackets(shares),
     )
     rows = found.collect()
     thresholds = _exact_quantiles(
@@ -440,6 +437,17 @@ def _month_stats(
     return network.sort("snapshot_month", "network"), groups
 
 
+def _spend_brackets(shares: tuple[float, ...]) -> tuple[Column, Column]:
+    """Aggregates for ``_exact_quantiles``' bounds: a network's count of ``SPEND`` values (``n``)
+    and, per share, an approximate quantile just below and just above it (``cuts``)."""
+    margin = 4.0 / _BRACKET_ACCURACY
+    brackets = [min(max(share + side, 0.0), 1.0) for share in shares for side in (-margin, margin)]
+    return (
+        F.count(SPEND).alias("n"),
+        F.percentile_approx(SPEND, brackets, _BRACKET_ACCURACY).alias("cuts"),
+    )
+
+
 def _exact_quantiles(
     stats: DataFrame,
     shares: tuple[float, ...],
@@ -450,9 +458,10 @@ def _exact_quantiles(
     No task holds a network's values: ``bounds`` holds per network its count of values and an
     approximate quantile below and above each rank (a bracket); one job counts the values
     below each bracket and gathers those inside (about ``8 / _BRACKET_ACCURACY`` of them),
-    and the driver picks the two around the rank and interpolates as polars does. A bracket
-    that missed its rank (possible for tiny networks) falls back to all of that network's
-    values.
+    and the driver picks the two around the rank and interpolates as polars does. A network
+    of at most ``_BRACKET_ACCURACY`` values sends them all (there a bracket may hold a single
+    rank, not the two around it); a bracket that missed its rank anyway falls back to all of
+    that network's values.
     """
     spend = F.col(SPEND)
     per_share = []
@@ -461,8 +470,10 @@ def _exact_quantiles(
         for network, (n, cuts) in bounds.items():
             if n:
                 here = F.col("network") == network
-                lower = F.when(here, F.lit(cuts[2 * i])).otherwise(lower)
-                upper = F.when(here, F.lit(cuts[2 * i + 1])).otherwise(upper)
+                everything = (-math.inf, math.inf)
+                low, high = cuts[2 * i : 2 * i + 2] if n > _BRACKET_ACCURACY else everything
+                lower = F.when(here, F.lit(low)).otherwise(lower)
+                upper = F.when(here, F.lit(high)).otherwise(upper)
         per_share += [
             F.count(F.when(spend < lower, 1)).alias(f"below_{i}"),
             F.sort_array(F.collect_list(F.when(spend.between(lower, upper), spend))).alias(
