@@ -41,7 +41,7 @@ CLUSTER = "local-cluster[2,1,1024]"  # two executors of one core and 1 GiB each
 
 @pytest.fixture(scope="module")
 def spark_cluster():
-    session = local_session(CLUSTER)
+    session = local_session(CLUSTER, short_lived=True)
     yield session
     session.stop()
 
