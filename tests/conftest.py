@@ -24,7 +24,7 @@ BUILT_ONCE = {
 @pytest.hookimpl(tryfirst=True)  # before xdist's own hook reads the groups
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     for item in items:
-        group = next((BUILT_ONCE[name] for name in BUILT_ONCE if name in item.fixturenames), None)
+        group = next((g for name, g in BUILT_ONCE.items() if name in item.fixturenames), None)
         if group:
             item.add_marker(pytest.mark.xdist_group(group))
 

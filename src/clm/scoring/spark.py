@@ -471,13 +471,13 @@ def _exact_quantiles(
     that network's values.
     """
     spend = F.col(SPEND)
+    everything = (-math.inf, math.inf)
     per_share = []
     for i in range(len(shares)):
         lower, upper = F.lit(None), F.lit(None)
         for network, (n, cuts) in bounds.items():
             if n:
                 here = F.col("network") == network
-                everything = (-math.inf, math.inf)
                 low, high = cuts[2 * i : 2 * i + 2] if n > _BRACKET_ACCURACY else everything
                 lower = F.when(here, F.lit(low)).otherwise(lower)
                 upper = F.when(here, F.lit(high)).otherwise(upper)

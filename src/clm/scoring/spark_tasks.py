@@ -56,10 +56,9 @@ def check_bucket(
     schema = checked_schema(base)
 
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        tables = [pl.from_arrow(batch) for batch in batches]
-        if not tables:  # an empty partition: a bucket no subscriber hashed to
+        rows = _whole(batches)
+        if rows is None:
             return
-        rows = pl.concat(tables)
         scorer = shipped_scorer(archive, TaskContext.get().cpus())
         people = rows.lazy().filter(pl.col(SUBSCRIBER_ROW)).select(list(SUBSCRIBERS))
         usage = rows.lazy().filter(~pl.col(SUBSCRIBER_ROW)).select(list(USAGE_MONTHLY))
@@ -89,11 +88,10 @@ def score_batches(
     gives the same scores."""
 
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
-        tables = [pl.from_arrow(batch) for batch in batches]
-        if not tables:
+        frame = _whole(batches)
+        if frame is None:
             return
         scorer = shipped_scorer(archive, TaskContext.get().cpus())
-        frame = pl.concat(tables)
         groups = frame.select("group_id", *GROUP_COLUMNS).drop_nulls("group_id").unique()
         stats = MonthStats(month, history_start, network, groups.cast(GROUP_SCHEMA))
         scored = scorer.score_base(frame.select(pl.col(n).cast(t) for n, t in base.items()), stats)
@@ -110,6 +108,13 @@ def shipped_scorer(archive: str, threads: int) -> Scorer:
     for model in (scorer.churn, scorer.stage):
         model.booster.set_param("nthread", threads)
     return scorer
+
+
+def _whole(batches: Iterator[pa.RecordBatch]) -> pl.DataFrame | None:
+    """A partition's Arrow batches as one frame; None for an empty partition (a bucket no
+    subscriber hashed to), which gives no rows."""
+    tables = [pl.from_arrow(batch) for batch in batches]
+    return pl.concat(tables) if tables else None
 
 
 def _to_arrow(frame: pl.DataFrame) -> pa.Table:
