@@ -36,7 +36,6 @@ def build(folder: Path, subscribers: int) -> None:
 
     from benchmarks.monitoring_support import prepare_data, split_at, train_run
     from clm.models.trained import TrainedModel
-    from clm.monitoring.regions import with_regions
     from clm.monitoring.scoring import score_frame
 
     params = repo_params()
@@ -47,9 +46,8 @@ def build(folder: Path, subscribers: int) -> None:
     features = pl.read_parquet(run.features)
     last = features.filter(pl.col("churn").is_not_null())["snapshot_month"].max()
     months = []
-    subscribers = pl.read_parquet(folder / "validated" / "subscribers.parquet")
     for offset, month in enumerate(sorted(features["snapshot_month"].unique())[-5:-3]):
-        rows = with_regions(features.filter(snapshot_month=month), subscribers, "subscribers")
+        rows = features.filter(snapshot_month=month)
         scored = score_frame(churn, stage, rows, params.monitor.chunk_rows)
         scored = rows.drop("value_tier", "churn").hstack(
             scored.drop("subscriber_id", "snapshot_month")

@@ -91,19 +91,15 @@ def test_a_month_without_rows_is_refused_and_nothing_is_written(monitor_files, p
     assert not files.metrics.exists() and not files.report.exists()
 
 
-def test_a_subscriber_without_a_region_is_refused(monitor_files, params, tmp_path):
-    validated = tmp_path / "validated"
-    shutil.copytree(monitor_files.validated, validated)
-    features = pl.read_parquet(monitor_files.features, columns=["snapshot_month", "subscriber_id"])
-    monitored = features.filter(pl.col("snapshot_month") == pl.col("snapshot_month").max())
-    subscribers = pl.read_parquet(validated / "subscribers.parquet")
-    subscribers.filter(pl.col("subscriber_id") != monitored["subscriber_id"][0]).write_parquet(
-        validated / "subscribers.parquet"
-    )
+def test_a_feature_table_without_regions_is_refused(monitor_files, params, tmp_path):
+    pl.read_parquet(monitor_files.features).drop("region").write_parquet(tmp_path / "f.parquet")
     files = replace(
-        monitor_files, validated=validated, metrics=tmp_path / "m.json", report=tmp_path / "m.html"
+        monitor_files,
+        features=tmp_path / "f.parquet",
+        metrics=tmp_path / "m.json",
+        report=tmp_path / "m.html",
     )
-    with pytest.raises(MonitorError, match=r"subscribers.parquet: no region for 1 monitored"):
+    with pytest.raises(MonitorError, match=r"f\.parquet: no region column"):
         run_monitor(params.monitor, files)
     assert not files.metrics.exists() and not files.report.exists()
 

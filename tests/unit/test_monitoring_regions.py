@@ -1,5 +1,5 @@
-"""The driver mix per region on hand-made high-risk customers: the region joined from the
-subscribers table, the shares and their test, and the alert that names region and category."""
+"""The driver mix per region on hand-made high-risk customers: the shares and their test, and
+the alert that names region and category."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ import polars as pl
 import pytest
 
 from clm.monitoring.alerts import regional_driver_alerts
-from clm.monitoring.config import MonitorError
-from clm.monitoring.regions import regional_shares, with_regions
+from clm.monitoring.regions import regional_shares
 
 CODES = ["competitor_behaviour", "customer_behaviour", "product_quality", "service_level"]
 MIX = [0.2, 0.4, 0.3, 0.1]  # each category's chance of being a quiet customer's top reason
@@ -47,23 +46,6 @@ def alerts_of(frame: pl.DataFrame, params, min_customers: int = 30):
     t = params.monitor.alerts
     shares = regional_shares(frame, CODES, min_customers)
     return regional_driver_alerts(shares, t.driver_share_change, t.driver_p_value)
-
-
-def test_the_region_is_joined_by_subscriber_in_row_order():
-    months = pl.DataFrame({"subscriber_id": [3, 1, 2, 1], "x": [0, 1, 2, 3]})
-    subscribers = pl.DataFrame(
-        {"subscriber_id": [1, 2, 3], "region": ["west", "east", "north"], "arpu": [1, 2, 3]}
-    )
-    joined = with_regions(months, subscribers, "subscribers.parquet")
-    assert joined.columns == ["subscriber_id", "x", "region"]
-    assert joined["region"].to_list() == ["north", "west", "east", "west"]
-
-
-def test_a_subscriber_without_a_region_is_refused():
-    months = pl.DataFrame({"subscriber_id": [1, 7]})
-    subscribers = pl.DataFrame({"subscriber_id": [1], "region": ["west"]})
-    with pytest.raises(MonitorError, match=r"subs\.parquet: no region for 1 .*\[7\]"):
-        with_regions(months, subscribers, "subs.parquet")
 
 
 def test_shares_change_and_test_per_region():

@@ -34,7 +34,7 @@ from datetime import date
 import polars as pl
 
 from clm.config import ConfigError
-from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES
+from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES, REGIONS
 from clm.months import from_index, index_to_month, month_index, to_index
 
 logger = logging.getLogger(__name__)
@@ -47,6 +47,7 @@ CATEGORIES: dict[str, tuple[str, ...]] = {
     "brand": BRANDS,
     "payment_type": PAYMENT_TYPES,
     "value_tier": VALUE_TIERS,
+    "region": REGIONS,
 }
 
 # Usage columns summed over a month: a month without a record is a month of zero usage.
@@ -75,6 +76,7 @@ SUBSCRIBER_COLUMNS = (
     "brand",
     "payment_type",
     "is_group",
+    "region",
     "contract_start_month",
     "contract_end_month",
     "contract_total_amount",
@@ -512,6 +514,7 @@ _BASE_OUTPUT = (
     "network",
     "brand",
     "payment_type",
+    "region",
     "is_group",
     "tenure_months",
     "has_contract",

@@ -12,25 +12,9 @@ from __future__ import annotations
 import polars as pl
 from scipy import stats
 
-from clm.monitoring.config import MonitorError
 from clm.monitoring.drivers import driver_shares, reason_rows, with_change
 
 REGION = ("region",)
-
-
-def with_regions(months: pl.DataFrame, subscribers: pl.DataFrame, where: str) -> pl.DataFrame:
-    """``months`` with each subscriber's ``region`` from the subscribers table, rows in order;
-    MonitorError when a monitored subscriber has no region there."""
-    regions = subscribers.select("subscriber_id", "region")
-    joined = months.join(regions, on="subscriber_id", how="left", maintain_order="left")
-    missing = joined.filter(pl.col("region").is_null())["subscriber_id"].unique()
-    if missing.len():
-        raise MonitorError(
-            f"{where}: no region for {missing.len()} monitored subscriber(s), e.g. "
-            f"{missing.sort().head(3).to_list()}; the feature table and the validated tables "
-            "are from different runs"
-        )
-    return joined
 
 
 def regional_shares(risky: pl.DataFrame, codes: list[str], min_customers: int) -> pl.DataFrame:

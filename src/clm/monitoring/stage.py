@@ -1,9 +1,9 @@
 """The ``monitor`` step with its default paths, shared by the DVC stage and ``clm monitor``.
 
 Reads the champion's models and its training reference (the split's train part), scores every
-feature-table month from the test month (the baseline) on (each subscriber's region joined from
-the validated subscribers table, for the regional driver mix), and writes the JSON document and the
-bilingual report together: a failed run leaves the previous pair as it was.
+feature-table month from the test month (the baseline) on (the regional driver mix reads the
+table's ``region``), and writes the JSON document and the bilingual report together: a failed
+run leaves the previous pair as it was.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from clm.models.trained import TrainedModel
 from clm.monitoring.config import MonitorConfig, MonitorError, check_config
 from clm.monitoring.monitor import Monitoring, monitor
 from clm.monitoring.quality import quarantined_shares
-from clm.monitoring.regions import with_regions
 from clm.monitoring.report import render_report
 from clm.monitoring.scoring import model_features, require_features, score_frame
 
@@ -56,8 +55,6 @@ def run_monitor(
     require_features(reference, churn, str(files.reference))
     months = _months(files.features, baseline, month)
     require_features(months, churn, str(files.features))
-    subscribers = files.validated / paths.VALIDATED_SUBSCRIBERS.name
-    months = with_regions(months, _read(subscribers, "validate"), str(subscribers))
     reference = reference.hstack(
         score_frame(churn, stage, reference, config.chunk_rows, reasons=False).select(
             "churn_probability", "stage"
@@ -108,6 +105,8 @@ def _months(features: Path, baseline: date, last: date | None) -> pl.DataFrame:
     if not features.is_file():
         raise MonitorError(f"{features}: not found; run dvc repro features first")
     table = pl.scan_parquet(features)
+    if "region" not in table.collect_schema():
+        raise MonitorError(f"{features}: no region column (an older feature table); rerun features")
     available = set(table.select(pl.col("snapshot_month").unique()).collect()["snapshot_month"])
     if last is not None and last not in available:
         raise MonitorError(f"{features}: no rows for month {last}; nothing to monitor")
