@@ -92,6 +92,8 @@ def monitor_months(folder: Path) -> None:
         f"{seconds:.1f} s wall ({cpu_seconds:.1f} s CPU), {peak_gib:.2f} GiB peak RSS, "
         f"{len(result.alerts)} alerts"
     )
+    for alert in result.alerts:
+        print(f"  {alert.kind}: {alert.subject} {alert.value:+.3f}")
 
 
 def main() -> None:
