@@ -160,10 +160,35 @@ def mlflow_server(folder: Path) -> Iterator[str]:
         )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     try:
-        _wait_healthy(uri, server, log_path)
-        yield uri
+        with _watchdog(server):
+            _wait_healthy(uri, server, log_path)
+            yield uri
     finally:
         _stop(server)
+
+
+@contextmanager
+def _watchdog(server: subprocess.Popen) -> Iterator[None]:
+    """A process that stops the server's group once this test process is gone: a run killed
+    from outside (SIGKILL, a CI timeout) never reaches the caller's ``finally``."""
+    watchdog = subprocess.Popen(
+        [sys.executable, "-c", _WATCHDOG, str(os.getpid()), str(server.pid)],
+        start_new_session=True,
+    )
+    try:
+        yield
+    finally:
+        watchdog.kill()
+        watchdog.wait()
+
+
+_WATCHDOG = """
+import os, signal, sys, time
+parent, group = map(int, sys.argv[1:])
+while os.getppid() == parent:
+    time.sleep(1)
+os.killpg(group, signal.SIGTERM)
+"""
 
 
 def _stop(server: subprocess.Popen) -> None:
