@@ -19,8 +19,7 @@ from clm.explain.drivers import ExplainConfig
 from clm.explain.reason_model import ReasonModelConfig
 from clm.features.build import FeatureConfig
 from clm.labels import LabelConfig
-from clm.models.tasks import ModelConfig
-from clm.models.train import TrainConfig
+from clm.models.tasks import ModelConfig, TrainConfig
 from clm.models.tune import TuneConfig
 from clm.monitoring.config import MonitorConfig
 from clm.promotion.gates import PromoteConfig

@@ -38,6 +38,18 @@ class ModelConfig:
 
 
 @dataclass(frozen=True)
+class TrainConfig:
+    """The ``train`` section; tuning reads its population rate too."""
+
+    calibration_max_ece: float  # above this ECE on the validation month, Platt-scale churn
+    # the churn rate of the population scored; None: the training rows' own rate. Set it when
+    # the training rows were sampled at another rate (e.g. churners oversampled): every fit
+    # then learns from rows weighted to it
+    population_churn_rate: float | None
+    rate_z_max: float  # a part's churn rate "differs" beyond this many standard errors
+
+
+@dataclass(frozen=True)
 class Task:
     """What a model predicts and how XGBoost is told to learn it."""
 

@@ -21,6 +21,7 @@ from clm.models.prior import PriorReport, at_rate, churner_weight, population_we
 from clm.models.tasks import (
     ModelConfig,
     Task,
+    TrainConfig,
     best_rounds_only,
     predict,
     train_booster,
@@ -30,18 +31,6 @@ from clm.models.trained import META_FILE, TrainedModel
 from clm.registry import REGISTERED_MODELS, mark_challenger
 
 log = logging.getLogger(__name__)
-
-
-@dataclass(frozen=True)
-class TrainConfig:
-    """The ``train`` section."""
-
-    calibration_max_ece: float  # above this ECE on the validation month, Platt-scale churn
-    # the churn rate of the population scored; None: the training rows' own rate. Set it when
-    # the training rows were sampled at another rate (e.g. churners oversampled): every fit
-    # then learns from rows weighted to it
-    population_churn_rate: float | None
-    rate_z_max: float  # a part's churn rate "differs" beyond this many standard errors
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,8 @@ from clm.data.operator import DataConfig
 from clm.features.metadata import load_feature_metadata
 from clm.labels import LabelConfig
 from clm.models.splits import read_part, split_inputs
-from clm.models.tasks import ModelConfig, task_for
-from clm.models.train import TrainConfig, fit_final, log_and_register
+from clm.models.tasks import ModelConfig, TrainConfig, task_for
+from clm.models.train import fit_final, log_and_register
 from clm.synthetic.generate import GenerateConfig
 from clm.tracking import (
     EXPERIMENT,

@@ -12,8 +12,7 @@ from clm.config import load_section
 from clm.data.io import write_text_atomic
 from clm.features.metadata import load_feature_metadata
 from clm.models.splits import read_part, split_inputs
-from clm.models.tasks import CHURN, ModelConfig, task_for
-from clm.models.train import TrainConfig
+from clm.models.tasks import CHURN, ModelConfig, TrainConfig, task_for
 from clm.models.tune import TuneConfig, TuningResult, journal_storage, tune_parts
 from clm.tracking import (
     EXPERIMENT,

@@ -26,8 +26,8 @@ from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
 from clm.models.prior import PriorReport, rates_differ
-from clm.models.tasks import CHURN, ModelConfig, cross_validate, train_rounds
-from clm.models.train import TrainConfig, fit_final, log_and_register
+from clm.models.tasks import CHURN, ModelConfig, TrainConfig, cross_validate, train_rounds
+from clm.models.train import fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.models.tune import Matrix, Range, TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import (
