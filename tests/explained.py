@@ -12,6 +12,7 @@ from datetime import date
 import numpy as np
 import polars as pl
 
+from clm.data.contract import REGIONS
 from clm.domain.stages import STAGES
 from clm.features.metadata import load_feature_metadata
 from clm.models.encoding import FeatureEncoder
@@ -39,6 +40,7 @@ def customers(n: int = 600, seed: int = 0) -> pl.DataFrame:
             "vas_revenue": rng.uniform(0, 20, n),
             "network": rng.choice(["C", "G"], n),
             "brand": rng.choice(["flagship", "youth", "budget"], n),
+            "region": rng.choice(REGIONS, n),
             "value_tier": rng.choice(["high", "mid", "low"], n),
             "churn": churn.astype(np.int8),
             "stage_true": pl.Series(stage, dtype=pl.Enum(STAGES)),

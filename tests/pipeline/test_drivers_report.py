@@ -15,6 +15,7 @@ import pytest
 from playwright.sync_api import sync_playwright
 from tests import explained
 
+from clm.data.contract import REGIONS
 from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reason_model import ReasonModel
 from clm.explain.stage import ExplainPaths, run_explain
@@ -129,6 +130,8 @@ def test_outputs(explain_run):
     html = paths.report.read_text(encoding="utf-8")
     assert "The scored month 2024-12-01" in html and "Model checks: the test month" in html
     assert "DS001" in html and "one-to-one callback" in html.lower()
+    by_region = html.split("By region:")[1].split("</table>")[0]
+    assert all(f"<td>{region}</td>" in by_region for region in REGIONS)
 
 
 def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_path):

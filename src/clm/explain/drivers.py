@@ -25,7 +25,7 @@ from clm.models.trained import TrainedModel
 CAUSE = "cause_"
 CATEGORY = "category_"
 KEYS = ("subscriber_id", "snapshot_month")
-SEGMENT_COLUMNS = ("network", "brand", "value_tier")
+SEGMENT_COLUMNS = ("network", "brand", "value_tier", "region")
 
 
 @dataclass(frozen=True)

@@ -70,6 +70,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
         )
     )
     brands = category_shares(explained, ["brand"])
+    regions = category_shares(explained, ["region"])
     comparison = survey_comparison(risky)
     measures = measure_grid(top_causes)
     used = sorted(
@@ -88,6 +89,7 @@ def _context(inputs: ReportInputs, config: ExplainConfig) -> dict:
         "cause_rows": causes.filter(pl.col("share") > 0).head(10).to_dicts(),
         "segments": segments.to_dicts(),
         "brands": brands.to_dicts(),
+        "regions": regions.to_dicts(),
         "survey": comparison.sort("network").to_dicts(),
         "examples": example_customers(risky, config.example_customers).to_dicts(),
         "k": config.top_reasons,
