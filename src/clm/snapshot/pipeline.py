@@ -15,6 +15,7 @@ import shutil
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 import xgboost as xgb
 
@@ -188,12 +189,7 @@ def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     trained = refit_on_seen(
         trained, tuning.best_params, seen, settings.model, fit.best_rounds, population
     )
-    baseline = fit_logistic_baseline(trained, seen)
-    scores = {
-        MODEL: trained.predict(test),
-        LOGREG: baseline.predict_proba(trained.encoder.transform(test))[:, 1],
-        **boosting_reference_scores(trained, seen, test, settings.model.seed),
-    }
+    scores = scores_with_references(trained, seen, test, settings.model.seed)
     metrics = {name: churn_metrics(TASK.labels(test), score) for name, score in scores.items()}
     # every scorer's test probabilities, row by row: for paired comparisons (bootstrap)
     write_parquet_atomic(
@@ -301,6 +297,19 @@ def cause_overrides(mapping: Mapping) -> dict[str, dict[str, str]]:
         }
         for spec in mapping.features
         if spec.cause_override
+    }
+
+
+def scores_with_references(
+    trained: TrainedModel, seen: pl.DataFrame, test: pl.DataFrame, seed: int
+) -> dict[str, np.ndarray]:
+    """Churn probabilities on ``test`` of the clm model and of each reference fitted on
+    ``seen`` (the rows the clm model learnt from), keyed as ``metrics.json``'s scorers."""
+    baseline = fit_logistic_baseline(trained, seen)
+    return {
+        MODEL: trained.predict(test),
+        LOGREG: baseline.predict_proba(trained.encoder.transform(test))[:, 1],
+        **boosting_reference_scores(trained, seen, test, seed),
     }
 
 
