@@ -181,7 +181,8 @@ def _refit_row(
     mapping_path: Path, document: dict, settings: SnapshotSettings, runs_dir: Path, refits: int
 ) -> str:
     """The run's scorers trained again on bootstrap resamples of the rows they learnt from:
-    each one's mean test figures, and clm minus the best reference per resample."""
+    each one's mean test figures, and clm minus the best reference (by mean) over the
+    resamples."""
     mapping = load_mapping(mapping_path, settings.snapshot.data_roots)
     parts = prepare(mapping).parts
     seen, test = pl.concat([parts["train"], parts["valid"]]), parts["test"]
