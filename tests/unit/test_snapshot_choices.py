@@ -11,7 +11,7 @@ import polars as pl
 import yaml
 from tests.params import repo_params
 
-from clm.models.tasks import CHURN, cross_validate
+from clm.models.tasks import CHURN, cross_validate, grouped_folds
 from clm.models.tune import TuningResult
 from clm.snapshot.mapping import load_mapping
 from clm.snapshot.pipeline import drop_costly_constraints, supported_constraints
@@ -65,7 +65,9 @@ def test_a_constraint_that_costs_cross_validated_accuracy_is_dropped():
         monotone_constraints=rules,
     )  # fmt: skip
     params = {"max_depth": 3, "learning_rate": 0.2}
-    loss, rounds = cross_validate(LOGLOSS, params, seen, 5, model=model)
+    loss, rounds = cross_validate(
+        LOGLOSS, params, seen, grouped_folds(seen, 5, model.seed), model=model
+    )
     tuning = TuningResult("s", params, loss, rounds, 1, 0, "run")
 
     kept, _, dropped = drop_costly_constraints(seen, tuning, 5, model, min_gain=0.01)

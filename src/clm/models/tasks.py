@@ -141,32 +141,44 @@ def train_rounds(
     )
 
 
+Folds = list[tuple[np.ndarray, np.ndarray]]  # (training rows, held-out rows) per fold
+
+
+def grouped_folds(seen: tuple[pd.DataFrame, np.ndarray], folds: int, seed: int) -> Folds:
+    """``folds`` stratified folds of ``seen`` in which identical rows (features and label)
+    share a fold, as they share a split part: a dataset with duplicates, or churners
+    oversampled by copying, would otherwise score rows the folds trained on and reward
+    overfitting.
+
+    Computed once per study, not per trial: scikit-learn's StratifiedGroupKFold weighs every
+    group against every fold, which on a few thousand rows took as long as the trials' boosting.
+    """
+    matrix, labels = seen
+    groups = pd.util.hash_pandas_object(matrix.assign(_label=labels), index=False).to_numpy()
+    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=seed)
+    return list(splitter.split(matrix, labels, groups))
+
+
 def cross_validate(
     task: Task,
     params: dict,
     seen: tuple[pd.DataFrame, np.ndarray],
-    folds: int,
+    folds: Folds,
     *,
     model: ModelConfig,
     callbacks: Sequence[xgb.callback.TrainingCallback] = (),
     population_rate: float | None = None,
 ) -> tuple[float, int]:
-    """The mean held-out metric over ``folds`` stratified folds at the best round, and that
-    round count: on a few thousand rows one validation part is too noisy to tune on.
-
-    Identical rows (features and label) share a fold, as they share a split part: a dataset
-    with duplicates, or churners oversampled by copying, would otherwise score rows the folds
-    trained on and reward overfitting. With ``population_rate`` the rows are weighted to that
-    churn rate (``weighted``), in training and in the held-out metric alike.
+    """The mean held-out metric over ``folds`` (``grouped_folds`` of ``seen``) at the best
+    round, and that round count: on a few thousand rows one validation part is too noisy to
+    tune on. With ``population_rate`` the rows are weighted to that churn rate (``weighted``),
+    in training and in the held-out metric alike.
     """
-    matrix, labels = seen
-    groups = pd.util.hash_pandas_object(matrix.assign(_label=labels), index=False).to_numpy()
-    splitter = StratifiedGroupKFold(n_splits=folds, shuffle=True, random_state=model.seed)
     history = xgb.cv(
-        _booster_params(task, params, matrix.columns, model),
+        _booster_params(task, params, seen[0].columns, model),
         weighted(seen, population_rate),
         num_boost_round=model.max_boost_rounds,
-        folds=list(splitter.split(matrix, labels, groups)),
+        folds=folds,
         early_stopping_rounds=model.early_stopping_rounds,
         seed=model.seed,
         callbacks=list(callbacks),

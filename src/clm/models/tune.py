@@ -32,7 +32,14 @@ from optuna_integration import XGBoostPruningCallback
 
 from clm.features.metadata import FeatureMeta
 from clm.models.encoding import FeatureEncoder
-from clm.models.tasks import VALIDATION, ModelConfig, Task, cross_validate, train_booster
+from clm.models.tasks import (
+    VALIDATION,
+    ModelConfig,
+    Task,
+    cross_validate,
+    grouped_folds,
+    train_booster,
+)
 
 log = logging.getLogger(__name__)
 
@@ -136,11 +143,13 @@ def tune(
     ``datasets`` (the files ``train`` and ``valid`` come from) are logged on the study's run.
     """
     name = study_name(task, model, config, data_digest, cv_folds, population_rate)
-    seen = (
-        (pd.concat([train[0], valid[0]], ignore_index=True), np.concatenate([train[1], valid[1]]))
-        if cv_folds > 1
-        else None
-    )
+    seen, folds = None, None
+    if cv_folds > 1:
+        seen = (
+            pd.concat([train[0], valid[0]], ignore_index=True),
+            np.concatenate([train[1], valid[1]]),
+        )
+        folds = grouped_folds(seen, cv_folds, model.seed)
     study = optuna.create_study(
         study_name=name,
         storage=storage,
@@ -177,7 +186,7 @@ def tune(
                 try:
                     if cv_folds > 1:
                         value, rounds = cross_validate(
-                            task, params, seen, cv_folds, model=model, callbacks=[pruning],
+                            task, params, seen, folds, model=model, callbacks=[pruning],
                             population_rate=population_rate,
                         )  # fmt: skip
                     else:

@@ -27,7 +27,14 @@ from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
 from clm.models.metrics import churn_metrics
 from clm.models.prior import PriorReport, rates_differ
-from clm.models.tasks import CHURN, ModelConfig, TrainConfig, cross_validate, train_rounds
+from clm.models.tasks import (
+    CHURN,
+    ModelConfig,
+    TrainConfig,
+    cross_validate,
+    grouped_folds,
+    train_rounds,
+)
 from clm.models.train import fit_final, log_and_register
 from clm.models.trained import TrainedModel
 from clm.models.tune import Matrix, Range, TuneConfig, TuningResult, journal_storage, tune
@@ -381,6 +388,7 @@ def drop_costly_constraints(
     ``population_rate`` as in tuning.
     """
     best, rounds = tuning.best_value, tuning.best_rounds
+    splits = grouped_folds(seen, folds, model.seed)
     dropped = {}
     for feature in list(model.monotone_constraints.get(TASK.name, {})):
         if feature not in seen[0].columns:
@@ -390,7 +398,7 @@ def drop_costly_constraints(
             model, monotone_constraints={**model.monotone_constraints, TASK.name: rules}
         )
         loss, without_rounds = cross_validate(
-            TASK, tuning.best_params, seen, folds, model=without, population_rate=population_rate
+            TASK, tuning.best_params, seen, splits, model=without, population_rate=population_rate
         )
         if loss < best * (1 - min_gain):
             dropped[feature] = f"cross-validated log loss {best:.4f} with it, {loss:.4f} without"
