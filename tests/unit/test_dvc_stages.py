@@ -104,6 +104,16 @@ def test_stage_deps_cover_the_code_it_runs(name: str) -> None:
 
 
 @pytest.mark.parametrize("name", sorted(stages()))
+def test_stage_deps_list_no_code_it_does_not_run(name: str) -> None:
+    """An unused code dep reruns the stage, and everything after it, on edits it cannot see."""
+    stage = stages()[name]
+    needed = code_and_data_of(ROOT / stage["cmd"].split()[1])
+    code = [Path(dep) for dep in stage["deps"] if Path(dep).parts[0] in ("src", "pipelines")]
+    unused = sorted(str(dep) for dep in code if not any(covered(p, [dep]) for p in needed))
+    assert not unused, f"stage {name} lists code it does not run: {unused}"
+
+
+@pytest.mark.parametrize("name", sorted(stages()))
 def test_stage_deps_exist_or_are_outputs(name: str) -> None:
     all_stages = stages()
     outs = {
