@@ -388,11 +388,10 @@ def drop_costly_constraints(
     ``population_rate`` as in tuning.
     """
     best, rounds = tuning.best_value, tuning.best_rounds
-    splits = grouped_folds(seen, folds, model.seed)
+    rules_here = [f for f in model.monotone_constraints.get(TASK.name, {}) if f in seen[0].columns]
+    splits = grouped_folds(seen, folds, model.seed) if rules_here else []
     dropped = {}
-    for feature in list(model.monotone_constraints.get(TASK.name, {})):
-        if feature not in seen[0].columns:
-            continue
+    for feature in rules_here:
         rules = {f: s for f, s in model.monotone_constraints[TASK.name].items() if f != feature}
         without = replace(
             model, monotone_constraints={**model.monotone_constraints, TASK.name: rules}
