@@ -77,7 +77,7 @@ def small_settings() -> SnapshotSettings:
     """params.yaml's sections, sized for a tiny dataset."""
     params = repo_params()
     return SnapshotSettings(
-        snapshot=replace(params.snapshot, n_trials=2, xgb_threads=1, data_roots=()),
+        snapshot=replace(params.snapshot, n_trials=2, data_roots=()),
         model=replace(
             params.model,
             seed=3,

@@ -17,7 +17,6 @@ from pathlib import Path
 
 import numpy as np
 import polars as pl
-import xgboost as xgb
 
 from clm import paths
 from clm.config import load_section
@@ -85,7 +84,6 @@ class SnapshotConfig:
     cv_max_rows: int  # ... when they hold at most this many rows (else on valid alone)
     monotone_contradiction_z: float  # drop a domain constraint the training data contradicts
     monotone_min_gain: float  # ... or whose removal cuts the CV log loss by this share
-    xgb_threads: int  # XGBoost threads; small tables train fastest on one (0: all cores)
     data_roots: tuple[str, ...]  # folders besides its own a mapping's data files may be in
 
 
@@ -158,8 +156,7 @@ def run_snapshot(
     ``allow_outside``.
     """
     mapping = load_mapping(mapping_path, settings.snapshot.data_roots, allow_outside=allow_outside)
-    with xgb.config_context(nthread=settings.snapshot.xgb_threads):
-        return _run(mapping, settings, runs_dir)
+    return _run(mapping, settings, runs_dir)
 
 
 def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
