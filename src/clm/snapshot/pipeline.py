@@ -156,10 +156,6 @@ def run_snapshot(
     ``allow_outside``.
     """
     mapping = load_mapping(mapping_path, settings.snapshot.data_roots, allow_outside=allow_outside)
-    return _run(mapping, settings, runs_dir)
-
-
-def _run(mapping: Mapping, settings: SnapshotSettings, runs_dir: Path) -> dict:
     prepared = prepare(mapping)
     parts = prepared.parts
     out = runs_dir / mapping.dataset
