@@ -12,12 +12,12 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from clm.data.contract import REGIONS
 from clm.domain.stages import STAGES
 from clm.features.metadata import load_feature_metadata
 from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import CHURN, STAGE, Task, train_booster
 from clm.models.trained import TrainedModel
+from clm.synthetic.profile import REGIONS
 from tests.params import repo_params
 
 FEATURES = ("dropped_call_rate", "arrears", "vas_revenue", "network", "brand", "value_tier")

@@ -11,8 +11,9 @@ from datetime import date
 import numpy as np
 import polars as pl
 
-from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES, RAW_TABLES, REGIONS
+from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES, RAW_TABLES
 from clm.months import index_to_month, to_index
+from clm.synthetic.profile import REGIONS
 
 
 def random_raw_tables(

@@ -15,12 +15,12 @@ import pytest
 from playwright.sync_api import sync_playwright
 from tests import explained
 
-from clm.data.contract import REGIONS
 from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reason_model import ReasonModel
 from clm.explain.stage import ExplainPaths, run_explain
 from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
+from clm.synthetic.profile import REGIONS
 
 CHROMIUM = Path("/usr/bin/chromium")
 OCTOBER, NOVEMBER, DECEMBER = date(2024, 10, 1), date(2024, 11, 1), date(2024, 12, 1)

@@ -16,7 +16,6 @@ from tests.pipeline.test_drivers_report import CHROMIUM, CHROMIUM_FLAGS
 from typer.testing import CliRunner
 
 from clm.cli import RETRAIN_EXIT, app
-from clm.data.contract import REGIONS
 from clm.data.validate import run_validate
 from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reason_model import ReasonModel
@@ -25,6 +24,7 @@ from clm.models.tasks import TASKS
 from clm.models.train import fit_final
 from clm.monitoring.config import MonitorError
 from clm.monitoring.stage import MonitorPaths, run_monitor
+from clm.synthetic.profile import REGIONS
 
 
 @pytest.fixture(scope="module")

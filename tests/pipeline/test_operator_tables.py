@@ -11,8 +11,12 @@ from polars.testing import assert_frame_equal
 from clm.data.contract import RAW_TABLES
 from clm.data.io import TableError
 from clm.data.operator import OperatorTables, import_operator_tables
+from clm.data.validate import validate_tables
+from clm.features.metadata import load_feature_metadata
 from clm.features.stage import run_features
+from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import RULE_STAGE, task_for
+from clm.synthetic.profile import REGIONS
 
 THEIR_NAMES = {
     "subscribers": {"user_id": "subscriber_id", "open_month": "join_month"},
@@ -21,11 +25,13 @@ THEIR_NAMES = {
 }
 
 
-def _export_like_an_operator(small_data, folder) -> None:
-    """CSV files, their own column names, months as YYYYMM numbers (账期)."""
+def _export_like_an_operator(small_data, folder, regions: dict[str, str] | None = None) -> None:
+    """CSV files, their own column names, months as YYYYMM numbers (账期), and ``regions``
+    renaming the synthetic operator's regions."""
     folder.mkdir()
+    subscribers = small_data.tables.subscribers
     tables = {
-        "subscribers": small_data.tables.subscribers,
+        "subscribers": subscribers.with_columns(pl.col("region").replace(regions or {})),
         "usage_monthly": small_data.usage,
         "churn_events": small_data.tables.churn_events,
     }
@@ -88,3 +94,25 @@ def test_without_truth_the_stage_model_learns_the_rule_table(small_data, params,
     assert features["stage_true"].null_count() == features.height
     assert task_for("stage", features).label_column == RULE_STAGE
     assert task_for("churn", features).label_column == "churn"
+
+
+def test_the_operators_own_region_names_reach_the_churn_model(small_data, params, tmp_path):
+    provinces = dict(zip(REGIONS, ["浙江", "江苏", "上海", "安徽", "Region <5>"], strict=True))
+    _export_like_an_operator(small_data, tmp_path / "export", provinces)
+    tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES))
+    raw = tmp_path / "raw"
+    raw.mkdir()
+    for name, result in validate_tables(tables).items():
+        assert result.quarantined.is_empty(), name
+        result.accepted.write_parquet(raw / f"{name}.parquet")
+
+    out = tmp_path / "features.parquet"
+    run_features(params.features, params.labels, raw, tmp_path / "no_truth.parquet", out)
+    features = pl.read_parquet(out)
+
+    assert set(features["region"].unique()) == set(provinces.values())
+    encoder = FeatureEncoder.fit(features, load_feature_metadata())
+    assert encoder.levels["region"] == tuple(sorted(provinces.values()))
+    matrix = encoder.transform(features)
+    assert matrix["region=浙江"].sum() == (features["region"] == "浙江").sum() > 0
+    assert "region=Region %3C5>" in matrix.columns

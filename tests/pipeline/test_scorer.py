@@ -200,6 +200,25 @@ def test_bad_rows_are_quarantined_with_their_subscriber(tiny_scorer, tmp_path):
     assert scores.height == summary.subscribers_scored
 
 
+def test_a_region_the_models_never_saw_is_quarantined_and_the_rest_scored(tiny_scorer, tmp_path):
+    frame = tiny_scorer.frame
+    month = frame["month"].max()
+    newcomer = frame.filter(pl.col("month") == month)["subscriber_id"][0]
+    moved = frame.with_columns(
+        region=pl.when(pl.col("subscriber_id") == newcomer).then(pl.lit("新疆")).otherwise("region")
+    )
+    output = tmp_path / "scores.parquet"
+
+    summary = score_input(moved.lazy(), load_scorer_from(str(tiny_scorer.path)), output, BATCHED)
+
+    quarantine = pl.read_parquet(tmp_path / "scores.quarantine.parquet")
+    assert set(quarantine["subscriber_id"]) == {newcomer}
+    assert set(quarantine[FAILED_CHECKS].explode()) == {"region:unknown_to_model"}
+    scores = pl.read_parquet(output)
+    assert_every_subscriber_accounted_for(moved, month, scores, quarantine)
+    assert summary.subscribers_scored == scores.height > 0
+
+
 def test_a_subscriber_missing_a_window_month_is_quarantined_not_scored(tiny_scorer, tmp_path):
     frame, gap, only_t = with_history_gaps(tiny_scorer.frame)
     output = tmp_path / "scores.parquet"

@@ -49,7 +49,7 @@ def scoring_frame() -> pl.DataFrame:
 def test_scoring_quarantines_every_row_of_a_subscriber_missing_a_window_month():
     frame = scoring_frame()
 
-    accepted, quarantined = split_scorable(frame, T, "quarantine")
+    accepted, quarantined = split_scorable(frame, T, "quarantine", {})
 
     assert accepted.height + quarantined.height == frame.height
     assert set(quarantined["subscriber_id"]) == {2, 3}
@@ -61,7 +61,7 @@ def test_scoring_quarantines_every_row_of_a_subscriber_missing_a_window_month():
 def test_impute_policy_accepts_gaps_and_the_features_count_the_imputed_months():
     frame = scoring_frame()
 
-    accepted, quarantined = split_scorable(frame, T, "impute")
+    accepted, quarantined = split_scorable(frame, T, "impute", {})
     base = base_features(accepted, T, WINDOW[0], IMPUTE)
 
     assert quarantined.is_empty() and accepted.height == frame.height

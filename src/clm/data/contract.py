@@ -11,7 +11,6 @@ import polars as pl
 NETWORKS = ("C", "G")  # CDMA (C网) and GSM (G网)
 PAYMENT_TYPES = ("postpaid", "quasi_prepaid", "prepaid")
 BRANDS = ("flagship", "youth", "budget")
-REGIONS = ("north", "south", "east", "west", "central")
 DESTINATIONS = ("main_competitor", "phs", "own_other_product", "other")
 
 # The 11 exit-survey reasons of domain.md §4.1, in the survey's order.
@@ -37,7 +36,7 @@ SUBSCRIBERS: dict[str, pl.DataType] = {
     "payment_type": pl.String(),
     "is_group": pl.Boolean(),
     "group_id": pl.Int64(),  # null when not in a group
-    "region": pl.String(),
+    "region": pl.String(),  # the operator's own geography: any non-empty name
     "contract_start_month": pl.Date(),  # null when no contract
     "contract_end_month": pl.Date(),  # null when no contract
     "contract_total_amount": pl.Float64(),  # yuan; null when no contract

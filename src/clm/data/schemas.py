@@ -21,7 +21,6 @@ from clm.data.contract import (
     NETWORKS,
     PAYMENT_TYPES,
     PLAUSIBLE_MAX,
-    REGIONS,
     SUBSCRIBERS,
     SURVEY_REASONS,
     USAGE_MONTHLY,
@@ -42,6 +41,10 @@ def allowed_values(values: Iterable[str]) -> pa.Check:
     return expression_check("allowed_values", lambda column: pl.col(column).is_in(vocabulary))
 
 
+# A name a person can read: the operator's own vocabularies (regions) are open, but not blank.
+NON_BLANK = expression_check(
+    "non_blank", lambda column: pl.col(column).str.strip_chars().str.len_chars() > 0
+)
 FIRST_OF_MONTH = expression_check("first_of_month", lambda column: pl.col(column).dt.day() == 1)
 NON_NEGATIVE = expression_check("non_negative", lambda column: pl.col(column) >= 0)
 POSITIVE = expression_check("positive", lambda column: pl.col(column) > 0)
@@ -127,7 +130,7 @@ SUBSCRIBERS_SCHEMA = table_schema(
         "brand": [allowed_values(BRANDS)],
         "payment_type": [allowed_values(PAYMENT_TYPES)],
         "group_id": [GROUP_ID_IFF_IS_GROUP],
-        "region": [allowed_values(REGIONS)],
+        "region": [NON_BLANK],
         "contract_start_month": [FIRST_OF_MONTH],
         "contract_end_month": [FIRST_OF_MONTH, WITH_CONTRACT_START, NOT_BEFORE_CONTRACT_START],
         "contract_total_amount": [FINITE, POSITIVE, PLAUSIBLE, WITH_CONTRACT_START],

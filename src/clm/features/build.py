@@ -34,7 +34,7 @@ from datetime import date
 import polars as pl
 
 from clm.config import ConfigError
-from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES, REGIONS
+from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES
 from clm.months import from_index, index_to_month, month_index, to_index
 
 logger = logging.getLogger(__name__)
@@ -42,13 +42,17 @@ logger = logging.getLogger(__name__)
 LOOKBACK_MONTHS = 6  # the longest window a feature reads before T (the "6m" features)
 KEYS = ("subscriber_id", "snapshot_month")
 VALUE_TIERS = ("high", "mid", "low", "group")
+# Categorical features with the playbook's closed vocabularies: typed as enums, and a level
+# outside them is bad data (the raw schema quarantines it).
 CATEGORIES: dict[str, tuple[str, ...]] = {
     "network": NETWORKS,
     "brand": BRANDS,
     "payment_type": PAYMENT_TYPES,
     "value_tier": VALUE_TIERS,
-    "region": REGIONS,
 }
+# Categorical features named by the operator (its regions): plain text, any levels; the churn
+# model learns the levels it trains on (``clm.models.encoding``).
+OPEN_CATEGORIES = ("region",)
 
 # Usage columns summed over a month: a month without a record is a month of zero usage.
 FLOW_COLUMNS = (
@@ -296,10 +300,10 @@ def add_network_features(
         .drop(stats.columns[2:])
         .with_columns(pl.col(name).cast(pl.Enum(values)) for name, values in CATEGORIES.items())
     )
-    return frame.select(*KEYS, *CATEGORIES, *(c for c in frame.columns if c not in _FIRST))
+    return frame.select(*_FIRST, *(c for c in frame.columns if c not in _FIRST))
 
 
-_FIRST = (*KEYS, *CATEGORIES)
+_FIRST = (*KEYS, *CATEGORIES, *OPEN_CATEGORIES)
 
 
 def _panel(

@@ -35,10 +35,15 @@ def feature_table_schema() -> pa.DataFrameSchema:
 
 
 def _feature_column(meta: FeatureMeta) -> pa.Column:
-    dtype = pl.Enum(CATEGORIES[meta.name]) if meta.kind == "category" else _KIND_DTYPES[meta.kind]
+    dtype = _category_dtype(meta.name) if meta.kind == "category" else _KIND_DTYPES[meta.kind]
     checks = []
     if meta.min is not None:
         checks.append(pa.Check.ge(meta.min))
     if meta.max is not None:
         checks.append(pa.Check.le(meta.max))
     return pa.Column(dtype, checks, nullable=meta.nullable)
+
+
+def _category_dtype(name: str) -> pl.DataType:
+    """An enum of a closed vocabulary, text for an operator's own (``OPEN_CATEGORIES``)."""
+    return pl.Enum(CATEGORIES[name]) if name in CATEGORIES else pl.String()

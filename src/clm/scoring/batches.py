@@ -179,7 +179,9 @@ def score_input(
         rows_in, quarantined, stats_parts, spilled = 0, [], [], []
         for index, frame in enumerate(batches()):
             rows_in += frame.height
-            accepted, bad = split_scorable(frame, month, scorer.features.history_gaps)
+            accepted, bad = split_scorable(
+                frame, month, scorer.features.history_gaps, scorer.trained_levels
+            )
             quarantined.append(bad)
             base = scorer.base(accepted, month, min(months))
             stats_parts.append(stats_rows(base))

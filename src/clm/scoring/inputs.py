@@ -12,6 +12,7 @@ quarantined with the checks they failed.
 from __future__ import annotations
 
 import logging
+from collections.abc import Collection, Mapping
 from datetime import date
 from functools import cache
 
@@ -35,6 +36,7 @@ SCORING_INPUT: dict[str, pl.DataType] = {
     **{name: dtype for name, dtype in SUBSCRIBERS.items() if name != "subscriber_id"},
 }
 OTHER_ROW_FAILED = "subscriber_id:other_row_of_subscriber_failed"
+UNKNOWN_TO_MODEL = "unknown_to_model"
 
 
 class HistoryError(InputError):
@@ -81,17 +83,24 @@ def input_schema() -> pa.DataFrameSchema:
 
 
 def split_scorable(
-    frame: pl.DataFrame, scoring_month: date, history_gaps: str
+    frame: pl.DataFrame,
+    scoring_month: date,
+    history_gaps: str,
+    trained_levels: Mapping[str, Collection[str]],
 ) -> tuple[pl.DataFrame, pl.DataFrame]:
     """Rows of scorable subscribers, and the quarantined rest with ``failed_checks``.
 
     ``history_gaps`` is ``features.history_gaps``: under ``quarantine`` a subscriber missing a
-    month of its feature window fails ``month:history_gap`` on every row. Every row lands in
-    exactly one of the two frames. Raises TableError when a column is missing or has another
-    dtype (no row can be checked then).
+    month of its feature window fails ``month:history_gap`` on every row. ``trained_levels``
+    (``Scorer.trained_levels``) holds the levels the models know per categorical column: a row
+    with another (a region opened after training) fails ``<column>:unknown_to_model``. Every
+    row lands in exactly one of the two frames. Raises TableError when a column is missing or
+    has another dtype (no row can be checked then).
     """
     check_columns(frame.schema)
     row_checks = {("month", "usage_before_join"): pl.col("month") < pl.col("join_month")}
+    for column, levels in trained_levels.items():
+        row_checks[column, UNKNOWN_TO_MODEL] = ~pl.col(column).is_in(list(levels))
     if history_gaps == "quarantine":
         gaps = missing_months(frame.lazy(), scoring_spans(frame.lazy(), scoring_month))
         gap_ids = gaps["subscriber_id"].unique().implode()

@@ -95,7 +95,9 @@ def predict_frame(
     month_text = params.get("scoring_month") or ""
     month = date.fromisoformat(month_text) if month_text else frame["month"].max()
     per_input_row = _output_rows(params) == "input"
-    accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
+    accepted, quarantined = split_scorable(
+        frame, month, scorer.features.history_gaps, scorer.trained_levels
+    )
     if quarantined.height and not per_input_row:
         raise InvalidInputError(
             f"{quarantined.height} of {frame.height} input rows cannot be scored; "

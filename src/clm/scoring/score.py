@@ -20,6 +20,7 @@ from clm.explain.reason_model import ReasonModel, scored_reasons
 from clm.features.build import FeatureConfig
 from clm.features.history import IMPUTED_MONTHS
 from clm.models.trained import TrainedModel
+from clm.scoring.inputs import SCORING_INPUT
 from clm.scoring.month import MonthStats, base_features, month_features, stats_rows
 from clm.scoring.rules import budget_caps, recommended_measures, risk_deciles
 
@@ -60,6 +61,17 @@ class Scorer:
     budget: BudgetRules
     taxonomy: Taxonomy
     reasons: ReasonModel | None = None  # learned from recorded reasons; TreeSHAP only if None
+
+    @property
+    def trained_levels(self) -> dict[str, frozenset[str]]:
+        """Per categorical input column (network, region ...), the levels both models know: a
+        subscriber with another cannot be scored until they are retrained on it."""
+        encoders = (self.churn.encoder, self.stage.encoder)
+        return {
+            column: frozenset.intersection(*(frozenset(e.levels[column]) for e in encoders))
+            for column in SCORING_INPUT
+            if all(column in e.levels for e in encoders)
+        }
 
     def base(self, frame: pl.DataFrame, scoring_month: date, history_start: date) -> pl.DataFrame:
         """The per-subscriber features of a batch, before the month's statistics are known:

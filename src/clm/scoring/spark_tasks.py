@@ -63,7 +63,9 @@ def check_bucket(
         people = rows.lazy().filter(pl.col(SUBSCRIBER_ROW)).select(list(SUBSCRIBERS))
         usage = rows.lazy().filter(~pl.col(SUBSCRIBER_ROW)).select(list(USAGE_MONTHLY))
         frame = scoring_input(people, usage).collect().sort("subscriber_id", "month")
-        accepted, quarantined = split_scorable(frame, month, scorer.features.history_gaps)
+        accepted, quarantined = split_scorable(
+            frame, month, scorer.features.history_gaps, scorer.trained_levels
+        )
         parts = [
             quarantined.with_columns(pl.lit("quarantine").alias(PART), pl.lit(1).alias(ROWS)),
             scorer.base(accepted, month, history_start).with_columns(pl.lit("base").alias(PART)),

@@ -18,7 +18,7 @@ import polars as pl
 from rich.progress import Progress
 
 from clm.data import contract
-from clm.data.contract import BRANDS, DESTINATIONS, NETWORKS, PAYMENT_TYPES, REGIONS
+from clm.data.contract import BRANDS, DESTINATIONS, NETWORKS, PAYMENT_TYPES
 from clm.data.io import parquet_stream, write_parquet_atomic
 from clm.domain.taxonomy import load_taxonomy
 from clm.synthetic.lifecycle import (
@@ -33,7 +33,7 @@ from clm.synthetic.lifecycle import (
     warning_hazard,
 )
 from clm.synthetic.population import NO_CONTRACT, Population, draw_population
-from clm.synthetic.profile import GeneratorProfile, load_profile
+from clm.synthetic.profile import REGIONS, GeneratorProfile, load_profile
 from clm.synthetic.shocks import Shock, check_shocks, shock_hazard, with_shock
 from clm.synthetic.usage import base_levels, draw_usage, monthly_levels, signature_matrices
 

@@ -10,10 +10,9 @@ from __future__ import annotations
 import numpy as np
 import polars as pl
 
-from clm.data.contract import REGIONS
 from clm.months import add_months, month_index
 from clm.synthetic.lifecycle import STAGE_NAMES, churn_probability_within, warning_hazard
-from clm.synthetic.profile import GeneratorProfile, load_profile
+from clm.synthetic.profile import REGIONS, GeneratorProfile, load_profile
 from clm.synthetic.shocks import Shock, shock_hazard, with_shock
 
 

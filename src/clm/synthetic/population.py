@@ -6,8 +6,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES, REGIONS
-from clm.synthetic.profile import GeneratorProfile
+from clm.data.contract import BRANDS, NETWORKS, PAYMENT_TYPES
+from clm.synthetic.profile import REGIONS, GeneratorProfile
 
 FIRST_SUBSCRIBER_ID = 10_000_001
 

@@ -8,8 +8,11 @@ from importlib import resources
 from pathlib import Path
 
 from clm.config import ConfigError, from_dict
-from clm.data.contract import REGIONS, SURVEY_REASONS
+from clm.data.contract import SURVEY_REASONS
 from clm.safe_yaml import read_yaml
+
+# The synthetic operator's regions (an operator's own tables may name theirs as they like).
+REGIONS = ("north", "south", "east", "west", "central")
 
 
 @dataclass(frozen=True)

@@ -16,7 +16,7 @@ import numpy as np
 
 from clm.data import contract
 from clm.months import to_index
-from clm.synthetic.profile import GeneratorProfile
+from clm.synthetic.profile import REGIONS, GeneratorProfile
 
 
 @dataclass(frozen=True)
@@ -25,7 +25,7 @@ class Shock:
 
     kind: str  # a shock of the generator profile: competitor_launch, network_outage, ...
     onset_month: str  # ISO date of the first month whose transitions it pushes
-    region: str | None  # the region it hits (contract.REGIONS); null: every region
+    region: str | None  # the region it hits (REGIONS); null: every region
     months: int  # how long it lasts; 0: to the end of the window
 
 
@@ -35,8 +35,8 @@ def check_shocks(shocks: tuple[Shock, ...], profile: GeneratorProfile) -> None:
         where = f"generate.shocks[{index}]"
         if shock.kind not in profile.shocks:
             raise ValueError(f"{where}.kind: {shock.kind!r} not in {sorted(profile.shocks)}")
-        if shock.region is not None and shock.region not in contract.REGIONS:
-            raise ValueError(f"{where}.region: {shock.region!r} not in {contract.REGIONS}")
+        if shock.region is not None and shock.region not in REGIONS:
+            raise ValueError(f"{where}.region: {shock.region!r} not in {REGIONS}")
         if date.fromisoformat(shock.onset_month).day != 1 or shock.months < 0:
             raise ValueError(f"{where}: onset_month must be a first of month and months >= 0")
 
@@ -63,7 +63,7 @@ def shock_hazard(
         hit = (
             np.ones(region.size, bool)
             if shock.region is None
-            else region == contract.REGIONS.index(shock.region)
+            else region == REGIONS.index(shock.region)
         )
         extra = np.where(hit, 1 - (1 - extra) * (1 - kind.extra_warning_hazard), extra)
         reason = np.where(hit, contract.SURVEY_REASONS.index(kind.reason), reason).astype(np.int8)

@@ -8,10 +8,10 @@ from collections.abc import Callable
 import numpy as np
 from scipy import special
 
-from clm.data.contract import REGIONS, SURVEY_REASONS
+from clm.data.contract import SURVEY_REASONS
 from clm.synthetic.lifecycle import GROWTH, SUNK, WARNING
 from clm.synthetic.population import Population
-from clm.synthetic.profile import GeneratorProfile
+from clm.synthetic.profile import REGIONS, GeneratorProfile
 
 LEVELS = (
     "arpu",
