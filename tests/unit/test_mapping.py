@@ -174,6 +174,16 @@ def test_range_checks_of_the_feature_contract_apply(tmp_path):
         mapped(path)
 
 
+def test_region_takes_any_text_and_network_the_playbooks_vocabulary(tmp_path):
+    mapping = base_mapping()
+    mapping["features"] |= {"region": "plan", "network": "state"}
+    with pytest.raises(MappingError, match=r"column 'network', check isin"):
+        mapped(write(tmp_path, mapping))
+
+    table = mapped(write(tmp_path, mapping, CSV.replace(",ok,", ",C,")))
+    assert table["region"].to_list() == ["Yes", "No", "Yes", "No"]
+
+
 def test_exactly_one_split_method(tmp_path):
     mapping = base_mapping()
     mapping["files"] = [{"path": "toy.csv", "part": "train"}]
