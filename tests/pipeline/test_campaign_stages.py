@@ -203,7 +203,10 @@ def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> Non
     customers.drop("arpu_mean_3m").write_parquet(paths.scores)
     paths.usage.parent.mkdir(parents=True)
     usage_rows(customers, [add_months(MONTH, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
-    own_data = {"source": "operator", "operator": {"folder": str(tmp_path), "columns": {}}}
+    own_data = {
+        "source": "operator",
+        "operator": {"folder": str(tmp_path), "columns": {}, "values": {}},
+    }
     params = write_params(
         tmp_path / "params.yaml", campaign=campaign_params(control_share=0.3), data=own_data
     )

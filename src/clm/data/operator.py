@@ -1,10 +1,12 @@
 """An operator's own raw tables, brought into clm's raw contract without code changes.
 
 The operator names its columns its own way and may export CSV; a column mapping in params
-renames them, and every contract column is cast to its contract type, losslessly or not at
-all: a value that does not parse is an error naming table, column and an example, never a
-silent null. Months may come as dates, ``YYYY-MM``/``YYYY-MM-DD`` text or ``YYYYMM`` numbers
-(账期), and become first-of-month dates.
+renames them, a value mapping turns its codes into the contract's vocabularies (its brand
+names into ``flagship`` / ``youth`` / ``budget``, ``Y``/``N`` into flags), and every contract
+column is cast to its contract type, losslessly or not at all: a value that does not parse,
+or that a column's value mapping does not list, is an error naming table, column and an
+example, never a silent null. Months may come as dates, ``YYYY-MM``/``YYYY-MM-DD`` text or
+``YYYYMM`` numbers (账期), and become first-of-month dates.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import polars as pl
 
@@ -29,6 +32,8 @@ class OperatorTables:
 
     folder: str  # "" while data.source is synthetic
     columns: dict[str, dict[str, str]]  # table -> {theirs: ours}; a table not listed: as is
+    # table -> {clm column: {their value: clm value}}; a column not listed: as is
+    values: dict[str, dict[str, dict[Any, Any]]]
 
 
 @dataclass(frozen=True)
@@ -43,22 +48,42 @@ class DataConfig:
             raise ValueError(f"data.source must be synthetic or operator, got {self.source!r}")
         if self.source == "operator" and not self.operator.folder:
             raise ValueError("data.source is operator but data.operator.folder is empty")
-        unknown = set(self.operator.columns) - set(RAW_TABLES)
-        if unknown:
-            raise ValueError(f"data.operator.columns: unknown tables {sorted(unknown)}")
+        for key in ("columns", "values"):
+            unknown = set(getattr(self.operator, key)) - set(RAW_TABLES)
+            if unknown:
+                raise ValueError(f"data.operator.{key}: unknown tables {sorted(unknown)}")
+        for table, columns in self.operator.values.items():
+            for column, values in columns.items():
+                where = f"data.operator.values.{table}.{column}"
+                if column not in RAW_TABLES[table]:
+                    raise ValueError(f"{where}: {column!r} is not a column of clm's {table}")
+                booleans = [key for key in values if isinstance(key, bool)]
+                if booleans:
+                    raise ValueError(
+                        f"{where}: YAML read the key {booleans[0]!r} as a boolean (Yes, No, "
+                        "on, off ...); quote the data value as it is in the file"
+                    )
 
 
 def import_operator_tables(tables: OperatorTables, base: Path = Path()) -> dict[str, pl.DataFrame]:
     """Read, rename and type the operator's three tables (``base`` resolves a relative folder)."""
     folder = base / tables.folder
     return {
-        name: conform(_read(folder, name), name, tables.columns.get(name, {}))
+        name: conform(
+            _read(folder, name), name, tables.columns.get(name, {}), tables.values.get(name, {})
+        )
         for name in RAW_TABLES
     }
 
 
-def conform(frame: pl.DataFrame, table: str, renames: dict[str, str]) -> pl.DataFrame:
-    """Rename to contract names and cast every contract column to its contract dtype."""
+def conform(
+    frame: pl.DataFrame,
+    table: str,
+    renames: dict[str, str],
+    recodes: dict[str, dict[Any, Any]] | None = None,
+) -> pl.DataFrame:
+    """Rename to contract names, map the values of ``recodes``' columns (clm column -> {their
+    value: clm value}) and cast every contract column to its contract dtype."""
     missing_sources = sorted(set(renames) - set(frame.columns))
     if missing_sources:
         raise TableError(table, "column_present", f"mapped columns {missing_sources} not found")
@@ -69,6 +94,9 @@ def conform(frame: pl.DataFrame, table: str, renames: dict[str, str]) -> pl.Data
         raise TableError(
             table, "column_present", f"missing after renaming: {absent}", column=absent[0]
         )
+    frame = frame.with_columns(
+        _recode(frame[name], values, table) for name, values in (recodes or {}).items()
+    )
     typed = frame.with_columns(_cast(frame[name], dtype, table) for name, dtype in contract.items())
     check_contract(typed.schema, table, contract)
     return typed
@@ -83,6 +111,23 @@ def _read(folder: Path, table: str) -> pl.DataFrame:
     raise TableError(
         table, "file_exists", f"no {table}.parquet or {table}.csv in {folder.resolve()}"
     )
+
+
+def _recode(series: pl.Series, values: dict[Any, Any], table: str) -> pl.Series:
+    """Each value replaced by its entry in ``values`` (keys compared as text, so ``1`` and
+    ``"1"`` match a CSV's 1); a value the mapping does not list is an error."""
+    text = series.cast(pl.String)
+    lookup = {str(theirs): ours for theirs, ours in values.items()}
+    unlisted = text.is_not_null() & ~text.is_in(list(lookup))
+    if unlisted.any():
+        examples = text.filter(unlisted).unique(maintain_order=True).head(3).to_list()
+        raise TableError(
+            table,
+            "value_mapped",
+            f"{unlisted.sum()} values not listed in data.operator.values, e.g. {examples}",
+            column=series.name,
+        )
+    return text.replace_strict(lookup)
 
 
 def _cast(series: pl.Series, dtype: pl.DataType, table: str) -> pl.Series:
