@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import date
 from pathlib import Path
 
@@ -12,19 +13,29 @@ import openpyxl
 import polars as pl
 import pytest
 import yaml
+from tests.chromium import render
 from tests.oracle_scores import oracle_customers
 from tests.params import REPO_PARAMS, repo_params, write_params
 from tests.random_scores import random_customers
 from typer.testing import CliRunner
 
 from clm.campaign.config import CampaignConfig
-from clm.campaign.measure_stage import NO_TRUTH, log_to_mlflow, run_measure
+from clm.campaign.measure_stage import (
+    NO_TRUTH,
+    log_to_mlflow,
+    run_measure,
+    waiting_for_outcome,
+    write_waiting_report,
+)
+from clm.campaign.operator_outcome import NO_TRUTH_NOTE, write_operator_outcome
 from clm.campaign.policies import PRIOR_PLAN, TOP_RISK, UPLIFT_PLAN
 from clm.campaign.simulate import Counterfactuals
 from clm.campaign.stage import CampaignPaths, run_plan
 from clm.cli import app
 from clm.config import from_dict, read_params
 from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
+from clm.data.operator import OperatorTables
+from clm.data.validate import FAILED_CHECKS
 from clm.domain.taxonomy import load_taxonomy
 from clm.months import add_months
 from clm.synthetic.generate import GenerateConfig, state_at
@@ -140,6 +151,19 @@ def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(planned, track
     assert run.data.metrics["treated"] == overall["treated"]
 
 
+def test_report_renders_in_chromium_with_its_qini_chart(planned, tmp_path) -> None:
+    paths, config, customers = planned
+    roll_forward(paths, customers)
+    run_measure(config, paths)
+
+    shown = render(paths.report_html, tmp_path / "profile")
+
+    shown.assert_offline_and_clean()
+    assert "挽留活动评估报告" in shown.title and "Retention campaign report" in shown.title
+    shown.assert_charts_drawn(1)
+    assert any("总体效果" in s and "Overall" in s for s in shown.sections)
+
+
 def test_measure_judges_the_policies_on_the_synthetic_operators_truth(tmp_path) -> None:
     generator = GenerateConfig(
         seed=5, n_subscribers=3000, n_months=6, first_month="2023-01-01", cdma_share=0.35, shocks=()
@@ -184,6 +208,48 @@ def test_outcome_for_a_month_that_had_no_plan_fails_with_one_line(planned) -> No
         run_measure(config, paths)
 
 
+def test_an_operators_campaign_waits_for_its_months_then_measures_them(planned, tmp_path) -> None:
+    paths, config, customers = planned
+    truth = tmp_path / "campaign_truth"
+    no_export = OperatorTables(str(tmp_path), {}, {}, outcome_folder="")
+
+    assert write_operator_outcome(no_export, paths.plan, paths.outcome_dir, truth) == {
+        "usage_monthly": 0,
+        "churn_events": 0,
+    }
+    assert waiting_for_outcome(paths)
+    waiting = write_waiting_report(paths)
+    assert json.loads(paths.report_json.read_text(encoding="utf-8")) == waiting
+    assert "outcome_folder" in waiting["waiting_for_outcome"]
+    shown = render(paths.report_html, tmp_path / "profile")
+    shown.assert_offline_and_clean()
+    assert "等待观察月份 / Waiting for the outcome months" in shown.subsections
+    assert (paths.uplift_dir / "not_learned.txt").is_file()
+    assert (truth / NO_TRUTH_NOTE).is_file()
+
+    export = replace(paths, outcome_dir=tmp_path / "export")
+    roll_forward(export, customers)  # the months after the plan, as the operator exports them
+    exported = pl.read_parquet(export.outcome_dir / "usage_monthly.parquet")
+    plan_month = usage_rows(customers.head(3), [MONTH])  # older months are in an export too
+    negative = usage_rows(customers.tail(1), [add_months(MONTH, 1)]).with_columns(
+        subscriber_id=pl.lit(10**9, pl.Int64), arpu=-1.0
+    )
+    pl.concat([exported, plan_month, negative]).write_parquet(
+        export.outcome_dir / "usage_monthly.parquet"
+    )
+    with_export = replace(no_export, outcome_folder=str(export.outcome_dir))
+
+    kept = write_operator_outcome(with_export, paths.plan, paths.outcome_dir, truth)
+
+    quarantined = pl.read_parquet(paths.outcome_dir / "quarantine" / "usage_monthly.parquet")
+    assert quarantined[FAILED_CHECKS].to_list() == [["arpu:non_negative"]]
+    assert kept["usage_monthly"] == exported.height
+    outcome = pl.read_parquet(paths.outcome_dir / "usage_monthly.parquet")
+    assert outcome["month"].min() == add_months(MONTH, 1)
+    assert not waiting_for_outcome(paths)
+    assert run_measure(config, paths)["overall"]["treated"] > 0
+
+
 def test_cli_names_a_zero_budget_in_one_line(tmp_path, monkeypatch) -> None:
     params = tmp_path / "params.yaml"
     params.write_text(yaml.safe_dump({"campaign": campaign_params(total_budget_yuan=0)}))
@@ -205,7 +271,7 @@ def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> Non
     usage_rows(customers, [add_months(MONTH, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
     own_data = {
         "source": "operator",
-        "operator": {"folder": str(tmp_path), "columns": {}, "values": {}},
+        "operator": {"folder": str(tmp_path), "columns": {}, "values": {}, "outcome_folder": ""},
     }
     params = write_params(
         tmp_path / "params.yaml", campaign=campaign_params(control_share=0.3), data=own_data

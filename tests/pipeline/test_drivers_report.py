@@ -7,13 +7,12 @@ import shutil
 import subprocess
 from dataclasses import replace
 from datetime import date
-from pathlib import Path
 
 import numpy as np
 import polars as pl
 import pytest
-from playwright.sync_api import sync_playwright
 from tests import explained
+from tests.chromium import render
 
 from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reason_model import ReasonModel
@@ -22,18 +21,7 @@ from clm.models.tasks import RULE_STAGE
 from clm.models.trained import TrainedModel
 from clm.synthetic.profile import REGIONS
 
-CHROMIUM = Path("/usr/bin/chromium")
 OCTOBER, NOVEMBER, DECEMBER = date(2024, 10, 1), date(2024, 11, 1), date(2024, 12, 1)
-CHROMIUM_FLAGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 
 
 @pytest.fixture(scope="module")
@@ -171,43 +159,20 @@ def test_without_truth_the_report_says_what_it_skips(explain_run, params, tmp_pa
 
 
 def test_report_renders_in_chromium_with_its_charts(explain_run, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh --tests` to install it")
     paths, _ = explain_run
-    html = paths.report.read_text(encoding="utf-8")
-    assert "<script" not in html  # nothing runs; network fetches are caught below
-    problems: list[str] = []
-    requested: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile",
-            executable_path=str(CHROMIUM),
-            headless=True,
-            args=CHROMIUM_FLAGS,
-        )
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("request", lambda request: requested.append(request.url))
-            page.goto(paths.report.as_uri(), wait_until="load")
-            title = page.title()
-            charts = page.locator("figure svg")
-            sizes = [charts.nth(i).bounding_box() for i in range(charts.count())]
-            sections = page.locator("h2").all_inner_texts()
-            how_to_read = page.locator("#how-to-read").inner_text()
-            heading_fonts = _fonts_drawing(page, "h1")
-        finally:
-            context.close()
-            shutil.rmtree(tmp_path / "profile", ignore_errors=True)
-    assert problems == []
-    assert all(url.startswith("file:") for url in requested), requested
-    assert "离网驱动因素报告" in title and "Churn driver report" in title
-    assert len(sizes) == 3
-    assert all(box and box["width"] > 100 and box["height"] > 100 for box in sizes), sizes
+
+    def how_to_read_and_heading_fonts(page):
+        return page.locator("#how-to-read").inner_text(), _fonts_drawing(page, "h1")
+
+    shown = render(paths.report, tmp_path / "profile", how_to_read_and_heading_fonts)
+
+    shown.assert_offline_and_clean()
+    how_to_read, heading_fonts = shown.extra
+    assert "离网驱动因素报告" in shown.title and "Churn driver report" in shown.title
+    shown.assert_charts_drawn(3)
     assert "如何阅读" in how_to_read and "How to read" in how_to_read
-    assert any("原因核对" in s and "Do the reasons hold up?" in s for s in sections)
-    assert any("建议措施" in s and "measures" in s for s in sections)
+    assert any("原因核对" in s and "Do the reasons hold up?" in s for s in shown.sections)
+    assert any("建议措施" in s and "measures" in s for s in shown.sections)
     # the Chinese of the heading is drawn with glyphs of a Chinese font, not as empty boxes
     chinese_fonts = _chinese_fonts()
     drawn = sum(glyphs for family, glyphs in heading_fonts.items() if family in chinese_fonts)

@@ -10,9 +10,8 @@ from datetime import date
 
 import polars as pl
 import pytest
-from playwright.sync_api import sync_playwright
+from tests.chromium import render
 from tests.params import write_params
-from tests.pipeline.test_drivers_report import CHROMIUM, CHROMIUM_FLAGS
 from typer.testing import CliRunner
 
 from clm.cli import RETRAIN_EXIT, app
@@ -150,37 +149,14 @@ def test_the_cli_names_a_driver_mix_shift_and_exits_3(monitor_files, tmp_path, m
 
 
 def test_report_renders_in_chromium_with_its_charts(monitored, monitor_files, tmp_path):
-    if not CHROMIUM.exists():
-        pytest.fail(f"{CHROMIUM} is missing: run `bash scripts/setup.sh --tests` to install it")
-    assert "<script" not in monitor_files.report.read_text(encoding="utf-8")
-    problems: list[str] = []
-    requested: list[str] = []
-    with sync_playwright() as playwright:
-        context = playwright.chromium.launch_persistent_context(
-            tmp_path / "profile", executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_FLAGS
-        )
-        try:
-            page = context.new_page()
-            page.on("console", lambda m: problems.append(m.text) if m.type == "error" else None)
-            page.on("pageerror", lambda error: problems.append(str(error)))
-            page.on("request", lambda request: requested.append(request.url))
-            page.goto(monitor_files.report.as_uri(), wait_until="load")
-            title = page.title()
-            charts = page.locator("figure svg")
-            sizes = [charts.nth(i).bounding_box() for i in range(charts.count())]
-            sections = page.locator("h2").all_inner_texts()
-            subsections = page.locator("h3").all_inner_texts()
-        finally:
-            context.close()
-            shutil.rmtree(tmp_path / "profile", ignore_errors=True)
-    assert problems == []
-    assert all(url.startswith("file:") for url in requested), requested
-    assert "模型监控报告" in title and "Model monitoring report" in title
-    assert len(sizes) == 3
-    assert all(box and box["width"] > 100 and box["height"] > 100 for box in sizes), sizes
-    assert any("流失原因结构" in s and "Driver mix" in s for s in sections)
-    assert any("实际效果" in s and "Realised performance" in s for s in sections)
-    assert any("按地区" in s and "By region" in s for s in subsections)
+    shown = render(monitor_files.report, tmp_path / "profile")
+
+    shown.assert_offline_and_clean()
+    assert "模型监控报告" in shown.title and "Model monitoring report" in shown.title
+    shown.assert_charts_drawn(3)
+    assert any("流失原因结构" in s and "Driver mix" in s for s in shown.sections)
+    assert any("实际效果" in s and "Realised performance" in s for s in shown.sections)
+    assert any("按地区" in s and "By region" in s for s in shown.subsections)
 
 
 def test_the_run_is_logged_to_mlflow_with_its_series(monitored, monitor_files, tracking_store):

@@ -55,7 +55,7 @@ def _export_like_an_operator(small_data, folder, their_codes: dict | None = None
 
 def test_operator_csv_tables_come_back_as_the_raw_contract(small_data, tmp_path):
     _export_like_an_operator(small_data, tmp_path / "export")
-    tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}))
+    tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}, ""))
     assert {name: dict(frame.schema) for name, frame in tables.items()} == RAW_TABLES
     assert_frame_equal(tables["usage_monthly"], small_data.usage)
     assert_frame_equal(tables["subscribers"], small_data.tables.subscribers)
@@ -71,17 +71,17 @@ def test_a_value_that_does_not_convert_names_table_and_column(small_data, tmp_pa
     )
     usage.write_csv(path)
     with pytest.raises(TableError, match=r"usage_monthly.*'arpu'.*'n/a'"):
-        import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}))
+        import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}, ""))
 
 
 def test_missing_table_and_unmapped_column_are_named(small_data, tmp_path):
     with pytest.raises(
         TableError, match=r"subscribers.*no subscribers\.parquet or subscribers\.csv"
     ):
-        import_operator_tables(OperatorTables(str(tmp_path), {}, {}))
+        import_operator_tables(OperatorTables(str(tmp_path), {}, {}, ""))
     _export_like_an_operator(small_data, tmp_path / "export")
     with pytest.raises(TableError, match=r"subscribers.*'subscriber_id'.*missing after renaming"):
-        import_operator_tables(OperatorTables(str(tmp_path / "export"), {}, {}))
+        import_operator_tables(OperatorTables(str(tmp_path / "export"), {}, {}, ""))
 
 
 def _clm_values(codes: dict) -> dict:
@@ -93,7 +93,9 @@ def test_their_codes_are_mapped_to_the_contracts_vocabularies(small_data, tmp_pa
     _export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
     folder = str(tmp_path / "export")
 
-    tables = import_operator_tables(OperatorTables(folder, THEIR_NAMES, _clm_values(THEIR_CODES)))
+    tables = import_operator_tables(
+        OperatorTables(folder, THEIR_NAMES, _clm_values(THEIR_CODES), "")
+    )
 
     assert_frame_equal(tables["subscribers"], small_data.tables.subscribers)
 
@@ -104,7 +106,7 @@ def test_a_value_the_value_mapping_does_not_list_is_named(small_data, tmp_path):
     del values["subscribers"]["brand"]["神州行"]
 
     with pytest.raises(TableError, match=r"subscribers.*'brand'.*value_mapped.*'神州行'"):
-        import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, values))
+        import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, values, ""))
 
 
 @pytest.mark.parametrize(
@@ -132,7 +134,7 @@ def test_without_truth_the_stage_model_learns_the_rule_table(small_data, params,
     raw = tmp_path / "raw"
     raw.mkdir()
     for name, frame in import_operator_tables(
-        OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {})
+        OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}, "")
     ).items():
         frame.write_parquet(raw / f"{name}.parquet")
     out = tmp_path / "features.parquet"
@@ -146,7 +148,7 @@ def test_without_truth_the_stage_model_learns_the_rule_table(small_data, params,
 def test_the_operators_own_region_names_reach_the_churn_model(small_data, params, tmp_path):
     provinces = dict(zip(REGIONS, ["浙江", "江苏", "上海", "安徽", "Region <5>"], strict=True))
     _export_like_an_operator(small_data, tmp_path / "export", {"region": provinces})
-    tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}))
+    tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}, ""))
     raw = tmp_path / "raw"
     raw.mkdir()
     for name, result in validate_tables(tables).items():

@@ -101,17 +101,47 @@ def run_measure(
     return document
 
 
+def waiting_for_outcome(files: CampaignPaths) -> bool:
+    """Whether the outcome tables hold no row at all: an operator's campaign whose months are
+    not lived and exported yet (``clm.campaign.operator_outcome``)."""
+    usage = files.outcome_dir / "usage_monthly.parquet"
+    return usage.is_file() and pl.scan_parquet(usage).select(pl.len()).collect().item() == 0
+
+
+def write_waiting_report(files: CampaignPaths) -> dict:
+    """The reports of a plan whose outcome months are not in, saying so, and no uplift model
+    (a stale one is never planned with)."""
+    month = pl.read_parquet(files.plan, columns=["month"])["month"][0]
+    reason = (
+        f"the outcome months after {month} are not in: set data.operator.outcome_folder to the "
+        "export that holds them (usage_monthly, churn_events) and run dvc repro"
+    )
+    document = {"month": str(month), "waiting_for_outcome": reason}
+    _replace_uplift_model(files.uplift_dir, reason)
+    write_text_atomic(json.dumps(document, indent=2), files.report_json)
+    write_text_atomic(render_report(document), files.report_html)
+    logger.info("measure: %s", reason)
+    return document
+
+
+def _replace_uplift_model(folder: Path, reason: str | None) -> None:
+    """Empty ``folder``; with a ``reason``, leave it saying why no model was learned."""
+    shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
+    if reason:
+        write_text_atomic(f"{reason}\n", folder / "not_learned.txt")
+
+
 def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) -> dict:
     """Fit and save the T-learner when the pilot is big enough, with the out-of-fold check
     that says whether the next plan uses its effects or the prior's; say why not otherwise (in
     the folder too, which replaces any older model so a stale one is never planned with)."""
-    shutil.rmtree(folder, ignore_errors=True)
-    folder.mkdir(parents=True)
+    _replace_uplift_model(folder, None)
     try:
         model = fit_uplift(outcomes, config, load_taxonomy())
     except CampaignError as error:
         logger.warning("uplift model not learned: %s", error)
-        write_text_atomic(f"{error}\n", folder / "not_learned.txt")
+        _replace_uplift_model(folder, str(error))
         return {"learned": False, "reason": str(error)}
     model.save(folder)
     return {

@@ -19,11 +19,10 @@ RANDOM = "#7f7f7f"
 
 
 def render_report(document: dict) -> str:
-    """The report's HTML for a ``clm campaign measure`` document."""
-    curve = pl.DataFrame(document["qini_curve"])
-    return render_page(
-        "campaign.html.j2", doc=document, taxonomy=load_taxonomy(), qini_chart=qini_chart(curve)
-    )
+    """The report's HTML for a ``clm campaign measure`` document (or one that waits for the
+    outcome months: ``measure_stage.write_waiting_report``)."""
+    chart = qini_chart(pl.DataFrame(document["qini_curve"])) if "qini_curve" in document else ""
+    return render_page("campaign.html.j2", doc=document, taxonomy=load_taxonomy(), qini_chart=chart)
 
 
 def qini_chart(curve: pl.DataFrame) -> str:

@@ -12,6 +12,7 @@ example, never a silent null. Months may come as dates, ``YYYY-MM``/``YYYY-MM-DD
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ from clm.data.io import TableError, check_contract
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".parquet", ".csv")
+OUTCOME_TABLES = ("usage_monthly", "churn_events")  # what a campaign's outcome months need
 
 
 @dataclass(frozen=True)
@@ -34,6 +36,8 @@ class OperatorTables:
     columns: dict[str, dict[str, str]]  # table -> {theirs: ours}; a table not listed: as is
     # table -> {clm column: {their value: clm value}}; a column not listed: as is
     values: dict[str, dict[str, dict[Any, Any]]]
+    # the later export holding the months after a campaign plan ("" until they are in)
+    outcome_folder: str
 
 
 @dataclass(frozen=True)
@@ -67,12 +71,20 @@ class DataConfig:
 
 def import_operator_tables(tables: OperatorTables, base: Path = Path()) -> dict[str, pl.DataFrame]:
     """Read, rename and type the operator's three tables (``base`` resolves a relative folder)."""
-    folder = base / tables.folder
+    return _import(tables, base / tables.folder, RAW_TABLES)
+
+
+def import_outcome_tables(tables: OperatorTables, base: Path = Path()) -> dict[str, pl.DataFrame]:
+    """``usage_monthly`` and ``churn_events`` of the outcome export, read like the others."""
+    return _import(tables, base / tables.outcome_folder, OUTCOME_TABLES)
+
+
+def _import(tables: OperatorTables, folder: Path, names: Iterable[str]) -> dict[str, pl.DataFrame]:
     return {
         name: conform(
             _read(folder, name), name, tables.columns.get(name, {}), tables.values.get(name, {})
         )
-        for name in RAW_TABLES
+        for name in names
     }
 
 
