@@ -1,4 +1,4 @@
-"""DVC stage `generate`: the raw layer (params: generate, data).
+"""DVC stage `generate`: the raw layer (params: generate, data but its outcome_folder).
 
 By default the synthetic operator's raw tables and truth; with ``data.source: operator``
 the operator's own tables, renamed and typed into the raw contract, and no truth (the
@@ -12,7 +12,7 @@ import shutil
 
 from clm import paths
 from clm.config import load_section
-from clm.data.io import write_parquet_atomic, write_text_atomic
+from clm.data.io import TableError, write_parquet_atomic, write_text_atomic
 from clm.data.operator import DataConfig, import_operator_tables
 from clm.synthetic.generate import GenerateConfig, write_dataset
 
@@ -23,7 +23,11 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     data = load_section(DataConfig, "data")
     if data.source == "operator":
-        for name, frame in import_operator_tables(data.operator).items():
+        try:
+            tables = import_operator_tables(data.operator)
+        except TableError as error:
+            raise SystemExit(f"generate failed: {error}") from error
+        for name, frame in tables.items():
             write_parquet_atomic(frame, paths.RAW_DIR / f"{name}.parquet")
         shutil.rmtree(paths.TRUTH_DIR, ignore_errors=True)
         write_text_atomic(NO_TRUTH_NOTE, paths.TRUTH_DIR / "README.txt")

@@ -12,6 +12,7 @@ from clm import paths
 from clm.campaign.config import CampaignConfig
 from clm.campaign.operator_outcome import write_operator_outcome
 from clm.config import load_section
+from clm.data.io import TableError
 from clm.data.operator import DataConfig
 from clm.synthetic.generate import GenerateConfig
 
@@ -20,9 +21,12 @@ def main() -> None:
     logging.basicConfig(level=logging.INFO, format="%(levelname)s %(name)s: %(message)s")
     data = load_section(DataConfig, "data")
     if data.source != "synthetic":
-        write_operator_outcome(
-            data.operator, paths.PLAN, paths.OUTCOME_DIR, paths.CAMPAIGN_TRUTH_DIR
-        )
+        try:
+            write_operator_outcome(
+                data.operator, paths.PLAN, paths.OUTCOME_DIR, paths.CAMPAIGN_TRUTH_DIR
+            )
+        except TableError as error:
+            raise SystemExit(f"outcome failed: {error}") from error
         return
     from clm.campaign.simulate import write_outcome  # the generator side (issue 15, item 1)
 
