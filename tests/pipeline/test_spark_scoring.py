@@ -48,8 +48,9 @@ def spark_cluster():
 
 @pytest.fixture(scope="module")
 def raw(tiny_scorer, tmp_path_factory):
-    """The first subscribers' raw tables with two history gaps and one implausible row, written
-    as parquet; returns (folder, their scoring input, the bad row's subscriber)."""
+    """The first subscribers' raw tables with two history gaps, one implausible row and one
+    subscriber in a region the models never saw, written as parquet; returns (folder, their
+    scoring input, the bad row's subscriber)."""
     ids = tiny_scorer.frame["subscriber_id"].unique().sort().head(SUBSCRIBERS_KEPT)
     frame, _, _ = with_history_gaps(
         tiny_scorer.frame.filter(pl.col("subscriber_id").is_in(ids.implode()))
@@ -58,6 +59,9 @@ def raw(tiny_scorer, tmp_path_factory):
     bad = frame.filter(pl.col("month") == month)["subscriber_id"].sort()[-1]
     broken = (pl.col("subscriber_id") == bad) & (pl.col("month") == month)
     frame = frame.with_columns(arpu=pl.when(broken).then(-5.0).otherwise(pl.col("arpu")))
+    newcomer = frame.filter(pl.col("month") == month)["subscriber_id"].sort()[-2]
+    moved = pl.col("subscriber_id") == newcomer
+    frame = frame.with_columns(region=pl.when(moved).then(pl.lit("新疆")).otherwise("region"))
     folder = tmp_path_factory.mktemp("raw")
     frame.select(list(USAGE_MONTHLY)).write_parquet(folder / "usage_monthly.parquet")
     subscribers = frame.select(list(SUBSCRIBERS)).unique("subscriber_id").sort("subscriber_id")
@@ -87,7 +91,7 @@ def test_spark_scores_and_quarantines_like_the_single_process_scorer(
     assert summary.run.rows_in == expected.rows_in == frame.height
     assert summary.run.rows_quarantined == quarantine.height == single_quarantine.height
     assert summary.run.failed_checks == expected.failed_checks
-    assert OTHER_ROW_FAILED in set(quarantine[FAILED_CHECKS].explode())
+    assert {OTHER_ROW_FAILED, "region:unknown_to_model"} <= set(quarantine[FAILED_CHECKS].explode())
     assert bad in set(quarantine["subscriber_id"])
     assert_frame_equal(
         quarantine.select(*SCORING_INPUT, FAILED_CHECKS),
