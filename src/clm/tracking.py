@@ -103,8 +103,10 @@ def dataset_input(path: Path, frame: pl.DataFrame, context: str) -> DatasetInput
     file's md5 (its key in DVC's cache) as its digest, the frame's schema and row count."""
     with path.open("rb") as handle:
         md5 = hashlib.file_digest(handle, "md5").hexdigest()
+    # the types MLflow's schema gives enums and dates, so its inference has nothing to warn about
+    typed = frame.with_columns(pl.col(pl.Enum).cast(pl.String), pl.col(pl.Date).cast(pl.Datetime))
     dataset = mlflow.data.from_polars(
-        frame, source=LocalArtifactDatasetSource(str(path)), name=path.stem, digest=md5
+        typed, source=LocalArtifactDatasetSource(str(path)), name=path.stem, digest=md5
     )
     return DatasetInput(Dataset(**dataset.to_dict()), [InputTag(MLFLOW_DATASET_CONTEXT, context)])
 

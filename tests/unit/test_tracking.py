@@ -4,14 +4,23 @@ finished run."""
 from __future__ import annotations
 
 import json
+import logging
 import subprocess
+from datetime import date
 from pathlib import Path
 
 import mlflow
+import polars as pl
 from mlflow import MlflowClient
 
 from clm.explain.stage import ExplainPaths, log_to_run
-from clm.tracking import CLASSIC_ML, EXPERIMENT_KIND_TAG, git_commit, use_experiment
+from clm.tracking import (
+    CLASSIC_ML,
+    EXPERIMENT_KIND_TAG,
+    dataset_input,
+    git_commit,
+    use_experiment,
+)
 
 DVC_YAML = """\
 stages:
@@ -98,3 +107,21 @@ def test_explain_logs_to_the_training_run_without_reopening_it(tracking_store, t
     assert logged.data.metrics["explain_recorded_agreement_at_exit"] == 0.75
     artifacts = {a.path for a in client.list_artifacts(run.info.run_id, "explain")}
     assert artifacts == {"explain/drivers.html", "explain/explain.json"}
+
+
+def test_a_dataset_with_enums_and_dates_is_logged_without_schema_warnings(tmp_path, caplog):
+    frame = pl.DataFrame(
+        {"network": ["C", "G"], "snapshot_month": [date(2024, 1, 1), date(2024, 2, 1)]}
+    ).with_columns(pl.col("network").cast(pl.Enum(["C", "G"])))
+    path = tmp_path / "train.parquet"
+    frame.write_parquet(path)
+
+    with caplog.at_level(logging.WARNING):
+        logged = dataset_input(path, frame, "training")
+
+    assert caplog.records == []
+    schema = json.loads(logged.dataset.schema)["mlflow_colspec"]
+    assert [(c["name"], c["type"]) for c in schema] == [
+        ("network", "string"),
+        ("snapshot_month", "datetime"),
+    ]
