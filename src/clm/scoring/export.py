@@ -6,6 +6,7 @@ import json
 import logging
 import shutil
 import tempfile
+import warnings
 from datetime import date
 from importlib import metadata
 from pathlib import Path
@@ -80,7 +81,11 @@ def export_scorer(
         output = predict_frame(
             load_scorer(churn_dir, stage_dir, config_path, reason_dir), example_pd, {}
         )
-        inferred = infer_signature(example_pd, output, params=PARAMS)
+        with warnings.catch_warnings():
+            # MLflow's hint that inferred integer inputs cannot hold nulls: the inferred inputs
+            # are replaced by the contract's schema below, and outputs are never enforced
+            warnings.filterwarnings("ignore", "Hint: Inferred schema contains integer", UserWarning)
+            inferred = infer_signature(example_pd, output, params=PARAMS)
         model_args = {
             "python_model": str(MODEL_CODE),
             "artifacts": {
