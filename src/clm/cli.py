@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import sys
-import warnings
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import date
@@ -80,15 +79,11 @@ MonthOption = Annotated[
 
 @app.callback()
 def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> None:
-    """Configure logging and warnings once, at the entry point."""
+    """Configure logging once, at the entry point (``import clm`` filters pandera's pyspark
+    warning for every entry point)."""
     logging.basicConfig(
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
-    # pandera imports pyspark.pandas whenever pyspark is installed, so every command that
-    # validates a frame would print this; clm runs pandas-on-Spark nowhere.
-    warnings.filterwarnings(
-        "ignore", "PySpark does not yet fully support pandas", FutureWarning, "pyspark.pandas"
     )
 
 
