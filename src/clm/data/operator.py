@@ -92,7 +92,7 @@ def conform(
     frame: pl.DataFrame,
     table: str,
     renames: dict[str, str],
-    recodes: dict[str, dict[Any, Any]] | None = None,
+    recodes: dict[str, dict[Any, Any]],
 ) -> pl.DataFrame:
     """Rename to contract names, map the values of ``recodes``' columns (clm column -> {their
     value: clm value}) and cast every contract column to its contract dtype."""
@@ -107,7 +107,7 @@ def conform(
             table, "column_present", f"missing after renaming: {absent}", column=absent[0]
         )
     frame = frame.with_columns(
-        _recode(frame[name], values, table) for name, values in (recodes or {}).items()
+        _recode(frame[name], values, table) for name, values in recodes.items()
     )
     typed = frame.with_columns(_cast(frame[name], dtype, table) for name, dtype in contract.items())
     check_contract(typed.schema, table, contract)
