@@ -103,6 +103,29 @@ def test_a_feature_table_without_regions_is_refused(monitor_files, params, tmp_p
     assert not files.metrics.exists() and not files.report.exists()
 
 
+def test_a_region_the_champion_never_saw_is_left_out_and_named(monitor_files, params, tmp_path):
+    features = pl.read_parquet(monitor_files.features)
+    latest = features["snapshot_month"].max()
+    newcomer = features.filter(snapshot_month=latest)["subscriber_id"][0]
+    moved = (pl.col("snapshot_month") == latest) & (pl.col("subscriber_id") == newcomer)
+    features.with_columns(
+        region=pl.when(moved).then(pl.lit("新疆")).otherwise("region")
+    ).write_parquet(tmp_path / "f.parquet")
+    files = replace(
+        monitor_files,
+        features=tmp_path / "f.parquet",
+        metrics=tmp_path / "m.json",
+        report=tmp_path / "m.html",
+    )
+
+    result = run_monitor(params.monitor, files)
+
+    assert result.document["unscored"] == [
+        {"month": latest.isoformat(), "rows": 1, "levels": {"region": ["新疆"]}}
+    ]
+    assert "region: 新疆" in files.report.read_text(encoding="utf-8")
+
+
 def test_a_reference_without_a_model_feature_is_refused(monitor_files, params, tmp_path):
     reference = pl.read_parquet(monitor_files.reference).drop("complaints")
     reference.write_parquet(tmp_path / "train.parquet")

@@ -88,6 +88,16 @@ class FeatureEncoder:
         )
 
 
+def known_levels(*encoders: FeatureEncoder) -> dict[str, frozenset[str]]:
+    """Per categorical feature every encoder reads, the levels they all know: a row holding
+    another cannot be scored by all of them."""
+    shared = set.intersection(*(set(encoder.levels) for encoder in encoders))
+    return {
+        name: frozenset.intersection(*(frozenset(e.levels[name]) for e in encoders))
+        for name in sorted(shared)
+    }
+
+
 def _one_hot_name(feature: str, level: str) -> str:
     """``<feature>=<level>``, the level's XGBoost-reserved characters percent-encoded."""
     return f"{feature}{SEPARATOR}{level.translate(_NAME_ESCAPES)}"

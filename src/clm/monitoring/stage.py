@@ -20,6 +20,7 @@ from clm import paths
 from clm.data.contract import RAW_TABLES
 from clm.data.io import write_together
 from clm.explain.reason_model import ReasonModel
+from clm.models.encoding import known_levels
 from clm.models.trained import TrainedModel
 from clm.monitoring.config import MonitorConfig, MonitorError, check_config
 from clm.monitoring.monitor import Monitoring, monitor
@@ -55,6 +56,7 @@ def run_monitor(
     require_features(reference, churn, str(files.reference))
     months = _months(files.features, baseline, month)
     require_features(months, churn, str(files.features))
+    months, unscored = _scorable(months, known_levels(churn.encoder, stage.encoder))
     reference = reference.hstack(
         score_frame(churn, stage, reference, config.chunk_rows, reasons=False).select(
             "churn_probability", "stage"
@@ -71,6 +73,7 @@ def run_monitor(
     )
     result = monitor(reference, months, quality, model_features(churn), config)
     result.document["model"] = _registration(files.models / "churn")
+    result.document["unscored"] = unscored
     with write_together(files.metrics, files.report) as (metrics, report):
         metrics.write_text(json.dumps(result.document, indent=2) + "\n", encoding="utf-8")
         report.write_text(render_report(result.document), encoding="utf-8")
@@ -117,6 +120,38 @@ def _months(features: Path, baseline: date, last: date | None) -> pl.DataFrame:
     upper = last or max(available)
     months = table.filter(pl.col("snapshot_month").is_between(baseline, upper)).collect()
     return months.sort("snapshot_month", "subscriber_id")
+
+
+def _scorable(
+    months: pl.DataFrame, known: dict[str, frozenset[str]]
+) -> tuple[pl.DataFrame, list[dict]]:
+    """The rows the champion can score, and per month how many were left out for a level it
+    never trained on (a region opened after training) and which: a retrain on months that
+    hold them lifts them."""
+    unknown = pl.any_horizontal(
+        ~pl.col(name).is_in(list(levels)) for name, levels in known.items()
+    ).fill_null(False)
+    left_out = months.filter(unknown)
+    unscored = [
+        {
+            "month": month.isoformat(),
+            "rows": part.height,
+            "levels": {
+                name: new
+                for name, levels in known.items()
+                if (new := sorted(set(part[name].drop_nulls().cast(pl.String)) - levels))
+            },
+        }
+        for (month,), part in left_out.group_by("snapshot_month", maintain_order=True)
+    ]
+    for row in unscored:
+        logger.warning(
+            "%s: %d rows left out, levels the champion never trained on: %s",
+            row["month"],
+            row["rows"],
+            row["levels"],
+        )
+    return months.filter(~unknown), unscored
 
 
 def _registration(model_dir: Path) -> dict:

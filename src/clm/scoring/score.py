@@ -19,6 +19,7 @@ from clm.domain.taxonomy import Taxonomy
 from clm.explain.reason_model import ReasonModel, scored_reasons
 from clm.features.build import FeatureConfig
 from clm.features.history import IMPUTED_MONTHS
+from clm.models.encoding import known_levels
 from clm.models.trained import TrainedModel
 from clm.scoring.inputs import SCORING_INPUT
 from clm.scoring.month import MonthStats, base_features, month_features, stats_rows
@@ -66,12 +67,8 @@ class Scorer:
     def trained_levels(self) -> dict[str, frozenset[str]]:
         """Per categorical input column (network, region ...), the levels both models know: a
         subscriber with another cannot be scored until they are retrained on it."""
-        encoders = (self.churn.encoder, self.stage.encoder)
-        return {
-            column: frozenset.intersection(*(frozenset(e.levels[column]) for e in encoders))
-            for column in SCORING_INPUT
-            if all(column in e.levels for e in encoders)
-        }
+        known = known_levels(self.churn.encoder, self.stage.encoder)
+        return {column: levels for column, levels in known.items() if column in SCORING_INPUT}
 
     def base(self, frame: pl.DataFrame, scoring_month: date, history_start: date) -> pl.DataFrame:
         """The per-subscriber features of a batch, before the month's statistics are known:
