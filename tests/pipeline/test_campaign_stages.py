@@ -34,6 +34,7 @@ from clm.campaign.stage import CampaignPaths, run_plan
 from clm.cli import app
 from clm.config import from_dict, read_params
 from clm.data.contract import CHURN_EVENTS, USAGE_MONTHLY
+from clm.data.io import TableError
 from clm.data.operator import OperatorTables
 from clm.data.validate import FAILED_CHECKS
 from clm.domain.taxonomy import load_taxonomy
@@ -248,6 +249,18 @@ def test_an_operators_campaign_waits_for_its_months_then_measures_them(planned, 
     assert outcome["month"].min() == add_months(MONTH, 1)
     assert not waiting_for_outcome(paths)
     assert run_measure(config, paths)["overall"]["treated"] > 0
+
+
+def test_an_outcome_export_without_a_month_after_the_plan_is_named(planned, tmp_path) -> None:
+    paths, _, customers = planned
+    export = tmp_path / "export"
+    export.mkdir()
+    usage_rows(customers, [MONTH]).write_parquet(export / "usage_monthly.parquet")
+    pl.DataFrame(schema=CHURN_EVENTS).write_parquet(export / "churn_events.parquet")
+    tables = OperatorTables(str(tmp_path), {}, {}, outcome_folder=str(export))
+
+    with pytest.raises(TableError, match=r"months_after_plan.*no month after the plan month"):
+        write_operator_outcome(tables, paths.plan, paths.outcome_dir, tmp_path / "truth")
 
 
 def test_cli_names_a_zero_budget_in_one_line(tmp_path, monkeypatch) -> None:

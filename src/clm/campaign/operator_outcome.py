@@ -20,9 +20,9 @@ import polars as pl
 
 from clm.campaign.simulate import plan_assignment
 from clm.data.contract import RAW_TABLES
-from clm.data.io import write_parquet_atomic, write_text_atomic
+from clm.data.io import TableError, write_parquet_atomic, write_text_atomic
 from clm.data.operator import OUTCOME_TABLES, OperatorTables, import_outcome_tables
-from clm.data.validate import validate_table
+from clm.data.validate import FAILED_CHECKS, validate_table
 
 log = logging.getLogger(__name__)
 
@@ -65,17 +65,33 @@ def _import_after(
     """The outcome export's rows after ``month`` that pass the raw schemas' row checks."""
     kept = {}
     for name, frame in import_outcome_tables(tables).items():
-        checked = validate_table(frame, name)
-        write_parquet_atomic(checked.quarantined, outcome_dir / "quarantine" / f"{name}.parquet")
-        kept[name] = checked.accepted.filter(pl.col(MONTH_COLUMN[name]) > month)
+        accepted, quarantined = _checked(frame, name)
+        write_parquet_atomic(quarantined, outcome_dir / "quarantine" / f"{name}.parquet")
+        kept[name] = accepted.filter(pl.col(MONTH_COLUMN[name]) > month)
         log.info(
             "outcome %s: %d rows in, %d quarantined, %d before or in the plan month %s left "
             "out, %d kept",
             name,
             frame.height,
-            checked.quarantined.height,
-            checked.accepted.height - kept[name].height,
+            quarantined.height,
+            accepted.height - kept[name].height,
             month,
             kept[name].height,
         )
+    if kept["usage_monthly"].is_empty():
+        raise TableError(
+            "usage_monthly",
+            "months_after_plan",
+            f"data.operator.outcome_folder {tables.outcome_folder} holds no month after the "
+            f"plan month {month}",
+        )
     return kept
+
+
+def _checked(frame: pl.DataFrame, table: str) -> tuple[pl.DataFrame, pl.DataFrame]:
+    """The rows passing the raw schema's row checks, and the others with their checks; a table
+    without rows (no churner in the outcome months) passes as it is."""
+    if frame.is_empty():
+        return frame, frame.with_columns(pl.lit(None, pl.List(pl.String)).alias(FAILED_CHECKS))
+    checked = validate_table(frame, table)
+    return checked.accepted, checked.quarantined
