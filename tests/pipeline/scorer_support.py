@@ -16,7 +16,7 @@ from tests.params import Params
 from clm import paths
 from clm.explain.reason_stage import ReasonPaths, run_train_reasons
 from clm.months import add_months
-from clm.scoring.export import export_scorer, input_example
+from clm.scoring.export import export_scorer
 from clm.scoring.inputs import scoring_input
 from clm.tracking import EXPERIMENT, use_experiment
 
@@ -57,7 +57,7 @@ def build_tiny_scorer(small_split, trained_store: Path, params: Params, root: Pa
             models / "reasons",
             params.features,
             params.scoring.budget,
-            input_example(frame, frame["month"].max()),
+            frame,
             root / "scorer",
             {"git_commit": "test", "data_version": "test"},
         )

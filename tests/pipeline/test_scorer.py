@@ -28,6 +28,7 @@ from clm.domain.taxonomy import load_taxonomy
 from clm.explain.reason_model import ReasonModel
 from clm.months import add_months
 from clm.scoring.batches import load_scorer_from, score_input
+from clm.scoring.export import EXAMPLE_SUBSCRIBERS, input_example
 from clm.scoring.pyfunc import InvalidInputError
 from clm.scoring.score import OUTPUT_SCHEMA, STAGE_PROBABILITY, Scorer
 
@@ -217,6 +218,20 @@ def test_a_region_the_models_never_saw_is_quarantined_and_the_rest_scored(tiny_s
     scores = pl.read_parquet(output)
     assert_every_subscriber_accounted_for(moved, month, scores, quarantine)
     assert summary.subscribers_scored == scores.height > 0
+
+
+def test_the_input_example_holds_only_subscribers_the_scorer_accepts(tiny_scorer):
+    frame = tiny_scorer.frame
+    month = frame["month"].max()
+    first = frame.filter(pl.col("month") == month)["subscriber_id"].min()
+    moved = frame.with_columns(
+        region=pl.when(pl.col("subscriber_id") == first).then(pl.lit("新疆")).otherwise("region")
+    )
+
+    example = input_example(moved, load_scorer_from(str(tiny_scorer.path)))
+
+    assert first not in set(example["subscriber_id"])
+    assert example.filter(pl.col("month") == month).height == EXAMPLE_SUBSCRIBERS
 
 
 def test_a_subscriber_missing_a_window_month_is_quarantined_not_scored(tiny_scorer, tmp_path):

@@ -7,7 +7,6 @@ import logging
 import shutil
 import tempfile
 import warnings
-from datetime import date
 from importlib import metadata
 from pathlib import Path
 
@@ -18,6 +17,7 @@ from mlflow.models import ModelSignature, infer_signature
 import clm
 from clm import paths
 from clm.domain.budget import BudgetRules
+from clm.errors import InputError
 from clm.features.build import FeatureConfig
 from clm.registry import REGISTERED_MODELS, mark_challenger
 from clm.scoring.artifact import (
@@ -27,8 +27,9 @@ from clm.scoring.artifact import (
     STAGE_ARTIFACT,
     load_scorer,
 )
-from clm.scoring.inputs import scoring_input
+from clm.scoring.inputs import TABLE, scoring_input, split_scorable
 from clm.scoring.pyfunc import PARAMS, input_schema, predict_frame, write_scorer_config
+from clm.scoring.score import Scorer
 from clm.tracking import EXPERIMENT, data_version, git_commit, use_experiment
 
 logger = logging.getLogger(__name__)
@@ -36,20 +37,33 @@ logger = logging.getLogger(__name__)
 ARTIFACT_NAME = "scorer"
 MODEL_CODE = Path(__file__).with_name("model_code.py")  # run by MLflow, never imported
 EXAMPLE_SUBSCRIBERS = 20
+EXAMPLE_CANDIDATES = 10 * EXAMPLE_SUBSCRIBERS  # the first subscribers checked for the example
 # What the artifact imports; pinned to this environment's versions so a server rebuilds it.
 REQUIREMENTS = ("mlflow", "numpy", "pandas", "pandera", "polars", "pyarrow", "pyyaml",
                 "scikit-learn", "scipy", "xgboost")  # fmt: skip
 
 
-def input_example(frame: pl.DataFrame, scoring_month: date) -> pl.DataFrame:
-    """A small whole-base example: the first subscribers scored at T, with all their months."""
-    ids = (
-        frame.filter(pl.col("month") == scoring_month)["subscriber_id"]
-        .unique()
-        .sort()
-        .head(EXAMPLE_SUBSCRIBERS)
+def input_example(frame: pl.DataFrame, scorer: Scorer) -> pl.DataFrame:
+    """A small whole-base example: the first subscribers of the latest month that ``scorer``
+    accepts, with all their months (one it quarantines, in a region it never trained on or
+    with a gap in its history, would make the example itself fail)."""
+    month = frame["month"].max()
+    candidates = _first_ids(frame.filter(pl.col("month") == month), EXAMPLE_CANDIDATES)
+    rows = frame.filter(pl.col("subscriber_id").is_in(candidates.implode()))
+    accepted, _ = split_scorable(rows, month, scorer.features.history_gaps, scorer.trained_levels)
+    ids = _first_ids(accepted.filter(pl.col("month") == month), EXAMPLE_SUBSCRIBERS)
+    if ids.is_empty():
+        raise InputError(
+            f"table '{TABLE}': none of the first {EXAMPLE_CANDIDATES} subscribers of {month} "
+            "passes the scorer's checks, so there is no input example to export with"
+        )
+    return accepted.filter(pl.col("subscriber_id").is_in(ids.implode())).sort(
+        "subscriber_id", "month"
     )
-    return frame.filter(pl.col("subscriber_id").is_in(ids.implode())).sort("subscriber_id", "month")
+
+
+def _first_ids(frame: pl.DataFrame, count: int) -> pl.Series:
+    return frame["subscriber_id"].unique().sort().head(count)
 
 
 def export_scorer(
@@ -58,7 +72,7 @@ def export_scorer(
     reason_dir: Path,
     features: FeatureConfig,
     budget: BudgetRules,
-    example: pl.DataFrame,
+    base: pl.DataFrame,
     out_dir: Path,
     tags: dict[str, str],
 ) -> tuple[str, str]:
@@ -70,17 +84,17 @@ def export_scorer(
         reason_dir: The reason model folder (``ReasonModel.save``).
         features: The ``features`` params the models were trained with.
         budget: The ``scoring.budget`` params.
-        example: Scoring input of a whole (small) base, for the input example and signature.
+        base: Scoring input of the base; its first subscribers the scorer accepts are the
+            input example and give the signature's outputs.
         out_dir: Local copy of the artifact, replaced.
         tags: Provenance tags for the run and the registry version.
     """
     with tempfile.TemporaryDirectory() as temp:
         config_path = Path(temp) / "scorer.json"
         write_scorer_config(features, budget, config_path)
-        example_pd = example.to_pandas()
-        output = predict_frame(
-            load_scorer(churn_dir, stage_dir, config_path, reason_dir), example_pd, {}
-        )
+        scorer = load_scorer(churn_dir, stage_dir, config_path, reason_dir)
+        example_pd = input_example(base, scorer).to_pandas()
+        output = predict_frame(scorer, example_pd, {})
         with warnings.catch_warnings():
             # MLflow's hint that inferred integer inputs cannot hold nulls: the inferred inputs
             # are replaced by the contract's schema below, and outputs are never enforced
@@ -123,7 +137,8 @@ def run_export(
     """The export step: scorer from ``model_dir/{churn,stage,reasons}``; return the registry
     version.
 
-    The input example is the first subscribers of the latest month of ``validated_dir``.
+    The input example is the first scorable subscribers of the latest month of
+    ``validated_dir``.
     """
     frame = scoring_input(
         pl.scan_parquet(validated_dir / "subscribers.parquet"),
@@ -141,7 +156,7 @@ def run_export(
         model_dir / "reasons",
         features,
         budget,
-        input_example(frame, frame["month"].max()),
+        frame,
         out_dir,
         tags,
     )
