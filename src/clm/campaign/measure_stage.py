@@ -32,7 +32,7 @@ from clm.campaign.measure import (
 from clm.campaign.plan import scores_for_month, with_arpu
 from clm.campaign.policies import compare_policies
 from clm.campaign.report import render_report
-from clm.campaign.simulate import Counterfactuals
+from clm.campaign.simulate import NO_TRUTH, Counterfactuals
 from clm.campaign.stage import CampaignPaths, scan_table
 from clm.campaign.uplift import fit_uplift, load_uplift
 from clm.config import load_section
@@ -44,10 +44,6 @@ from clm.synthetic.generate import GenerateConfig, state_at
 
 logger = logging.getLogger(__name__)
 
-NO_TRUTH = (
-    "no counterfactual truth: data.source is not synthetic, so nobody knows what the "
-    "customers not contacted would have done; the pilot's measured uplift judges the plan"
-)
 FRESH_DRAW = 1  # seed offset of the months the policies are judged on (see _judge_policies)
 
 
@@ -117,31 +113,34 @@ def write_waiting_report(files: CampaignPaths) -> dict:
         "export that holds them (usage_monthly, churn_events) and run dvc repro"
     )
     document = {"month": str(month), "waiting_for_outcome": reason}
-    _replace_uplift_model(files.uplift_dir, reason)
+    _empty_uplift_folder(files.uplift_dir)
+    _say_not_learned(files.uplift_dir, reason)
     write_text_atomic(json.dumps(document, indent=2), files.report_json)
     write_text_atomic(render_report(document), files.report_html)
     logger.info("measure: %s", reason)
     return document
 
 
-def _replace_uplift_model(folder: Path, reason: str | None) -> None:
-    """Empty ``folder``; with a ``reason``, leave it saying why no model was learned."""
+def _empty_uplift_folder(folder: Path) -> None:
+    """Remove any older model, so a stale one is never planned with."""
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
-    if reason:
-        write_text_atomic(f"{reason}\n", folder / "not_learned.txt")
+
+
+def _say_not_learned(folder: Path, reason: str) -> None:
+    write_text_atomic(f"{reason}\n", folder / "not_learned.txt")
 
 
 def _learn_uplift(outcomes: pl.DataFrame, config: CampaignConfig, folder: Path) -> dict:
     """Fit and save the T-learner when the pilot is big enough, with the out-of-fold check
     that says whether the next plan uses its effects or the prior's; say why not otherwise (in
     the folder too, which replaces any older model so a stale one is never planned with)."""
-    _replace_uplift_model(folder, None)
+    _empty_uplift_folder(folder)
     try:
         model = fit_uplift(outcomes, config, load_taxonomy())
     except CampaignError as error:
         logger.warning("uplift model not learned: %s", error)
-        _replace_uplift_model(folder, str(error))
+        _say_not_learned(folder, str(error))
         return {"learned": False, "reason": str(error)}
     model.save(folder)
     return {

@@ -18,7 +18,7 @@ from pathlib import Path
 
 import polars as pl
 
-from clm.campaign.simulate import plan_assignment
+from clm.campaign.simulate import NO_TRUTH, plan_assignment
 from clm.data.contract import RAW_TABLES
 from clm.data.io import TableError, write_parquet_atomic, write_text_atomic
 from clm.data.operator import OUTCOME_TABLES, OperatorTables, import_outcome_tables
@@ -26,7 +26,6 @@ from clm.data.validate import FAILED_CHECKS, validate_table
 
 log = logging.getLogger(__name__)
 
-MONTH_COLUMN = {"usage_monthly": "month", "churn_events": "churn_month"}
 NO_TRUTH_NOTE = "no_truth.txt"
 
 
@@ -46,11 +45,7 @@ def write_operator_outcome(
         kept = {name: pl.DataFrame(schema=RAW_TABLES[name]) for name in OUTCOME_TABLES}
     for name, frame in kept.items():
         write_parquet_atomic(frame, outcome_dir / f"{name}.parquet")
-    write_text_atomic(
-        "An operator's own data has no counterfactual truth: nobody knows what the customers "
-        "not contacted would have done. The pilot's control group measures the campaign.\n",
-        truth_dir / NO_TRUTH_NOTE,
-    )
+    write_text_atomic(f"{NO_TRUTH}\n", truth_dir / NO_TRUTH_NOTE)
     return {name: frame.height for name, frame in kept.items()}
 
 
@@ -67,7 +62,7 @@ def _import_after(
     for name, frame in import_outcome_tables(tables).items():
         accepted, quarantined = _checked(frame, name)
         write_parquet_atomic(quarantined, outcome_dir / "quarantine" / f"{name}.parquet")
-        kept[name] = accepted.filter(pl.col(MONTH_COLUMN[name]) > month)
+        kept[name] = accepted.filter(pl.col(OUTCOME_TABLES[name]) > month)
         log.info(
             "outcome %s: %d rows in, %d quarantined, %d before or in the plan month %s left "
             "out, %d kept",

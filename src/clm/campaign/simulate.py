@@ -58,6 +58,11 @@ U_TRANSITION, U_REASON, U_PROMPT, U_ACCEPT, U_DESTINATION = range(5)
 NO_MEASURE = -1
 PLAN_COLUMNS = ("subscriber_id", "month", "arm", "measure_code")
 ARMS = ("treatment", "control", "untargeted")
+# What stands where this module's truth would, on an operator's own data.
+NO_TRUTH = (
+    "no counterfactual truth: data.source is not synthetic, so nobody knows what the "
+    "customers not contacted would have done; the pilot's measured uplift judges the plan"
+)
 
 UsageSink = Callable[[pl.DataFrame], None]
 

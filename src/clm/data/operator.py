@@ -25,7 +25,8 @@ from clm.data.io import TableError, check_contract
 log = logging.getLogger(__name__)
 
 SUFFIXES = (".parquet", ".csv")
-OUTCOME_TABLES = ("usage_monthly", "churn_events")  # what a campaign's outcome months need
+# What a campaign's outcome months need, with the month column that places each row.
+OUTCOME_TABLES = {"usage_monthly": "month", "churn_events": "churn_month"}
 
 
 @dataclass(frozen=True)
