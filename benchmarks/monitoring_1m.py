@@ -82,7 +82,7 @@ def monitor_months(folder: Path) -> None:
         {t: pl.scan_parquet(folder / "validated" / f"{t}.parquet") for t in RAW_TABLES},
         {t: pl.scan_parquet(folder / "quarantine" / f"{t}.parquet") for t in RAW_TABLES},
     )
-    result = monitor(reference, months, quality, features, repo_params().monitor)
+    result = monitor(reference, months, quality, [], features, repo_params().monitor)
     seconds, cpu_seconds = time.perf_counter() - started, time.process_time() - cpu_started
     peak_gib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     latest = result.document["months"][-1]

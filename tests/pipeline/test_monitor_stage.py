@@ -103,11 +103,14 @@ def test_a_feature_table_without_regions_is_refused(monitor_files, params, tmp_p
     assert not files.metrics.exists() and not files.report.exists()
 
 
-def test_a_region_the_champion_never_saw_is_left_out_and_named(monitor_files, params, tmp_path):
+def test_a_region_the_champion_never_saw_is_left_out_named_and_retrained_for(
+    monitor_files, params, tmp_path
+):
     features = pl.read_parquet(monitor_files.features)
     latest = features["snapshot_month"].max()
-    newcomer = features.filter(snapshot_month=latest)["subscriber_id"][0]
-    moved = (pl.col("snapshot_month") == latest) & (pl.col("subscriber_id") == newcomer)
+    customers = features.filter(snapshot_month=latest)["subscriber_id"]
+    newcomers = customers.head(5)  # more than monitor.alerts.unscored_share of the month
+    moved = (pl.col("snapshot_month") == latest) & pl.col("subscriber_id").is_in(newcomers)
     features.with_columns(
         region=pl.when(moved).then(pl.lit("新疆")).otherwise("region")
     ).write_parquet(tmp_path / "f.parquet")
@@ -121,7 +124,10 @@ def test_a_region_the_champion_never_saw_is_left_out_and_named(monitor_files, pa
     result = run_monitor(params.monitor, files)
 
     assert result.document["unscored"] == [
-        {"month": latest.isoformat(), "rows": 1, "levels": {"region": ["新疆"]}}
+        {"month": latest.isoformat(), "rows": 5, "levels": {"region": ["新疆"]}}
+    ]
+    assert [(a.kind, a.subject, a.value) for a in result.retrain] == [
+        ("unknown_levels", "region: 新疆", pytest.approx(5 / customers.len()))
     ]
     assert "region: 新疆" in files.report.read_text(encoding="utf-8")
 

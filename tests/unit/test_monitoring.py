@@ -17,6 +17,7 @@ from clm.monitoring.alerts import (
     performance_alerts,
     quality_alerts,
     retrain_reasons,
+    unscored_alerts,
 )
 from clm.monitoring.config import MonitorError, check_config
 from clm.monitoring.drift import (
@@ -29,6 +30,7 @@ from clm.monitoring.drivers import driver_shares, high_risk, reason_rows, with_c
 from clm.monitoring.monitor import check_consecutive
 from clm.monitoring.performance import realised_performance
 from clm.monitoring.quality import quarantined_shares
+from clm.monitoring.scoring import Unscored
 
 JAN, FEB, MAR = date(2025, 1, 1), date(2025, 2, 1), date(2025, 3, 1)
 RNG = np.random.default_rng(3)
@@ -213,6 +215,18 @@ def test_only_new_alerts_that_matter_trigger_a_retrain():
     alerts = [old_shift, new_shift, decay, drift]
     assert retrain_reasons(alerts, FEB, JAN) == [new_shift, decay]
     assert retrain_reasons(alerts, FEB, None) == [new_shift]
+
+
+def test_customers_the_champion_cannot_score_alert_beyond_their_share():
+    few = Unscored(JAN, 1, {"region": ["新疆"]})
+    many = Unscored(FEB, 30, {"region": ["新疆", "西藏"], "brand": ["flagship"]})
+    alerts = unscored_alerts([few, many], {JAN: 1999, FEB: 970}, 0.001)
+    assert [(a.month, a.subject, a.value) for a in alerts] == [
+        (FEB, "region: 新疆, 西藏; brand: flagship", pytest.approx(0.03))
+    ]
+    assert alerts[0].retrain
+    assert retrain_reasons(alerts, FEB, None) == alerts
+    assert retrain_reasons(alerts, MAR, None) == []
 
 
 @pytest.mark.parametrize("order", [[JAN, MAR], [FEB, JAN], []])

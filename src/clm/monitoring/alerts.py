@@ -13,6 +13,7 @@ from datetime import date
 import polars as pl
 
 from clm.monitoring.config import RETRAIN, AlertThresholds
+from clm.monitoring.scoring import Unscored
 
 
 @dataclass(frozen=True)
@@ -101,12 +102,23 @@ def quality_alerts(quality: pl.DataFrame, months: list[date], limit: float) -> l
     ]
 
 
+def unscored_alerts(unscored: list[Unscored], scored: dict[date, int], limit: float) -> list[Alert]:
+    """Months whose customers the champion could not score (``scored``: the customers it did
+    score per month) are more than ``limit`` of the month; the subject names the levels."""
+    alerts = []
+    for row in unscored:
+        share = row.rows / (scored.get(row.month, 0) + row.rows)
+        if share > limit:
+            alerts.append(Alert("unknown_levels", row.month, row.describe(), share, limit))
+    return alerts
+
+
 def retrain_reasons(alerts: list[Alert], latest: date, latest_realised: date | None) -> list[Alert]:
-    """The alerts that recommend retraining now: a driver-mix shift of the latest month, or a
-    decay of the latest month whose churn window has closed."""
+    """The alerts that recommend retraining now: a driver-mix shift or customers left unscored
+    in the latest month, or a decay of the latest month whose churn window has closed."""
     return [
         alert
         for alert in alerts
-        if (alert.kind == "driver_mix_shift" and alert.month == latest)
+        if (alert.kind in ("driver_mix_shift", "unknown_levels") and alert.month == latest)
         or (alert.kind == "performance_decay" and alert.month == latest_realised)
     ]

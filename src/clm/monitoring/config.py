@@ -31,6 +31,8 @@ class AlertThresholds:
     lift_drop: float  # realised top-decile lift this far below the test month's
     max_ece: float  # realised calibration error above this
     quarantined_share: float  # a table's quarantined share of a month above this
+    unscored_share: float  # a month's customers the champion cannot score (a level it never
+    # trained on, e.g. a region opened since), as a share of the month, above this: retrain
 
 
 @dataclass(frozen=True)
@@ -46,7 +48,8 @@ class MonitorConfig:
     alerts: AlertThresholds
 
 
-RETRAIN = ("performance_decay", "driver_mix_shift")  # alert kinds that recommend retraining
+# alert kinds that recommend retraining
+RETRAIN = ("performance_decay", "driver_mix_shift", "unknown_levels")
 
 
 def check_config(config: MonitorConfig) -> None:

@@ -20,6 +20,7 @@ from clm.monitoring.drift import frame_drift
 from clm.monitoring.drivers import SEGMENT, driver_shares, high_risk, reason_rows, with_change
 from clm.monitoring.performance import realised_performance
 from clm.monitoring.regions import regional_shares
+from clm.monitoring.scoring import Unscored
 
 SCORE = "churn_probability"
 MIX = ("stage", "value_tier")
@@ -38,6 +39,7 @@ def monitor(
     reference: pl.DataFrame,
     months: pl.DataFrame,
     quality: pl.DataFrame,
+    unscored: list[Unscored],
     features: list[str],
     config: MonitorConfig,
 ) -> Monitoring:
@@ -50,6 +52,8 @@ def monitor(
             plus ``snapshot_month``, ``region``, ``churn`` (null while open) and the top
             reasons.
         quality: ``clm.monitoring.quality.quarantined_shares``.
+        unscored: The customers left out of ``months`` for a level the champion never trained
+            on (``clm.monitoring.scoring.split_unscorable``).
         features: The model's feature columns.
         config: The ``monitor`` params.
     """
@@ -83,6 +87,9 @@ def monitor(
         *find.regional_driver_alerts(regions, t.driver_share_change, t.driver_p_value),
         *find.performance_alerts(realised, t),
         *find.quality_alerts(quality, order[1:], t.quarantined_share),
+        *find.unscored_alerts(
+            unscored, {month: rows.height for month, rows in by_month.items()}, t.unscored_share
+        ),
     ]
     latest_realised = realised["snapshot_month"].max() if realised.height > 1 else None
     retrain = find.retrain_reasons(alerts, order[-1], latest_realised)
@@ -102,6 +109,7 @@ def monitor(
         "feature_drift": _records(drift.filter(snapshot_month=order[-1]).drop("snapshot_month")),
         "segments": _records(segments.filter(snapshot_month=order[-1]).drop("snapshot_month")),
         "quality": _records(quality),
+        "unscored": [row.to_dict() for row in unscored],
         "thresholds": asdict(t),
         "alerts": [alert.to_dict() for alert in alerts],
         "retrain": {

@@ -8,6 +8,10 @@ memory that grows with rows), with the same top reasons the batch scorer gives.
 
 from __future__ import annotations
 
+import logging
+from dataclasses import asdict, dataclass
+from datetime import date
+
 import numpy as np
 import polars as pl
 
@@ -18,6 +22,24 @@ from clm.monitoring.config import MonitorError
 
 TOP_REASONS = 3  # as the batch scorer (clm.scoring.score.TOP_REASONS)
 KEPT = ("subscriber_id", "snapshot_month", "value_tier", "churn")
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Unscored:
+    """A month's customers the champion cannot score: they hold a level it never trained on
+    (a region opened since, for example); a retrain on months that hold it brings them in."""
+
+    month: date
+    rows: int
+    levels: dict[str, list[str]]  # column -> its levels the champion never trained on
+
+    def describe(self) -> str:
+        return "; ".join(f"{name}: {', '.join(new)}" for name, new in self.levels.items())
+
+    def to_dict(self) -> dict:
+        return asdict(self) | {"month": self.month.isoformat()}
 
 
 def model_features(model: TrainedModel) -> list[str]:
@@ -56,3 +78,33 @@ def score_frame(
             scored = scored.hstack(scored_reasons(churn, chunk, TOP_REASONS, reason_model))
         parts.append(scored)
     return pl.concat(parts)
+
+
+def split_unscorable(
+    months: pl.DataFrame, known: dict[str, frozenset[str]]
+) -> tuple[pl.DataFrame, list[Unscored]]:
+    """The rows the champion can score (``known``: the levels its encoders know per column),
+    and per month the customers left out, with the levels it never trained on."""
+    unknown = pl.any_horizontal(
+        ~pl.col(name).is_in(list(levels)) for name, levels in known.items()
+    ).fill_null(False)
+    unscored = [
+        Unscored(
+            month,
+            part.height,
+            {
+                name: new
+                for name, levels in known.items()
+                if (new := sorted(set(part[name].drop_nulls().cast(pl.String)) - levels))
+            },
+        )
+        for (month,), part in months.filter(unknown).group_by("snapshot_month", maintain_order=True)
+    ]
+    for row in unscored:
+        logger.warning(
+            "%s: %d rows left out, levels the champion never trained on: %s",
+            row.month,
+            row.rows,
+            row.describe(),
+        )
+    return months.filter(~unknown), unscored

@@ -26,7 +26,12 @@ from clm.monitoring.config import MonitorConfig, MonitorError, check_config
 from clm.monitoring.monitor import Monitoring, monitor
 from clm.monitoring.quality import quarantined_shares
 from clm.monitoring.report import render_report
-from clm.monitoring.scoring import model_features, require_features, score_frame
+from clm.monitoring.scoring import (
+    model_features,
+    require_features,
+    score_frame,
+    split_unscorable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -56,7 +61,7 @@ def run_monitor(
     require_features(reference, churn, str(files.reference))
     months = _months(files.features, baseline, month)
     require_features(months, churn, str(files.features))
-    months, unscored = _scorable(months, known_levels(churn.encoder, stage.encoder))
+    months, unscored = split_unscorable(months, known_levels(churn.encoder, stage.encoder))
     reference = reference.hstack(
         score_frame(churn, stage, reference, config.chunk_rows, reasons=False).select(
             "churn_probability", "stage"
@@ -71,9 +76,8 @@ def run_monitor(
         {t: pl.scan_parquet(files.validated / f"{t}.parquet") for t in RAW_TABLES},
         {t: pl.scan_parquet(files.quarantine / f"{t}.parquet") for t in RAW_TABLES},
     )
-    result = monitor(reference, months, quality, model_features(churn), config)
+    result = monitor(reference, months, quality, unscored, model_features(churn), config)
     result.document["model"] = _registration(files.models / "churn")
-    result.document["unscored"] = unscored
     with write_together(files.metrics, files.report) as (metrics, report):
         metrics.write_text(json.dumps(result.document, indent=2) + "\n", encoding="utf-8")
         report.write_text(render_report(result.document), encoding="utf-8")
@@ -120,38 +124,6 @@ def _months(features: Path, baseline: date, last: date | None) -> pl.DataFrame:
     upper = last or max(available)
     months = table.filter(pl.col("snapshot_month").is_between(baseline, upper)).collect()
     return months.sort("snapshot_month", "subscriber_id")
-
-
-def _scorable(
-    months: pl.DataFrame, known: dict[str, frozenset[str]]
-) -> tuple[pl.DataFrame, list[dict]]:
-    """The rows the champion can score, and per month how many were left out for a level it
-    never trained on (a region opened after training) and which: a retrain on months that
-    hold them lifts them."""
-    unknown = pl.any_horizontal(
-        ~pl.col(name).is_in(list(levels)) for name, levels in known.items()
-    ).fill_null(False)
-    left_out = months.filter(unknown)
-    unscored = [
-        {
-            "month": month.isoformat(),
-            "rows": part.height,
-            "levels": {
-                name: new
-                for name, levels in known.items()
-                if (new := sorted(set(part[name].drop_nulls().cast(pl.String)) - levels))
-            },
-        }
-        for (month,), part in left_out.group_by("snapshot_month", maintain_order=True)
-    ]
-    for row in unscored:
-        logger.warning(
-            "%s: %d rows left out, levels the champion never trained on: %s",
-            row["month"],
-            row["rows"],
-            row["levels"],
-        )
-    return months.filter(~unknown), unscored
 
 
 def _registration(model_dir: Path) -> dict:
