@@ -2,7 +2,7 @@
 raw contract, in data/outcome/. The synthetic operator rolls its generator forward under the
 plan and writes the true individual effects to data/campaign_truth/ (params: generate,
 campaign.horizon_months); an operator's own are imported from data.operator.outcome_folder
-(empty tables until it is set; data/campaign_truth/ says there is no truth)."""
+(empty tables while it holds none; data/campaign_truth/ says there is no truth)."""
 
 from __future__ import annotations
 

@@ -97,7 +97,7 @@ def roll_forward(
     )
     months = [add_months(month, k) for k in (1, 2, 3)]
     stayers = customers.filter(pl.Series(~churned))
-    paths.outcome_dir.mkdir()
+    paths.outcome_dir.mkdir(exist_ok=True)
     usage_rows(stayers, months).write_parquet(paths.outcome_dir / "usage_monthly.parquet")
     pl.DataFrame(
         {
@@ -212,9 +212,11 @@ def test_outcome_for_a_month_that_had_no_plan_fails_with_one_line(planned) -> No
 def test_an_operators_campaign_waits_for_its_months_then_measures_them(planned, tmp_path) -> None:
     paths, config, customers = planned
     truth = tmp_path / "campaign_truth"
-    no_export = OperatorTables(str(tmp_path), {}, {}, outcome_folder="")
+    later = tmp_path / "later_export"  # where the operator will export the months after the plan
+    later.mkdir()
+    tables = OperatorTables(str(tmp_path), {}, {}, outcome_folder=str(later))
 
-    assert write_operator_outcome(no_export, paths.plan, paths.outcome_dir, truth) == {
+    assert write_operator_outcome(tables, paths.plan, paths.outcome_dir, truth) == {
         "usage_monthly": 0,
         "churn_events": 0,
     }
@@ -228,19 +230,16 @@ def test_an_operators_campaign_waits_for_its_months_then_measures_them(planned, 
     assert (paths.uplift_dir / "not_learned.txt").is_file()
     assert (truth / NO_TRUTH_NOTE).is_file()
 
-    export = replace(paths, outcome_dir=tmp_path / "export")
+    export = replace(paths, outcome_dir=later)
     roll_forward(export, customers)  # the months after the plan, as the operator exports them
-    exported = pl.read_parquet(export.outcome_dir / "usage_monthly.parquet")
+    exported = pl.read_parquet(later / "usage_monthly.parquet")
     plan_month = usage_rows(customers.head(3), [MONTH])  # older months are in an export too
     negative = usage_rows(customers.tail(1), [add_months(MONTH, 1)]).with_columns(
         subscriber_id=pl.lit(10**9, pl.Int64), arpu=-1.0
     )
-    pl.concat([exported, plan_month, negative]).write_parquet(
-        export.outcome_dir / "usage_monthly.parquet"
-    )
-    with_export = replace(no_export, outcome_folder=str(export.outcome_dir))
+    pl.concat([exported, plan_month, negative]).write_parquet(later / "usage_monthly.parquet")
 
-    kept = write_operator_outcome(with_export, paths.plan, paths.outcome_dir, truth)
+    kept = write_operator_outcome(tables, paths.plan, paths.outcome_dir, truth)
 
     quarantined = pl.read_parquet(paths.outcome_dir / "quarantine" / "usage_monthly.parquet")
     assert quarantined[FAILED_CHECKS].to_list() == [["arpu:non_negative"]]
@@ -249,6 +248,17 @@ def test_an_operators_campaign_waits_for_its_months_then_measures_them(planned, 
     assert outcome["month"].min() == add_months(MONTH, 1)
     assert not waiting_for_outcome(paths)
     assert run_measure(config, paths)["overall"]["treated"] > 0
+
+
+def test_an_outcome_export_missing_one_table_is_named(planned, tmp_path) -> None:
+    paths, _, _ = planned
+    export = tmp_path / "export"
+    export.mkdir()
+    pl.DataFrame(schema=CHURN_EVENTS).write_csv(export / "churn_events.csv")
+    tables = OperatorTables(str(tmp_path), {}, {}, outcome_folder=str(export))
+
+    with pytest.raises(TableError, match=r"file_exists.*no usage_monthly\.parquet or"):
+        write_operator_outcome(tables, paths.plan, paths.outcome_dir, tmp_path / "truth")
 
 
 def test_an_outcome_export_without_a_month_after_the_plan_is_named(planned, tmp_path) -> None:
@@ -284,7 +294,12 @@ def test_cli_plans_and_measures_on_the_stage_paths(tmp_path, monkeypatch) -> Non
     usage_rows(customers, [add_months(MONTH, k) for k in (-2, -1, 0)]).write_parquet(paths.usage)
     own_data = {
         "source": "operator",
-        "operator": {"folder": str(tmp_path), "columns": {}, "values": {}, "outcome_folder": ""},
+        "operator": {
+            "folder": str(tmp_path),
+            "columns": {},
+            "values": {},
+            "outcome_folder": str(tmp_path),
+        },
     }
     params = write_params(
         tmp_path / "params.yaml", campaign=campaign_params(control_share=0.3), data=own_data

@@ -129,6 +129,12 @@ def test_operator_source_needs_a_folder(params):
         replace(params.data, source="operator", operator=no_folder)
 
 
+def test_the_outcome_folder_must_be_named(params):
+    unnamed = replace(params.data.operator, outcome_folder="")
+    with pytest.raises(ValueError, match="outcome_folder is empty: name the folder"):
+        replace(params.data, operator=unnamed)
+
+
 def test_without_truth_the_stage_model_learns_the_rule_table(small_data, params, tmp_path):
     _export_like_an_operator(small_data, tmp_path / "export")
     raw = tmp_path / "raw"

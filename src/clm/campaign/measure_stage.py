@@ -109,8 +109,8 @@ def write_waiting_report(files: CampaignPaths) -> dict:
     (a stale one is never planned with)."""
     month = pl.read_parquet(files.plan, columns=["month"])["month"][0]
     reason = (
-        f"the outcome months after {month} are not in: set data.operator.outcome_folder to the "
-        "export that holds them (usage_monthly, churn_events) and run dvc repro"
+        f"the outcome months after {month} are not in: export them (usage_monthly, "
+        "churn_events) into the folder data.operator.outcome_folder names and run dvc repro"
     )
     document = {"month": str(month), "waiting_for_outcome": reason}
     _empty_uplift_folder(files.uplift_dir)

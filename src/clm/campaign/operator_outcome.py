@@ -2,12 +2,13 @@
 
 The synthetic operator rolls its months forward (``clm.campaign.simulate``); a real operator
 has them only once they are lived and exported. Until then (``data.operator.outcome_folder``
-empty) the stage writes empty outcome tables, and ``measure`` reports the campaign as waiting
-for them; then it imports the later export's ``usage_monthly`` and ``churn_events`` with the
-same column and value mappings as the training tables, checks their rows with the raw
-schemas (failing rows go to ``quarantine/`` beside them, with their checks) and keeps the
-months after the plan's month. Nobody knows what an operator's customers would have done
-untreated, so the truth folder only says so.
+holds neither table) the stage writes empty outcome tables, and ``measure`` reports the
+campaign as waiting for them; then it imports the later export's ``usage_monthly`` and
+``churn_events`` with the same column and value mappings as the training tables, checks their
+rows with the raw schemas (failing rows go to ``quarantine/`` beside them, with their checks)
+and keeps the months after the plan's month. The folder is a DVC dep of the stage, so an
+export written into it reruns ``outcome`` and ``measure``. Nobody knows what an operator's
+customers would have done untreated, so the truth folder only says so.
 """
 
 from __future__ import annotations
@@ -21,7 +22,12 @@ import polars as pl
 from clm.campaign.simulate import NO_TRUTH, plan_assignment
 from clm.data.contract import RAW_TABLES
 from clm.data.io import TableError, write_parquet_atomic, write_text_atomic
-from clm.data.operator import OUTCOME_TABLES, OperatorTables, import_outcome_tables
+from clm.data.operator import (
+    OUTCOME_TABLES,
+    OperatorTables,
+    holds_outcome,
+    import_outcome_tables,
+)
 from clm.data.validate import FAILED_CHECKS, validate_table
 
 log = logging.getLogger(__name__)
@@ -34,12 +40,14 @@ def write_operator_outcome(
 ) -> dict[str, int]:
     """Write the outcome tables of the plan in ``plan_path``; return the rows kept per table."""
     month = _plan_month(plan_path)
-    if tables.outcome_folder:
+    if holds_outcome(tables):
         kept = _import_after(tables, month, outcome_dir)
     else:
         log.info(
-            "outcome: data.operator.outcome_folder is empty; the campaign of %s waits for the "
-            "months after it",
+            "outcome: data.operator.outcome_folder %s holds no %s yet; the campaign of %s "
+            "waits for the months after it",
+            tables.outcome_folder,
+            " or ".join(OUTCOME_TABLES),
             month,
         )
         kept = {name: pl.DataFrame(schema=RAW_TABLES[name]) for name in OUTCOME_TABLES}

@@ -37,7 +37,8 @@ class OperatorTables:
     columns: dict[str, dict[str, str]]  # table -> {theirs: ours}; a table not listed: as is
     # table -> {clm column: {their value: clm value}}; a column not listed: as is
     values: dict[str, dict[str, dict[Any, Any]]]
-    # the later export holding the months after a campaign plan ("" until they are in)
+    # where the later export holding the months after a campaign plan goes (a DVC dep of the
+    # outcome stage); until it holds them the campaign waits
     outcome_folder: str
 
 
@@ -53,6 +54,12 @@ class DataConfig:
             raise ValueError(f"data.source must be synthetic or operator, got {self.source!r}")
         if self.source == "operator" and not self.operator.folder:
             raise ValueError("data.source is operator but data.operator.folder is empty")
+        if not self.operator.outcome_folder:
+            raise ValueError(
+                "data.operator.outcome_folder is empty: name the folder the months after a "
+                "campaign plan are exported to (DVC tracks it; the campaign waits while it "
+                "holds no usage_monthly or churn_events)"
+            )
         for key in ("columns", "values"):
             unknown = set(getattr(self.operator, key)) - set(RAW_TABLES)
             if unknown:
@@ -73,6 +80,13 @@ class DataConfig:
 def import_operator_tables(tables: OperatorTables, base: Path = Path()) -> dict[str, pl.DataFrame]:
     """Read, rename and type the operator's three tables (``base`` resolves a relative folder)."""
     return _import(tables, base / tables.folder, RAW_TABLES)
+
+
+def holds_outcome(tables: OperatorTables, base: Path = Path()) -> bool:
+    """Whether the outcome folder holds any outcome table yet (an export of the months after
+    a plan, which may be lived months away)."""
+    folder = base / tables.outcome_folder
+    return any(_table_file(folder, name) for name in OUTCOME_TABLES)
 
 
 def import_outcome_tables(tables: OperatorTables, base: Path = Path()) -> dict[str, pl.DataFrame]:
@@ -116,13 +130,19 @@ def conform(
 
 
 def _read(folder: Path, table: str) -> pl.DataFrame:
-    for suffix in SUFFIXES:
-        path = folder / f"{table}{suffix}"
-        if path.exists():
-            log.info("reading %s from %s", table, path)
-            return pl.read_parquet(path) if suffix == ".parquet" else pl.read_csv(path)
-    raise TableError(
-        table, "file_exists", f"no {table}.parquet or {table}.csv in {folder.resolve()}"
+    path = _table_file(folder, table)
+    if path is None:
+        raise TableError(
+            table, "file_exists", f"no {table}.parquet or {table}.csv in {folder.resolve()}"
+        )
+    log.info("reading %s from %s", table, path)
+    return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+
+
+def _table_file(folder: Path, table: str) -> Path | None:
+    """``<table>.parquet`` or ``<table>.csv`` in ``folder``, the first there."""
+    return next(
+        (path for suffix in SUFFIXES if (path := folder / f"{table}{suffix}").exists()), None
     )
 
 
