@@ -419,7 +419,7 @@ def score(
     from clm.scoring.tables import mix_table, run_table
 
     console = Console()
-    console.print(run_table(summary, out))
+    console.print(run_table(summary, str(out)))
     for column, mix in summary.mix.items():
         console.print(mix_table(column, mix))
 
@@ -443,7 +443,7 @@ def _score_on_spark(
     finally:
         session.stop()
     console = Console()
-    console.print(run_table(summary.run, out, summary.decile_rows_off))
+    console.print(run_table(summary.run, str(out), summary.decile_rows_off))
     for column, mix in summary.run.mix.items():
         console.print(mix_table(column, mix))
 

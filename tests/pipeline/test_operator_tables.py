@@ -7,6 +7,7 @@ from dataclasses import replace
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from tests.operator_export import THEIR_CODES, THEIR_NAMES, clm_values, export_like_an_operator
 
 from clm.data.contract import RAW_TABLES
 from clm.data.io import TableError
@@ -18,43 +19,9 @@ from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import RULE_STAGE, task_for
 from clm.synthetic.profile import REGIONS
 
-THEIR_NAMES = {
-    "subscribers": {"user_id": "subscriber_id", "open_month": "join_month"},
-    "usage_monthly": {"user_id": "subscriber_id", "bill_month": "month", "fee": "arpu"},
-    "churn_events": {"user_id": "subscriber_id", "exit_month": "churn_month"},
-}
-
-
-# How an operator may code the subscribers' values: clm value -> theirs.
-THEIR_CODES = {
-    "brand": {"flagship": "全球通", "youth": "动感地带", "budget": "神州行"},
-    "payment_type": {"postpaid": 1, "quasi_prepaid": 2, "prepaid": 3},
-    "is_group": {True: "Y", False: "N"},
-}
-
-
-def _export_like_an_operator(small_data, folder, their_codes: dict | None = None) -> None:
-    """CSV files, their own column names, months as YYYYMM numbers (账期), and the subscribers'
-    columns of ``their_codes`` (column -> {clm value: theirs}) in their codes."""
-    folder.mkdir()
-    subscribers = small_data.tables.subscribers.with_columns(
-        pl.col(column).replace_strict(codes) for column, codes in (their_codes or {}).items()
-    )
-    tables = {
-        "subscribers": subscribers,
-        "usage_monthly": small_data.usage,
-        "churn_events": small_data.tables.churn_events,
-    }
-    for name, frame in tables.items():
-        months = [c for c, dtype in frame.schema.items() if dtype == pl.Date]
-        exported = frame.with_columns(
-            (pl.col(c).dt.year() * 100 + pl.col(c).dt.month()).alias(c) for c in months
-        ).rename({ours: theirs for theirs, ours in THEIR_NAMES[name].items()})
-        exported.write_csv(folder / f"{name}.csv")
-
 
 def test_operator_csv_tables_come_back_as_the_raw_contract(small_data, tmp_path):
-    _export_like_an_operator(small_data, tmp_path / "export")
+    export_like_an_operator(small_data, tmp_path / "export")
     tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}, ""))
     assert {name: dict(frame.schema) for name, frame in tables.items()} == RAW_TABLES
     assert_frame_equal(tables["usage_monthly"], small_data.usage)
@@ -63,7 +30,7 @@ def test_operator_csv_tables_come_back_as_the_raw_contract(small_data, tmp_path)
 
 
 def test_a_value_that_does_not_convert_names_table_and_column(small_data, tmp_path):
-    _export_like_an_operator(small_data, tmp_path / "export")
+    export_like_an_operator(small_data, tmp_path / "export")
     path = tmp_path / "export" / "usage_monthly.csv"
     usage = pl.read_csv(path).with_columns(pl.col("fee").cast(pl.String))
     usage = usage.with_columns(
@@ -79,30 +46,25 @@ def test_missing_table_and_unmapped_column_are_named(small_data, tmp_path):
         TableError, match=r"subscribers.*no subscribers\.parquet or subscribers\.csv"
     ):
         import_operator_tables(OperatorTables(str(tmp_path), {}, {}, ""))
-    _export_like_an_operator(small_data, tmp_path / "export")
+    export_like_an_operator(small_data, tmp_path / "export")
     with pytest.raises(TableError, match=r"subscribers.*'subscriber_id'.*missing after renaming"):
         import_operator_tables(OperatorTables(str(tmp_path / "export"), {}, {}, ""))
 
 
-def _clm_values(codes: dict) -> dict:
-    """``data.operator.values`` for the subscribers coded as ``codes`` say."""
-    return {"subscribers": {column: {v: k for k, v in m.items()} for column, m in codes.items()}}
-
-
 def test_their_codes_are_mapped_to_the_contracts_vocabularies(small_data, tmp_path):
-    _export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
+    export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
     folder = str(tmp_path / "export")
 
     tables = import_operator_tables(
-        OperatorTables(folder, THEIR_NAMES, _clm_values(THEIR_CODES), "")
+        OperatorTables(folder, THEIR_NAMES, clm_values(THEIR_CODES), "")
     )
 
     assert_frame_equal(tables["subscribers"], small_data.tables.subscribers)
 
 
 def test_a_value_the_value_mapping_does_not_list_is_named(small_data, tmp_path):
-    _export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
-    values = _clm_values(THEIR_CODES)
+    export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
+    values = clm_values(THEIR_CODES)
     del values["subscribers"]["brand"]["神州行"]
 
     with pytest.raises(TableError, match=r"subscribers.*'brand'.*value_mapped.*'神州行'"):
@@ -136,7 +98,7 @@ def test_the_outcome_folder_must_be_named(params):
 
 
 def test_without_truth_the_stage_model_learns_the_rule_table(small_data, params, tmp_path):
-    _export_like_an_operator(small_data, tmp_path / "export")
+    export_like_an_operator(small_data, tmp_path / "export")
     raw = tmp_path / "raw"
     raw.mkdir()
     for name, frame in import_operator_tables(
@@ -153,7 +115,7 @@ def test_without_truth_the_stage_model_learns_the_rule_table(small_data, params,
 
 def test_the_operators_own_region_names_reach_the_churn_model(small_data, params, tmp_path):
     provinces = dict(zip(REGIONS, ["浙江", "江苏", "上海", "安徽", "Region <5>"], strict=True))
-    _export_like_an_operator(small_data, tmp_path / "export", {"region": provinces})
+    export_like_an_operator(small_data, tmp_path / "export", {"region": provinces})
     tables = import_operator_tables(OperatorTables(str(tmp_path / "export"), THEIR_NAMES, {}, ""))
     raw = tmp_path / "raw"
     raw.mkdir()

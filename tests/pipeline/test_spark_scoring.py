@@ -3,19 +3,33 @@ executor processes (``local-cluster``: the artifact and the functions travel as 
 
 from __future__ import annotations
 
+import os
+import re
+import subprocess
+import sys
 from dataclasses import replace
+from pathlib import Path
 
 import mlflow
 import numpy as np
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
+from pyspark.errors import PythonException
 from pyspark.sql import functions as F
 from tests.mlflow_store import tracking_uri
-from tests.params import repo_params
+from tests.operator_export import (
+    THEIR_CODES,
+    THEIR_NAMES,
+    clm_values,
+    export_like_an_operator,
+    write_operator_export,
+)
+from tests.params import repo_params, write_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 
-from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
+from clm.data.contract import RAW_TABLES, SUBSCRIBERS, USAGE_MONTHLY
+from clm.data.operator import OperatorTables, import_operator_tables
 from clm.data.validate import FAILED_CHECKS
 from clm.registry import REGISTERED_MODELS
 from clm.scoring.batches import load_scorer_from, quarantine_path_for, score_input
@@ -26,16 +40,20 @@ from clm.scoring.spark import (
     SPEND,
     _exact_quantiles,
     _spend_brackets,
+    conform_tables,
     local_session,
     month_stats,
     read_raw_tables,
     score_tables,
     spark_udf_result_type,
+    worker_error,
 )
 
 pytestmark = pytest.mark.slow  # starts a driver and two executor JVMs
 
 SUBSCRIBERS_KEPT = 400
+SCORED_TABLES = ("usage_monthly", "subscribers")  # what scoring reads
+SCRIPT = Path(__file__).parents[2] / "scripts" / "spark_score.py"
 CLUSTER = "local-cluster[2,1,1024]"  # two executors of one core and 1 GiB each
 
 
@@ -177,3 +195,67 @@ def test_spend_thresholds_are_polars_quantiles_on_a_large_and_a_small_network(
     assert "bracket missed" not in caplog.text  # the large network's brackets held their ranks
     for (network,), part in frame.group_by("network"):
         assert thresholds[network] == [part[SPEND].quantile(share, "linear") for share in shares]
+
+
+def test_an_operators_own_tables_read_on_spark_as_the_pipeline_reads_them(
+    spark_cluster, small_data, tmp_path
+):
+    export = tmp_path / "export"
+    export_like_an_operator(small_data, export, THEIR_CODES)
+    tables = OperatorTables(str(export), THEIR_NAMES, clm_values(THEIR_CODES), str(tmp_path))
+    read = [
+        spark_cluster.read.csv(str(export / f"{name}.csv"), header=True)  # every column text
+        for name in SCORED_TABLES
+    ]
+
+    usage, subscribers = conform_tables(*read, tables)
+
+    expected = import_operator_tables(tables)
+    for name, frame in (("usage_monthly", usage), ("subscribers", subscribers)):
+        keys = [c for c in ("subscriber_id", "month") if c in RAW_TABLES[name]]
+        assert_frame_equal(pl.from_arrow(frame.toArrow()).sort(keys), expected[name].sort(keys))
+
+    unlisted = clm_values(THEIR_CODES)
+    del unlisted["subscribers"]["brand"]["神州行"]
+    _, subscribers = conform_tables(*read, replace(tables, values=unlisted))
+    with pytest.raises(PythonException) as raised:
+        subscribers.count()
+    assert re.search(
+        r"TableError: table 'subscribers', column 'brand'.*value_mapped.*'神州行'",
+        worker_error(raised.value),
+    )
+
+
+def test_spark_submit_script_scores_an_operators_own_tables(tiny_scorer, raw, tmp_path):
+    """``scripts/spark_score.py`` as spark-submit runs it (its own session, local[2]), on
+    parquet tables in the operator's names and codes, mapped by params.yaml data.operator."""
+    folder, frame, _ = raw
+    tables = {name: pl.read_parquet(folder / f"{name}.parquet") for name in SCORED_TABLES}
+    export = tmp_path / "export"
+    write_operator_export(tables, export, THEIR_CODES, suffix="parquet")
+    operator = {
+        "folder": str(export),
+        "columns": THEIR_NAMES,
+        "values": clm_values(THEIR_CODES),
+        "outcome_folder": str(tmp_path),
+    }
+    params = write_params(
+        tmp_path / "params.yaml",
+        data={"source": "operator", "operator": operator},
+        scoring={"max_quarantined_share": 0.1},
+    )
+    config = replace(repo_params().scoring, max_quarantined_share=0.1)
+    expected = tmp_path / "expected.parquet"
+    score_input(frame.lazy(), load_scorer_from(str(tiny_scorer.path)), expected, config)
+
+    script = [sys.executable, str(SCRIPT), "--scorer", str(tiny_scorer.path)]
+    out = tmp_path / "scores"
+    run = subprocess.run(
+        [*script, "--input", str(export), "--out", str(out), "--params", str(params),
+         "--operator-tables"],
+        capture_output=True, text=True, env=os.environ | {"PYSPARK_PYTHON": sys.executable},
+    )  # fmt: skip
+
+    assert run.returncode == 0, run.stderr[-3000:]
+    scores = pl.read_parquet(out / "*.parquet").sort("subscriber_id")
+    assert scores["churn_probability"].equals(pl.read_parquet(expected)["churn_probability"])

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from datetime import date
-from pathlib import Path
 
 import polars as pl
 from rich.console import Console
@@ -37,12 +36,14 @@ def test_run_table_shows_rows_in_scored_and_quarantined_by_check():
         subscribers_scored=998,
         mix={},
     )
-    text = rendered(run_table(summary, Path("scores.parquet")))
+    text = rendered(run_table(summary, "scores.parquet"))
     for expected in ("2024-12-01", "7,000", "998", "14 (0.20%)", "failed arpu_non_negative"):
         assert expected in text
     assert "scores.quarantine.parquet" in text
     assert "steps off exact" not in text
-    assert "3 (0.301%)" in rendered(run_table(summary, Path("scores"), decile_rows_off=3))
+    on_spark = rendered(run_table(summary, "s3a://operator/scores", decile_rows_off=3))
+    assert "3 (0.301%)" in on_spark
+    assert "s3a://operator/scores.quarantine.parquet" in on_spark
 
 
 def test_mix_table_shows_each_group_with_its_share():

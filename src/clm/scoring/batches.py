@@ -19,6 +19,7 @@ files take about 400 bytes of disk per scored subscriber until the run ends.
 from __future__ import annotations
 
 import logging
+import posixpath
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import date
@@ -220,7 +221,14 @@ def score_input(
 
 def quarantine_path_for(output: Path) -> Path:
     """Where the rows quarantined while scoring into ``output`` go."""
-    return output.with_name(f"{output.stem}.quarantine.parquet")
+    return Path(quarantine_location(str(output)))
+
+
+def quarantine_location(output: str) -> str:
+    """``<output stem>.quarantine.parquet`` beside ``output``: a local path or any URI Spark
+    writes to (``s3a://``..., which ``Path`` would fold)."""
+    stem = posixpath.splitext(posixpath.basename(output.rstrip("/")))[0]
+    return posixpath.join(posixpath.dirname(output.rstrip("/")), f"{stem}.quarantine.parquet")
 
 
 def _write_ranked(side: Path, output: Path) -> int:

@@ -30,7 +30,6 @@ import atexit
 import logging
 import math
 import os
-import posixpath
 import shutil
 import sys
 import tempfile
@@ -44,12 +43,14 @@ from pathlib import Path
 import mlflow
 import polars as pl
 from pyspark import StorageLevel
+from pyspark.errors import PythonException
 from pyspark.sql import Column, DataFrame, SparkSession
 from pyspark.sql import functions as F
 from pyspark.sql.utils import AnalysisException
 
-from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
+from clm.data.contract import RAW_TABLES, SUBSCRIBERS, USAGE_MONTHLY
 from clm.data.io import TableError
+from clm.data.operator import OperatorTables
 from clm.data.validate import FAILED_CHECKS
 from clm.features.build import FeatureConfig, network_stats
 from clm.months import require_first_of_month
@@ -58,6 +59,7 @@ from clm.scoring.batches import (
     QuarantineShareError,
     ScoreSummary,
     ScoringConfig,
+    quarantine_location,
 )
 from clm.scoring.inputs import check_history
 from clm.scoring.month import GROUP_SCHEMA, STATS_COLUMNS, MonthStats
@@ -72,6 +74,7 @@ from clm.scoring.spark_tasks import (
     base_schema,
     check_bucket,
     checked_schema,
+    conform_batches,
     score_batches,
 )
 
@@ -149,6 +152,29 @@ def read_raw_tables(spark: SparkSession, folder: str) -> tuple[DataFrame, DataFr
             raise TableError(table, "file_exists", f"cannot read {path}: {error}") from error
     usage, subscribers = tables
     return usage, subscribers
+
+
+def conform_tables(
+    usage: DataFrame, subscribers: DataFrame, tables: OperatorTables
+) -> tuple[DataFrame, DataFrame]:
+    """An operator's own ``usage_monthly`` and ``subscribers`` (its column names, codes and
+    month formats) in clm's raw contract, by ``tables``' mappings (params.yaml
+    ``data.operator``), converted on the executors by the pipeline's own import. A value
+    the mappings do not list, or one that does not convert, fails the job with the import's
+    message (``worker_error`` reads it)."""
+    return tuple(
+        frame.mapInArrow(
+            conform_batches(name, tables.columns.get(name, {}), tables.values.get(name, {})),
+            _spark_schema(RAW_TABLES[name]),
+        )
+        for frame, name in ((usage, "usage_monthly"), (subscribers, "subscribers"))
+    )
+
+
+def worker_error(error: PythonException) -> str:
+    """The last line of a Python worker's traceback: the exception clm raised there."""
+    lines = [line for line in str(error).splitlines() if line.strip()]
+    return lines[-1].strip() if lines else repr(error)
 
 
 @dataclass(frozen=True)
@@ -324,12 +350,6 @@ def spark_udf_result_type() -> str:
         if name not in left_out
     }
     return _spark_schema(fields)
-
-
-def quarantine_location(output: str) -> str:
-    """``clm.scoring.batches.quarantine_path_for`` for any URI Spark writes to (``s3a://``...)."""
-    stem = posixpath.splitext(posixpath.basename(output.rstrip("/")))[0]
-    return posixpath.join(posixpath.dirname(output.rstrip("/")), f"{stem}.quarantine.parquet")
 
 
 def decile_rows_off(decile_counts: pl.DataFrame) -> int:

@@ -3,15 +3,13 @@ the risk mix, as rich tables instead of raw frames."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import polars as pl
 from rich.table import Table
 
-from clm.scoring.batches import ScoreSummary, quarantine_path_for
+from clm.scoring.batches import ScoreSummary, quarantine_location
 
 
-def run_table(summary: ScoreSummary, output: Path, decile_rows_off: int | None = None) -> Table:
+def run_table(summary: ScoreSummary, output: str, decile_rows_off: int | None = None) -> Table:
     """Rows in, subscribers scored, rows quarantined in total and per failed check; with
     ``decile_rows_off`` (Spark's approximate deciles), how far they are from the exact ones."""
     table = Table(title=f"scoring {summary.scoring_month}", show_header=False)
@@ -29,8 +27,8 @@ def run_table(summary: ScoreSummary, output: Path, decile_rows_off: int | None =
     if decile_rows_off is not None:
         share = decile_rows_off / max(summary.subscribers_scored, 1)
         table.add_row("risk decile steps off exact", f"{decile_rows_off:,} ({share:.3%})")
-    table.add_row("scores", str(output))
-    table.add_row("quarantine", str(quarantine_path_for(output)))
+    table.add_row("scores", output)
+    table.add_row("quarantine", quarantine_location(output))
     return table
 
 
