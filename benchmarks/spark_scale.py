@@ -12,7 +12,10 @@ synthetic split (``tests/pipeline/scorer_support.py``: tiny models, so TreeSHAP 
 Spark's own cost weighs more than it would with a full-sized model). Spark's clock starts
 once the session and one Python worker per core (scoring libraries imported) are up, as the
 single-process step imports its libraries before its clock; the workers' start is reported
-apart (``python_workers_start_s``).
+apart (``python_workers_start_s``). With ``--operator-tables`` Spark ``local[2]`` also scores
+the same tables exported in an operator's own names and codes (``tests/operator_export.py``:
+months as YYYYMM, brands in Chinese), converted on the executors by ``conform_tables``: the
+cost of ``spark_score.py --operator-tables``; its scores are compared too.
 """
 
 from __future__ import annotations
@@ -38,6 +41,7 @@ if TYPE_CHECKING:
 LOCAL = "local[2]"
 CLUSTER = "local-cluster[2,1,{mib}]"
 RESULTS = "results.jsonl"
+SCORED_TABLES = ("usage_monthly", "subscribers")
 
 
 def record(folder: Path, **values: object) -> None:
@@ -92,11 +96,22 @@ def score_single(raw: Path, model: str, output: Path) -> None:
     )  # fmt: skip
 
 
-def score_spark(raw: Path, model: str, output: Path, master: str) -> None:
-    """Child process: ``score_tables`` on a fresh session, timed from reading the tables."""
+def export_operator_tables(raw: Path, folder: Path) -> None:
+    """Child process: the raw tables as an operator exports them (parquet)."""
+    from tests.operator_export import THEIR_CODES, write_operator_export
+
+    tables = {name: pl.read_parquet(raw / f"{name}.parquet") for name in SCORED_TABLES}
+    write_operator_export(tables, folder, THEIR_CODES, suffix="parquet")
+
+
+def score_spark(raw: Path, model: str, output: Path, master: str, operator: bool) -> None:
+    """Child process: ``score_tables`` on a fresh session, timed from reading the tables
+    (with ``operator``, tables in an operator's names and codes, converted first)."""
+    from tests.operator_export import THEIR_CODES, THEIR_NAMES, clm_values
     from tests.params import repo_params
 
-    from clm.scoring.spark import local_session, read_raw_tables, score_tables
+    from clm.data.operator import OperatorTables
+    from clm.scoring.spark import conform_tables, local_session, read_raw_tables, score_tables
 
     session = local_session(master)
     session.sparkContext.setLogLevel("ERROR")
@@ -106,13 +121,17 @@ def score_spark(raw: Path, model: str, output: Path, master: str) -> None:
     warm_up = time.perf_counter() - started
     started = time.perf_counter()
     usage, subscribers = read_raw_tables(session, str(raw))
+    if operator:
+        mappings = OperatorTables(str(raw), THEIR_NAMES, clm_values(THEIR_CODES), str(raw))
+        usage, subscribers = conform_tables(usage, subscribers, mappings)
     summary = score_tables(usage, subscribers, model, str(output), repo_params().scoring)
     seconds = time.perf_counter() - started
     jvm = session.sparkContext._jvm.java.lang.ProcessHandle.current().pid()
     jvm_peak = _vm_hwm_gib(int(jvm))
     session.stop()
     record(
-        raw.parent, step=f"spark {master}", subscribers=summary.run.subscribers_scored,
+        raw.parent, step=f"spark {master}{' operator tables' if operator else ''}",
+        subscribers=summary.run.subscribers_scored,
         rows_in=summary.run.rows_in, rows_quarantined=summary.run.rows_quarantined,
         buckets=summary.buckets, python_workers_start_s=round(warm_up, 1),
         seconds=round(seconds, 1),
@@ -140,7 +159,7 @@ def warm_python_workers(session: SparkSession) -> None:
 
 
 def compare(folder: Path, single: Path, spark: Path) -> None:
-    """Child process: the Spark scores against the single-process ones, row for row."""
+    """Child process: Spark's scores (``spark``) against the single-process ones, row for row."""
     a = pl.read_parquet(single).sort("subscriber_id")
     b = pl.read_parquet(spark / "*.parquet").sort("subscriber_id")
     assert a["subscriber_id"].equals(b["subscriber_id"]), "different subscribers scored"
@@ -150,7 +169,7 @@ def compare(folder: Path, single: Path, spark: Path) -> None:
     unequal = [name for name in others if not a[name].equals(b[name].cast(a[name].dtype))]
     decile_diff = (a["risk_decile"].cast(pl.Int64) - b["risk_decile"]).abs()
     record(
-        folder, step="compare", subscribers=a.height,
+        folder, step=f"compare {spark.name}", subscribers=a.height,
         churn_probability_equal=a["churn_probability"].equals(b["churn_probability"]),
         max_abs_diff_float_columns=max(diffs.values()), unequal_other_columns=unequal,
         decile_rows_differing=int((decile_diff > 0).sum()),
@@ -178,6 +197,9 @@ def main() -> None:
         "--scorer", help="scorer folder or models:/ URI (default: train a tiny one)"
     )
     parser.add_argument("--executor-mib", type=int, default=2048)
+    parser.add_argument(
+        "--operator-tables", action="store_true", help="also score an operator-named copy"
+    )
     parser.add_argument("--step", help=argparse.SUPPRESS)
     parser.add_argument("--folder", type=Path, help=argparse.SUPPRESS)
     parser.add_argument("--master", help=argparse.SUPPRESS)
@@ -201,6 +223,9 @@ def main() -> None:
             for master in masters:
                 subprocess.run([*run, "--step", "spark", "--master", master], check=True)
             subprocess.run([*run, "--step", "compare"], check=True)
+            if args.operator_tables:
+                for step in ("export", "spark-operator", "compare-operator"):
+                    subprocess.run([*run, "--step", step, "--master", LOCAL], check=True)
             lines = (base / RESULTS).read_text().splitlines()
             print(f"--- {size:,} subscribers generated x {args.months} months")
             print("\n".join(lines))
@@ -215,11 +240,17 @@ def run_step(args: argparse.Namespace) -> None:
         generate(raw, args.subscribers[0], args.months)
     elif args.step == "single":
         score_single(raw, args.scorer, single)
+    elif args.step == "export":
+        export_operator_tables(raw, folder / "operator")
     elif args.step == "spark":
         name = "spark-cluster" if args.master.startswith("local-cluster") else "spark-local"
-        score_spark(raw, args.scorer, folder / name, args.master)
+        score_spark(raw, args.scorer, folder / name, args.master, operator=False)
+    elif args.step == "spark-operator":
+        score_spark(folder / "operator", args.scorer, folder / "spark-operator", LOCAL, True)
     elif args.step == "compare":
         compare(folder, single, folder / "spark-local")
+    elif args.step == "compare-operator":
+        compare(folder, single, folder / "spark-operator")
 
 
 if __name__ == "__main__":
