@@ -89,9 +89,12 @@ def run_scenario(kind: str, onset: date, subscribers: int, root: Path) -> dict:
         "scenario": kind,
         "largest_driver_share_change": round(max(changes), 4),
         "largest_regional_change": round(max(regional_changes), 4),
-        "smallest_regional_p_value": float(
-            f"{min(r['p_value'] for m in result.document['months'][1:] for r in m['regions']):.2g}"
-        ),
+        **{
+            f"smallest_regional_{name}": float(
+                f"{min(r[name] for m in result.document['months'][1:] for r in m['regions']):.2g}"
+            )
+            for name in ("p_value", "p_adjusted")
+        },
         "monitored": f"{months[0]}..{months[-1]} ({len(months)} months)",
         "alerts": len(alerts),
         "alert_months": sorted({a.month.isoformat() for a in alerts}),

@@ -10,7 +10,7 @@ import polars as pl
 import pytest
 
 from clm.monitoring.alerts import regional_driver_alerts
-from clm.monitoring.regions import regional_shares
+from clm.monitoring.regions import _with_holm_adjusted, regional_shares
 
 CODES = ["competitor_behaviour", "customer_behaviour", "product_quality", "service_level"]
 MIX = [0.2, 0.4, 0.3, 0.1]  # each category's chance of being a quiet customer's top reason
@@ -104,3 +104,30 @@ def test_noise_in_small_regions_does_not_alert(params):
     moved = shares.filter(pl.col("change").abs() > params.monitor.alerts.driver_share_change)
     assert moved.height > 50  # a fixed threshold alone would fire again and again
     assert alerts_of(frame, params, params.monitor.min_segment_customers) == []
+
+
+def test_many_quiet_regions_do_not_give_chance_more_tries(params):
+    """Three hundred quiet regions for twelve months: 14,400 tests, where an unadjusted
+    p < 0.001 fired in 7 of the 12 months; Holm's adjustment over each month's tests holds
+    the month's chance of a false alarm at driver_p_value, whatever the number of regions."""
+    rng = np.random.default_rng(11)
+    frame = pl.concat(
+        [drawn(rng, month_of(i), f"city {r}", 100) for i in range(13) for r in range(300)]
+    )
+    shares = regional_shares(frame, CODES, params.monitor.min_segment_customers)
+    assert (shares["p_value"] < 0.001).sum() > 10  # what an unadjusted test would act on
+    assert alerts_of(frame, params, params.monitor.min_segment_customers) == []
+
+
+def test_holm_scales_each_months_ordered_p_values_and_keeps_their_order():
+    tests = pl.DataFrame(
+        {
+            "snapshot_month": [FIRST] * 2 + [month_of(1)] * 4,
+            "p_value": [None, None, 0.04, 0.01, 0.03, 0.5],
+        }
+    )
+    adjusted = _with_holm_adjusted(tests).sort("snapshot_month", "p_value", nulls_last=True)
+    # four tests in the second month: 4 x 0.01, then 3 x 0.03, max(2 x 0.04, 0.09), 1 x 0.5
+    assert adjusted["p_adjusted"].to_list() == pytest.approx(
+        [None, None, 0.04, 0.09, 0.09, 0.5], nan_ok=True
+    )

@@ -59,9 +59,11 @@ def driver_alerts(categories: pl.DataFrame, limit: float) -> list[Alert]:
 
 def regional_driver_alerts(regions: pl.DataFrame, limit: float, p_limit: float) -> list[Alert]:
     """Regional category shares (``regions.regional_shares``) that moved more than ``limit``
-    since last month with a test p-value below ``p_limit`` (a small region's shares are noisy);
-    the subject names the region and the category (``west: competitor_behaviour``)."""
-    hits = regions.filter((pl.col("change").abs() > limit) & (pl.col("p_value") < p_limit))
+    since last month with a test p-value, Holm-adjusted over the month's regions and
+    categories, below ``p_limit`` (a small region's shares are noisy, and many regions give
+    chance many tries); the subject names the region and the category
+    (``west: competitor_behaviour``)."""
+    hits = regions.filter((pl.col("change").abs() > limit) & (pl.col("p_adjusted") < p_limit))
     return _shifts(hits.with_columns(subject=pl.format("{}: {}", "region", "code")), limit)
 
 

@@ -26,7 +26,8 @@ class AlertThresholds:
     score_psi: float  # churn-probability PSI vs the previous month: score drift
     mix_psi: float  # stage or value-tier mix PSI vs the previous month: mix drift
     driver_share_change: float  # a category's driver share moving this much (share points)
-    driver_p_value: float  # ... and, in a region, its top-reason test's p-value below this
+    driver_p_value: float  # ... and, in a region, its top-reason test's p-value, Holm-adjusted
+    # over the month's regions x categories, below this
     auc_drop: float  # realised ROC-AUC this far below the test month's: performance decay
     lift_drop: float  # realised top-decile lift this far below the test month's
     max_ece: float  # realised calibration error above this

@@ -4,7 +4,8 @@ A shock in one region is diluted in the overall mix (one region of five moves th
 by a fifth), so the mix is also read per region. A region holds fewer high-risk customers than
 the whole base, so its shares are noisier: a move counts only when a two-proportion z-test on
 the customers whose top reason is in the category, this month against last, says it is not
-chance.
+chance, once adjusted for the month's many tests (Holm), so that more regions do not mean more
+false alarms.
 """
 
 from __future__ import annotations
@@ -42,9 +43,11 @@ def regional_shares(risky: pl.DataFrame, codes: list[str], min_customers: int) -
             )
         )
     )  # fmt: skip
+    kept = shares.join(tested, on=["snapshot_month", "region", "code"]).filter(
+        pl.col("customers") >= min_customers
+    )
     return (
-        shares.join(tested, on=["snapshot_month", "region", "code"])
-        .filter(pl.col("customers") >= min_customers)
+        _with_holm_adjusted(kept)
         .select(
             "snapshot_month",
             "region",
@@ -54,9 +57,24 @@ def regional_shares(risky: pl.DataFrame, codes: list[str], min_customers: int) -
             "change",
             top_reason_share=pl.col("top") / pl.col("customers"),
             p_value="p_value",
+            p_adjusted="p_adjusted",
         )
         .sort("snapshot_month", "region", "code")
     )
+
+
+def _with_holm_adjusted(tests: pl.DataFrame) -> pl.DataFrame:
+    """``p_adjusted``: each month's p-values (one per region and category) after Holm's
+    step-down adjustment, so an alert at ``p_adjusted < a`` keeps the chance that a quiet month
+    alerts anywhere below ``a``, however many regions the operator has and however the tests
+    depend on each other (a region's shares sum to one). scipy adjusts only for the false
+    discovery rate; these few lines spare statsmodels for one function."""
+    ordered = tests.sort("snapshot_month", "p_value", nulls_last=True)
+    count = pl.col("p_value").count().over("snapshot_month")
+    position = pl.int_range(pl.len()).over("snapshot_month")  # 0 for the smallest p
+    scaled = (count - position) * pl.col("p_value")
+    adjusted = scaled.cum_max().over("snapshot_month").clip(upper_bound=1.0)
+    return ordered.with_columns(p_adjusted=adjusted)
 
 
 def _top_reason_counts(risky: pl.DataFrame, codes: list[str]) -> pl.DataFrame:
