@@ -41,7 +41,6 @@ if TYPE_CHECKING:
 LOCAL = "local[2]"
 CLUSTER = "local-cluster[2,1,{mib}]"
 RESULTS = "results.jsonl"
-SCORED_TABLES = ("usage_monthly", "subscribers")
 
 
 def record(folder: Path, **values: object) -> None:
@@ -100,6 +99,8 @@ def export_operator_tables(raw: Path, folder: Path) -> None:
     """Child process: the raw tables as an operator exports them (parquet)."""
     from tests.operator_export import THEIR_CODES, write_operator_export
 
+    from clm.scoring.spark import SCORED_TABLES
+
     tables = {name: pl.read_parquet(raw / f"{name}.parquet") for name in SCORED_TABLES}
     write_operator_export(tables, folder, THEIR_CODES, suffix="parquet")
 
@@ -107,10 +108,9 @@ def export_operator_tables(raw: Path, folder: Path) -> None:
 def score_spark(raw: Path, model: str, output: Path, master: str, operator: bool) -> None:
     """Child process: ``score_tables`` on a fresh session, timed from reading the tables
     (with ``operator``, tables in an operator's names and codes, converted first)."""
-    from tests.operator_export import THEIR_CODES, THEIR_NAMES, clm_values
+    from tests.operator_export import their_mappings
     from tests.params import repo_params
 
-    from clm.data.operator import OperatorTables
     from clm.scoring.spark import conform_tables, local_session, read_raw_tables, score_tables
 
     session = local_session(master)
@@ -122,8 +122,7 @@ def score_spark(raw: Path, model: str, output: Path, master: str, operator: bool
     started = time.perf_counter()
     usage, subscribers = read_raw_tables(session, str(raw))
     if operator:
-        mappings = OperatorTables(str(raw), THEIR_NAMES, clm_values(THEIR_CODES), str(raw))
-        usage, subscribers = conform_tables(usage, subscribers, mappings)
+        usage, subscribers = conform_tables(usage, subscribers, their_mappings(raw))
     summary = score_tables(usage, subscribers, model, str(output), repo_params().scoring)
     seconds = time.perf_counter() - started
     jvm = session.sparkContext._jvm.java.lang.ProcessHandle.current().pid()

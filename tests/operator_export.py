@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import polars as pl
+
+from clm.data.operator import OperatorTables
 
 THEIR_NAMES = {
     "subscribers": {"user_id": "subscriber_id", "open_month": "join_month"},
@@ -52,3 +56,8 @@ def write_operator_export(
 def clm_values(codes: dict) -> dict:
     """``data.operator.values`` for the subscribers coded as ``codes`` say."""
     return {"subscribers": {column: {v: k for k, v in m.items()} for column, m in codes.items()}}
+
+
+def their_mappings(folder: Path) -> OperatorTables:
+    """``data.operator`` for an export in ``folder`` named and coded as this module writes it."""
+    return OperatorTables(str(folder), THEIR_NAMES, clm_values(THEIR_CODES), str(folder))

@@ -7,7 +7,13 @@ from dataclasses import replace
 import polars as pl
 import pytest
 from polars.testing import assert_frame_equal
-from tests.operator_export import THEIR_CODES, THEIR_NAMES, clm_values, export_like_an_operator
+from tests.operator_export import (
+    THEIR_CODES,
+    THEIR_NAMES,
+    clm_values,
+    export_like_an_operator,
+    their_mappings,
+)
 
 from clm.data.contract import RAW_TABLES
 from clm.data.io import TableError
@@ -53,11 +59,8 @@ def test_missing_table_and_unmapped_column_are_named(small_data, tmp_path):
 
 def test_their_codes_are_mapped_to_the_contracts_vocabularies(small_data, tmp_path):
     export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
-    folder = str(tmp_path / "export")
 
-    tables = import_operator_tables(
-        OperatorTables(folder, THEIR_NAMES, clm_values(THEIR_CODES), "")
-    )
+    tables = import_operator_tables(their_mappings(tmp_path / "export"))
 
     assert_frame_equal(tables["subscribers"], small_data.tables.subscribers)
 

@@ -7,7 +7,7 @@ import os
 import re
 import subprocess
 import sys
-from dataclasses import replace
+from dataclasses import asdict, replace
 from pathlib import Path
 
 import mlflow
@@ -20,16 +20,16 @@ from pyspark.sql import functions as F
 from tests.mlflow_store import tracking_uri
 from tests.operator_export import (
     THEIR_CODES,
-    THEIR_NAMES,
     clm_values,
     export_like_an_operator,
+    their_mappings,
     write_operator_export,
 )
 from tests.params import repo_params, write_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 
 from clm.data.contract import RAW_TABLES, SUBSCRIBERS, USAGE_MONTHLY
-from clm.data.operator import OperatorTables, import_operator_tables
+from clm.data.operator import import_operator_tables
 from clm.data.validate import FAILED_CHECKS
 from clm.registry import REGISTERED_MODELS
 from clm.scoring.batches import load_scorer_from, quarantine_path_for, score_input
@@ -37,6 +37,7 @@ from clm.scoring.inputs import OTHER_ROW_FAILED, SCORING_INPUT
 from clm.scoring.score import OUTPUT_SCHEMA
 from clm.scoring.spark import (
     _BRACKET_ACCURACY,
+    SCORED_TABLES,
     SPEND,
     _exact_quantiles,
     _spend_brackets,
@@ -52,7 +53,6 @@ from clm.scoring.spark import (
 pytestmark = pytest.mark.slow  # starts a driver and two executor JVMs
 
 SUBSCRIBERS_KEPT = 400
-SCORED_TABLES = ("usage_monthly", "subscribers")  # what scoring reads
 SCRIPT = Path(__file__).parents[2] / "scripts" / "spark_score.py"
 CLUSTER = "local-cluster[2,1,1024]"  # two executors of one core and 1 GiB each
 
@@ -202,7 +202,7 @@ def test_an_operators_own_tables_read_on_spark_as_the_pipeline_reads_them(
 ):
     export = tmp_path / "export"
     export_like_an_operator(small_data, export, THEIR_CODES)
-    tables = OperatorTables(str(export), THEIR_NAMES, clm_values(THEIR_CODES), str(tmp_path))
+    tables = their_mappings(export)
     read = [
         spark_cluster.read.csv(str(export / f"{name}.csv"), header=True)  # every column text
         for name in SCORED_TABLES
@@ -227,21 +227,15 @@ def test_an_operators_own_tables_read_on_spark_as_the_pipeline_reads_them(
 
 
 def test_spark_submit_script_scores_an_operators_own_tables(tiny_scorer, raw, tmp_path):
-    """``scripts/spark_score.py`` as spark-submit runs it (its own session, local[2]), on
+    """``scripts/spark_score.py`` as spark-submit runs it (its own session, local[*]), on
     parquet tables in the operator's names and codes, mapped by params.yaml data.operator."""
     folder, frame, _ = raw
     tables = {name: pl.read_parquet(folder / f"{name}.parquet") for name in SCORED_TABLES}
     export = tmp_path / "export"
     write_operator_export(tables, export, THEIR_CODES, suffix="parquet")
-    operator = {
-        "folder": str(export),
-        "columns": THEIR_NAMES,
-        "values": clm_values(THEIR_CODES),
-        "outcome_folder": str(tmp_path),
-    }
     params = write_params(
         tmp_path / "params.yaml",
-        data={"source": "operator", "operator": operator},
+        data={"source": "operator", "operator": asdict(their_mappings(export))},
         scoring={"max_quarantined_share": 0.1},
     )
     config = replace(repo_params().scoring, max_quarantined_share=0.1)

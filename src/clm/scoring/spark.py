@@ -80,6 +80,7 @@ from clm.scoring.spark_tasks import (
 
 logger = logging.getLogger(__name__)
 
+SCORED_TABLES = ("usage_monthly", "subscribers")  # the raw tables scoring reads, in this order
 SPEND = "_clm_prepaid_spend"  # cumulative spend of non-group prepaid subscribers, else null
 _BRACKET_ACCURACY = 10_000  # of the sketch that brackets an exact quantile: speed, not result
 # Spark has no unsigned integers; everything else maps one to one.
@@ -144,7 +145,7 @@ def read_raw_tables(spark: SparkSession, folder: str) -> tuple[DataFrame, DataFr
     """``usage_monthly`` and ``subscribers`` from ``<folder>/<table>.parquet`` (files or folders
     of parts, on any file system Spark reads)."""
     tables = []
-    for table in ("usage_monthly", "subscribers"):
+    for table in SCORED_TABLES:
         path = f"{folder.rstrip('/')}/{table}.parquet"
         try:
             tables.append(spark.read.parquet(path))
@@ -167,7 +168,7 @@ def conform_tables(
             conform_batches(name, tables.columns.get(name, {}), tables.values.get(name, {})),
             _spark_schema(RAW_TABLES[name]),
         )
-        for frame, name in ((usage, "usage_monthly"), (subscribers, "subscribers"))
+        for frame, name in zip((usage, subscribers), SCORED_TABLES, strict=True)
     )
 
 
