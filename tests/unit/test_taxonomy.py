@@ -150,7 +150,6 @@ def test_every_entry_is_bilingual(taxonomy):
 
 def test_lookups_follow_the_mappings(taxonomy):
     assert taxonomy.cause("price_war").category == "competitor_behaviour"
-    assert taxonomy.category_of_cause("billing_errors").code == "service_level"
     assert taxonomy.category_of_reason("coverage_quality").code == "product_quality"
     assert taxonomy.category_of_reason("channel_sim_flipping").code == "channel_behaviour"
     with pytest.raises(TaxonomyError, match="no_such_cause"):

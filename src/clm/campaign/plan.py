@@ -35,7 +35,6 @@ CUSTOMER_COLUMNS = (
     "reason_1_category",
     "arpu_mean_3m",
 )
-CHOICE_COLUMNS = ("measure_code", "expected_churn_reduction", "expected_value_yuan", "cost_yuan")
 PLAN_SCHEMA: dict[str, pl.DataType] = {
     "subscriber_id": pl.Int64(),
     "month": pl.Date(),

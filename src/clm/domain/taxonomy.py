@@ -122,10 +122,6 @@ class Taxonomy:
         """The cause with this code."""
         return _lookup(self.causes, code, "cause", "taxonomy")
 
-    def category_of_cause(self, code: str) -> Category:
-        """The fishbone category a cause belongs to."""
-        return self.categories[self.cause(code).category]
-
     def cause_of_reason(self, code: str) -> Cause:
         """The cause an exit-survey reason maps to."""
         return self.cause(_lookup(self.survey_reasons, code, "survey reason", "taxonomy").cause)

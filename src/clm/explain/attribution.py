@@ -87,11 +87,6 @@ class Attribution:
     def naive_accuracy(self) -> float:
         return self.naive.value
 
-    @property
-    def beats_naive(self) -> bool:
-        """Agreement at least the naive guess's, beyond the noise of either."""
-        return self.top_category.interval[0] >= self.naive.interval[0]
-
     def summary(self) -> dict:
         """The scalar figures, for the DVC metric file."""
         return {
