@@ -4,6 +4,7 @@ month scored and compared, the JSON and HTML written together, the CLI's exit st
 from __future__ import annotations
 
 import json
+import logging
 import shutil
 from dataclasses import replace
 from datetime import date
@@ -22,6 +23,7 @@ from clm.features.metadata import load_feature_metadata
 from clm.models.tasks import TASKS
 from clm.models.train import fit_final
 from clm.monitoring.config import MonitorError
+from clm.monitoring.report import render_report
 from clm.monitoring.stage import MonitorPaths, run_monitor
 from clm.synthetic.profile import REGIONS
 
@@ -186,6 +188,17 @@ def test_report_renders_in_chromium_with_its_charts(monitored, monitor_files, tm
     assert any("流失原因结构" in s and "Driver mix" in s for s in shown.sections)
     assert any("实际效果" in s and "Realised performance" in s for s in shown.sections)
     assert any("按地区" in s and "By region" in s for s in shown.subsections)
+
+
+def test_the_charts_draw_months_without_a_log_line(monitored, monitor_files, caplog):
+    """Months plotted as text that reads as dates made matplotlib log a line per series (24 in
+    a default run of ``clm monitor``)."""
+    document = json.loads(monitor_files.metrics.read_text(encoding="utf-8"))
+
+    with caplog.at_level(logging.INFO):
+        render_report(document)
+
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("matplotlib")] == []
 
 
 def test_the_run_is_logged_to_mlflow_with_its_series(monitored, monitor_files, tracking_store):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 from clm.domain.taxonomy import load_taxonomy
@@ -34,22 +35,26 @@ def render_report(document: dict) -> str:
     )
 
 
-def _labels(months: list[dict]) -> list[str]:
-    return [f"{date.fromisoformat(m['month']):%Y-%m}" for m in months]
+def _month_axis(ax: Axes, months: list[dict]) -> range:
+    """The x positions of ``months``, labelled ``YYYY-MM`` (positions, not the labels
+    themselves: matplotlib logs a line per series plotted against text that reads as dates)."""
+    positions = range(len(months))
+    ax.set_xticks(positions, [f"{date.fromisoformat(m['month']):%Y-%m}" for m in months])
+    return positions
 
 
 def driver_chart(months: list[dict]) -> str:
     """Each category's driver share among high-risk customers, month by month."""
     taxonomy = load_taxonomy()
-    labels = _labels(months)
     figure = Figure(figsize=(7.2, 3.8), layout="constrained")
     ax = figure.subplots()
+    x = _month_axis(ax, months)
     for code, category in taxonomy.categories.items():
         shares = [
             next((row["share"] * 100 for row in m["categories"] if row["code"] == code), 0.0)
             for m in months
         ]
-        ax.plot(labels, shares, marker="o", label=category.en)
+        ax.plot(x, shares, marker="o", label=category.en)
     ax.set_ylabel("% of the push towards churn (high risk)")
     figure.legend(loc="outside right upper", fontsize=8)
     return svg(figure)
@@ -57,15 +62,15 @@ def driver_chart(months: list[dict]) -> str:
 
 def score_chart(months: list[dict]) -> str:
     """Mean churn probability and the score's PSI against the reference and last month."""
-    labels = _labels(months)
     figure = Figure(figsize=(7.2, 3.4), layout="constrained")
     left = figure.subplots()
-    left.plot(labels, [m["mean_churn_probability"] * 100 for m in months], color=LINE, marker="o")
+    x = _month_axis(left, months)
+    left.plot(x, [m["mean_churn_probability"] * 100 for m in months], color=LINE, marker="o")
     left.set_ylabel("mean churn probability, %", color=LINE)
     right = left.twinx()
     for key, style in (("psi_reference", "-"), ("psi_previous", "--")):
         values = [m[key]["churn_probability"] for m in months]
-        right.plot(labels, values, color=SECOND, linestyle=style, marker=".", label=key)
+        right.plot(x, values, color=SECOND, linestyle=style, marker=".", label=key)
     right.set_ylabel("score PSI", color=SECOND)
     right.legend(loc="upper left", fontsize=8)
     return svg(figure)
@@ -74,13 +79,13 @@ def score_chart(months: list[dict]) -> str:
 def decay_chart(months: list[dict]) -> str:
     """Realised ROC-AUC and top-decile lift of the months whose churn window has closed."""
     closed = [m for m in months if m["performance"]]
-    labels = _labels(closed)
     figure = Figure(figsize=(7.2, 3.2), layout="constrained")
     left = figure.subplots()
-    left.plot(labels, [m["performance"]["roc_auc"] for m in closed], color=LINE, marker="o")
+    x = _month_axis(left, closed)
+    left.plot(x, [m["performance"]["roc_auc"] for m in closed], color=LINE, marker="o")
     left.set_ylabel("realised ROC-AUC", color=LINE)
     right = left.twinx()
     lift = [m["performance"]["top_decile_lift"] for m in closed]
-    right.plot(labels, lift, color=SECOND, marker="s")
+    right.plot(x, lift, color=SECOND, marker="s")
     right.set_ylabel("top-decile lift", color=SECOND)
     return svg(figure)
