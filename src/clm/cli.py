@@ -85,6 +85,8 @@ def main(verbose: Annotated[bool, typer.Option("--verbose", "-v")] = False) -> N
         level=logging.DEBUG if verbose else logging.INFO,
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
+    if not verbose:  # Spark's Python-JVM bridge logs each connection it opens and closes
+        logging.getLogger("py4j").setLevel(logging.WARNING)
 
 
 @app.command()
@@ -382,6 +384,14 @@ def score(
             "scripts/spark_score.py with spark-submit.",
         ),
     ] = None,
+    operator_tables: Annotated[
+        bool,
+        typer.Option(
+            help="--input is a folder of your own subscribers and usage_monthly tables (parquet "
+            "or CSV; on Spark parquet) in your names and codes: params.yaml's data.operator "
+            "columns and values bring them into clm's contract first, as dvc repro's import does.",
+        ),
+    ] = False,
 ) -> None:
     """Score with the artifact behind a progress bar, then print the run and risk-mix tables."""
     import tempfile
@@ -389,7 +399,7 @@ def score(
     from rich.console import Console
 
     if spark_master:
-        _score_on_spark(scorer_uri, input_path, out, month, params, spark_master)
+        _score_on_spark(scorer_uri, input_path, out, month, params, spark_master, operator_tables)
         return
 
     with _scoring_progress() as progress:
@@ -408,11 +418,14 @@ def score(
                 f"score failed: cannot load {scorer_uri}: {error}", err=True, fg=typer.colors.RED
             )
             raise typer.Exit(code=1) from error
-        progress.remove_task(loading)
         with (
             _input_errors(f"score {input_path}", batches.QuarantineShareError),
             tempfile.TemporaryDirectory() as temp,
         ):
+            if operator_tables:
+                progress.update(loading, description=f"converting {input_path} to clm's contract")
+                input_path = _in_contract(input_path, params, Path(temp), config.batch_rows)
+            progress.remove_task(loading)
             summary = batches.score_input(
                 batches.scan_input(input_path, Path(temp)), scorer, out, config, month, progress
             )
@@ -424,24 +437,47 @@ def score(
         console.print(mix_table(column, mix))
 
 
+def _in_contract(folder: Path, params: Path, temp: Path, batch_rows: int) -> Path:
+    """The operator's tables in ``folder`` converted into ``temp`` (params' data.operator)."""
+    from clm.config import load_section
+    from clm.data.operator import DataConfig, write_in_contract
+    from clm.scoring.spark import SCORED_TABLES
+
+    operator = load_section(DataConfig, "data", params).operator
+    write_in_contract(operator, folder, SCORED_TABLES, temp, batch_rows)
+    return temp
+
+
 def _score_on_spark(
-    scorer_uri: str, input_path: Path, out: Path, month: date | None, params: Path, master: str
+    scorer_uri: str,
+    input_path: Path,
+    out: Path,
+    month: date | None,
+    params: Path,
+    master: str,
+    operator_tables: bool,
 ) -> None:
     """``clm score`` on a local Spark session: same checks, summary and exit codes."""
     from rich.console import Console
 
     from clm.config import load_section
+    from clm.data.operator import DataConfig
     from clm.scoring import batches, spark
     from clm.scoring.tables import mix_table, run_table
 
     config = load_section(batches.ScoringConfig, "scoring", params)
-    session = spark.local_session(master)
-    try:
-        with _input_errors(f"score {input_path} on Spark", batches.QuarantineShareError):
+    step = f"score {input_path} on Spark"
+    # the session stops before an error is printed: its shutdown logs would follow the line
+    with _input_errors(step, batches.QuarantineShareError), _executor_input_errors(step):
+        session = spark.local_session(master)
+        try:
             usage, subscribers = spark.read_raw_tables(session, str(input_path))
+            if operator_tables:
+                operator = load_section(DataConfig, "data", params).operator
+                usage, subscribers = spark.conform_tables(usage, subscribers, operator)
             summary = spark.score_tables(usage, subscribers, scorer_uri, str(out), config, month)
-    finally:
-        session.stop()
+        finally:
+            session.stop()
     console = Console()
     console.print(run_table(summary.run, str(out), summary.decile_rows_off))
     for column, mix in summary.run.mix.items():
@@ -628,6 +664,24 @@ def _input_errors(step: str, *refusals: type[Exception]) -> Iterator[None]:
     except refusals as error:
         typer.secho(f"{step} failed: {error}", err=True, fg=typer.colors.RED)
         raise typer.Exit(code=1) from error
+
+
+@contextmanager
+def _executor_input_errors(step: str) -> Iterator[None]:
+    """A table's value refused on a Spark executor (``--operator-tables``: the import's
+    ``TableError`` in a worker's traceback) as one red line, exit 2, as on this machine."""
+    from pyspark.errors import PythonException
+
+    from clm.scoring.spark import worker_error
+
+    try:
+        yield
+    except PythonException as error:
+        line = worker_error(error)
+        if "TableError:" not in line:
+            raise
+        typer.secho(f"{step} failed: {line}", err=True, fg=typer.colors.RED)
+        raise typer.Exit(code=2) from error
 
 
 @contextmanager

@@ -3,10 +3,11 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
-from dataclasses import replace
+from dataclasses import asdict, replace
 
 import mlflow
 import polars as pl
@@ -15,12 +16,13 @@ import pyarrow.parquet as pq
 import pytest
 from mlflow import MlflowClient
 from polars.testing import assert_frame_equal
+from tests.operator_export import THEIR_CODES, clm_values, their_mappings, write_operator_export
 from tests.params import repo_params, write_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
-from typer.testing import CliRunner
+from typer.testing import CliRunner, Result
 
 from clm.cli import app
-from clm.data.contract import PLAUSIBLE_MAX
+from clm.data.contract import PLAUSIBLE_MAX, SUBSCRIBERS, USAGE_MONTHLY
 from clm.data.io import STAGING_PREFIX
 from clm.data.validate import FAILED_CHECKS
 from clm.domain.stages import STAGES
@@ -319,6 +321,46 @@ def test_cli_scores_csv_like_parquet_and_fails_clearly_on_bad_input(tiny_scorer,
     failed = runner.invoke(app, [*args, "--input", str(no_column), "--out", str(gap)])
     assert failed.exit_code == 2
     assert "arpu" in failed.output
+
+
+def test_cli_scores_an_operators_own_tables_as_it_scores_the_contract(
+    tiny_scorer, scored, tmp_path
+):
+    """CSV in the operator's names, codes and YYYYMM months, converted in batches by
+    params.yaml's data.operator: the scores of the contract input; an unlisted code: one line."""
+    _, contract_scores = scored
+    frame = tiny_scorer.frame
+    export = tmp_path / "export"
+    raw_tables = {
+        "usage_monthly": frame.select(list(USAGE_MONTHLY)),
+        "subscribers": frame.select(list(SUBSCRIBERS)).unique("subscriber_id"),
+    }
+    write_operator_export(raw_tables, export, THEIR_CODES)
+    out = tmp_path / "scores.parquet"
+
+    def score_with(values: dict) -> Result:
+        operator = replace(their_mappings(export), values=values)
+        params = write_params(
+            tmp_path / "params.yaml",
+            data={"source": "operator", "operator": asdict(operator)},
+            scoring={"batch_rows": 6000},
+        )
+        args = ["score", "--scorer", str(tiny_scorer.path), "--input", str(export)]
+        return CliRunner().invoke(
+            app, [*args, "--out", str(out), "--params", str(params), "--operator-tables"]
+        )
+
+    unlisted = clm_values(THEIR_CODES)
+    del unlisted["subscribers"]["brand"]["神州行"]
+    failed = score_with(unlisted)
+    assert failed.exit_code == 2, failed.output
+    last = failed.output.strip().splitlines()[-1]
+    assert re.search(r"table 'subscribers', column 'brand'.*value_mapped.*'神州行'", last), last
+    assert not out.exists()
+
+    ok = score_with(clm_values(THEIR_CODES))
+    assert ok.exit_code == 0, ok.output
+    assert_frame_equal(pl.read_parquet(out), pl.read_parquet(contract_scores))
 
 
 def with_bad_arpu(frame: pl.DataFrame) -> pl.DataFrame:

@@ -226,30 +226,66 @@ def test_an_operators_own_tables_read_on_spark_as_the_pipeline_reads_them(
     )
 
 
-def test_spark_submit_script_scores_an_operators_own_tables(tiny_scorer, raw, tmp_path):
-    """``scripts/spark_score.py`` as spark-submit runs it (its own session, local[*]), on
-    parquet tables in the operator's names and codes, mapped by params.yaml data.operator."""
-    folder, frame, _ = raw
-    tables = {name: pl.read_parquet(folder / f"{name}.parquet") for name in SCORED_TABLES}
-    export = tmp_path / "export"
+# Both Spark entry points, each in a process (and session) of its own.
+SPARK_SUBMIT = [sys.executable, str(SCRIPT)]  # as spark-submit runs it: local[*]
+CLM_SCORE_ON_SPARK = [
+    sys.executable, "-c", "from clm.cli import app; app()", "score", "--spark-master", "local[2]",
+]  # fmt: skip
+
+
+def as_an_operator_exports_it(raw, folder: Path, values: dict | None = None) -> list[str]:
+    """``raw``'s tables in the operator's names and codes as parquet in ``folder``, and the
+    entry points' arguments that score them with params.yaml's data.operator mapping them
+    (``values``: other value mappings)."""
+    tables = {name: pl.read_parquet(raw[0] / f"{name}.parquet") for name in SCORED_TABLES}
+    export = folder / "export"
     write_operator_export(tables, export, THEIR_CODES, suffix="parquet")
+    operator = replace(their_mappings(export), values=values or clm_values(THEIR_CODES))
     params = write_params(
-        tmp_path / "params.yaml",
-        data={"source": "operator", "operator": asdict(their_mappings(export))},
-        scoring={"max_quarantined_share": 0.1},
+        folder / "params.yaml",
+        data={"source": "operator", "operator": asdict(operator)},
+        scoring={"max_quarantined_share": 0.1},  # raw's bad rows
     )
+    return ["--input", str(export), "--params", str(params), "--operator-tables"]
+
+
+def run_entry_point(command: list[str], *args: str) -> subprocess.CompletedProcess:
+    env = os.environ | {"PYSPARK_PYTHON": sys.executable}
+    return subprocess.run([*command, *args], capture_output=True, text=True, env=env)
+
+
+@pytest.mark.parametrize(
+    "command", [SPARK_SUBMIT, CLM_SCORE_ON_SPARK], ids=["spark_score.py", "clm score"]
+)
+def test_either_spark_entry_point_scores_an_operators_own_tables(
+    command, tiny_scorer, raw, tmp_path
+):
+    operator_args = as_an_operator_exports_it(raw, tmp_path)
     config = replace(repo_params().scoring, max_quarantined_share=0.1)
     expected = tmp_path / "expected.parquet"
-    score_input(frame.lazy(), load_scorer_from(str(tiny_scorer.path)), expected, config)
+    score_input(raw[1].lazy(), load_scorer_from(str(tiny_scorer.path)), expected, config)
 
-    script = [sys.executable, str(SCRIPT), "--scorer", str(tiny_scorer.path)]
     out = tmp_path / "scores"
-    run = subprocess.run(
-        [*script, "--input", str(export), "--out", str(out), "--params", str(params),
-         "--operator-tables"],
-        capture_output=True, text=True, env=os.environ | {"PYSPARK_PYTHON": sys.executable},
-    )  # fmt: skip
+    run = run_entry_point(
+        command, "--scorer", str(tiny_scorer.path), "--out", str(out), *operator_args
+    )
 
     assert run.returncode == 0, run.stderr[-3000:]
     scores = pl.read_parquet(out / "*.parquet").sort("subscriber_id")
     assert scores["churn_probability"].equals(pl.read_parquet(expected)["churn_probability"])
+
+
+def test_clm_score_on_spark_names_a_code_the_mappings_do_not_list(tiny_scorer, raw, tmp_path):
+    unlisted = clm_values(THEIR_CODES)
+    del unlisted["subscribers"]["brand"]["神州行"]
+    operator_args = as_an_operator_exports_it(raw, tmp_path, unlisted)
+    out = tmp_path / "scores"
+
+    failed = run_entry_point(
+        CLM_SCORE_ON_SPARK, "--scorer", str(tiny_scorer.path), "--out", str(out), *operator_args
+    )
+
+    assert failed.returncode == 2, failed.stderr[-3000:]
+    last = failed.stderr.strip().splitlines()[-1]
+    assert re.search(r"table 'subscribers', column 'brand'.*value_mapped.*'神州行'", last), last
+    assert not out.exists()

@@ -18,9 +18,10 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
+import pyarrow.parquet as pq
 
 from clm.data.contract import RAW_TABLES
-from clm.data.io import TableError, check_contract
+from clm.data.io import TableError, check_contract, parquet_appender
 
 log = logging.getLogger(__name__)
 
@@ -103,6 +104,35 @@ def _import(tables: OperatorTables, folder: Path, names: Iterable[str]) -> dict[
     }
 
 
+def write_in_contract(
+    tables: OperatorTables, folder: Path, names: Iterable[str], out: Path, batch_rows: int
+) -> None:
+    """The operator's ``names`` tables in ``folder`` (its names and codes, parquet or CSV)
+    written to ``out/<name>.parquet`` in clm's raw contract, ``batch_rows`` rows at a time,
+    so that a month of any size converts in bounded memory. CSV is read as text, as Spark
+    reads it: ``conform`` casts each contract column and leaves no other."""
+    for name in names:
+        source = _require_table_file(folder, name)
+        if source.suffix == ".csv":
+            text = out / f"{name}.text.parquet"
+            try:
+                pl.scan_csv(source, infer_schema=False).sink_parquet(text)
+            except pl.exceptions.PolarsError as error:
+                raise TableError(name, "csv_parse", f"{source}: {error}") from error
+            source = text
+        rows = pq.ParquetFile(source)
+        if rows.metadata.num_rows == 0:
+            raise TableError(name, "non_empty", f"{source} has no rows")
+        log.info("converting %s from %s", name, source)
+        renames, recodes = tables.columns.get(name, {}), tables.values.get(name, {})
+        with parquet_appender(out / f"{name}.parquet") as append:
+            for batch in rows.iter_batches(batch_rows):
+                frame = conform(pl.from_arrow(batch), name, renames, recodes)
+                append(frame.select(list(RAW_TABLES[name])))
+        if source.parent == out:
+            source.unlink()  # the CSV's text copy
+
+
 def conform(
     frame: pl.DataFrame,
     table: str,
@@ -130,13 +160,18 @@ def conform(
 
 
 def _read(folder: Path, table: str) -> pl.DataFrame:
+    path = _require_table_file(folder, table)
+    log.info("reading %s from %s", table, path)
+    return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+
+
+def _require_table_file(folder: Path, table: str) -> Path:
     path = _table_file(folder, table)
     if path is None:
         raise TableError(
             table, "file_exists", f"no {table}.parquet or {table}.csv in {folder.resolve()}"
         )
-    log.info("reading %s from %s", table, path)
-    return pl.read_parquet(path) if path.suffix == ".parquet" else pl.read_csv(path)
+    return path
 
 
 def _table_file(folder: Path, table: str) -> Path | None:
