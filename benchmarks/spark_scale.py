@@ -99,7 +99,7 @@ def export_operator_tables(raw: Path, folder: Path) -> None:
     """Child process: the raw tables as an operator exports them (parquet)."""
     from tests.operator_export import THEIR_CODES, write_operator_export
 
-    from clm.scoring.spark import SCORED_TABLES
+    from clm.scoring.inputs import SCORED_TABLES
 
     tables = {name: pl.read_parquet(raw / f"{name}.parquet") for name in SCORED_TABLES}
     write_operator_export(tables, folder, THEIR_CODES, suffix="parquet")

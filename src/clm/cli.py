@@ -408,6 +408,7 @@ def score(
         from mlflow.exceptions import MlflowException
 
         from clm.config import load_section
+        from clm.data.operator import DataConfig
         from clm.scoring import batches
 
         config = load_section(batches.ScoringConfig, "scoring", params)
@@ -424,7 +425,8 @@ def score(
         ):
             if operator_tables:
                 progress.update(loading, description=f"converting {input_path} to clm's contract")
-                input_path = _in_contract(input_path, params, Path(temp), config.batch_rows)
+                operator = load_section(DataConfig, "data", params).operator
+                input_path = batches.operator_input(operator, input_path, Path(temp), config)
             progress.remove_task(loading)
             summary = batches.score_input(
                 batches.scan_input(input_path, Path(temp)), scorer, out, config, month, progress
@@ -435,17 +437,6 @@ def score(
     console.print(run_table(summary, str(out)))
     for column, mix in summary.mix.items():
         console.print(mix_table(column, mix))
-
-
-def _in_contract(folder: Path, params: Path, temp: Path, batch_rows: int) -> Path:
-    """The operator's tables in ``folder`` converted into ``temp`` (params' data.operator)."""
-    from clm.config import load_section
-    from clm.data.operator import DataConfig, write_in_contract
-    from clm.scoring.spark import SCORED_TABLES
-
-    operator = load_section(DataConfig, "data", params).operator
-    write_in_contract(operator, folder, SCORED_TABLES, temp, batch_rows)
-    return temp
 
 
 def _score_on_spark(

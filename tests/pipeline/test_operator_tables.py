@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 import polars as pl
+import pyarrow.parquet as pq
 import pytest
 from polars.testing import assert_frame_equal
 from tests.operator_export import (
@@ -17,7 +18,7 @@ from tests.operator_export import (
 
 from clm.data.contract import RAW_TABLES
 from clm.data.io import TableError
-from clm.data.operator import OperatorTables, import_operator_tables
+from clm.data.operator import OperatorTables, import_operator_tables, write_in_contract
 from clm.data.validate import validate_tables
 from clm.features.metadata import load_feature_metadata
 from clm.features.stage import run_features
@@ -63,6 +64,35 @@ def test_their_codes_are_mapped_to_the_contracts_vocabularies(small_data, tmp_pa
     tables = import_operator_tables(their_mappings(tmp_path / "export"))
 
     assert_frame_equal(tables["subscribers"], small_data.tables.subscribers)
+
+
+def test_written_in_contract_batch_by_batch_as_the_import_reads_it(small_data, tmp_path):
+    """``clm score --operator-tables``' conversion: CSV read as text, small batches."""
+    export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
+    tables = their_mappings(tmp_path / "export")
+    out = tmp_path / "contract"
+    out.mkdir()
+
+    write_in_contract(tables, tmp_path / "export", ["usage_monthly", "subscribers"], out, 1000)
+
+    assert sorted(path.name for path in out.iterdir()) == [
+        "subscribers.parquet", "usage_monthly.parquet",
+    ]  # fmt: skip
+    imported = import_operator_tables(tables)
+    for name in ("usage_monthly", "subscribers"):
+        assert pq.ParquetFile(out / f"{name}.parquet").num_row_groups > 1
+        assert_frame_equal(pl.read_parquet(out / f"{name}.parquet"), imported[name])
+
+
+def test_an_empty_or_missing_table_to_convert_is_named(small_data, tmp_path):
+    export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
+    tables = their_mappings(tmp_path / "export")
+    with pytest.raises(TableError, match=r"churn_events.*no churn_events\.parquet or"):
+        write_in_contract(tables, tmp_path, ["churn_events"], tmp_path, 1000)
+    subscribers = tmp_path / "export" / "subscribers.csv"
+    subscribers.write_text(subscribers.read_text().splitlines()[0] + "\n")
+    with pytest.raises(TableError, match=r"subscribers.*non_empty.*has no rows"):
+        write_in_contract(tables, tmp_path / "export", ["subscribers"], tmp_path, 1000)
 
 
 def test_a_value_the_value_mapping_does_not_list_is_named(small_data, tmp_path):

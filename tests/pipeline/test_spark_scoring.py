@@ -33,11 +33,10 @@ from clm.data.operator import import_operator_tables
 from clm.data.validate import FAILED_CHECKS
 from clm.registry import REGISTERED_MODELS
 from clm.scoring.batches import load_scorer_from, quarantine_path_for, score_input
-from clm.scoring.inputs import OTHER_ROW_FAILED, SCORING_INPUT
+from clm.scoring.inputs import OTHER_ROW_FAILED, SCORED_TABLES, SCORING_INPUT
 from clm.scoring.score import OUTPUT_SCHEMA
 from clm.scoring.spark import (
     _BRACKET_ACCURACY,
-    SCORED_TABLES,
     SPEND,
     _exact_quantiles,
     _spend_brackets,

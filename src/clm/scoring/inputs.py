@@ -31,6 +31,7 @@ from clm.months import from_index, to_index
 logger = logging.getLogger(__name__)
 
 TABLE = "scoring_input"
+SCORED_TABLES = ("usage_monthly", "subscribers")  # the raw tables scoring reads, in this order
 SCORING_INPUT: dict[str, pl.DataType] = {
     **USAGE_MONTHLY,
     **{name: dtype for name, dtype in SUBSCRIBERS.items() if name != "subscriber_id"},

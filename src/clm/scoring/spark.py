@@ -61,7 +61,7 @@ from clm.scoring.batches import (
     ScoringConfig,
     quarantine_location,
 )
-from clm.scoring.inputs import check_history
+from clm.scoring.inputs import SCORED_TABLES, check_history
 from clm.scoring.month import GROUP_SCHEMA, STATS_COLUMNS, MonthStats
 from clm.scoring.rules import DECILES
 from clm.scoring.score import OUTPUT_SCHEMA, Scorer
@@ -80,7 +80,6 @@ from clm.scoring.spark_tasks import (
 
 logger = logging.getLogger(__name__)
 
-SCORED_TABLES = ("usage_monthly", "subscribers")  # the raw tables scoring reads, in this order
 SPEND = "_clm_prepaid_spend"  # cumulative spend of non-group prepaid subscribers, else null
 _BRACKET_ACCURACY = 10_000  # of the sketch that brackets an exact quantile: speed, not result
 # Spark has no unsigned integers; everything else maps one to one.
