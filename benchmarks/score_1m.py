@@ -53,7 +53,9 @@ def score(folder: Path, model: str, operator_tables: bool) -> None:
     from tests.operator_export import their_mappings
     from tests.params import repo_params
 
-    from clm.scoring.batches import load_scorer_from, operator_input, scan_input, score_input
+    from clm.data.operator import write_in_contract
+    from clm.scoring.batches import load_scorer_from, scan_input, score_input
+    from clm.scoring.inputs import SCORED_TABLES
 
     config = repo_params().scoring
     started = time.perf_counter()
@@ -62,7 +64,7 @@ def score(folder: Path, model: str, operator_tables: bool) -> None:
         converting = time.perf_counter()
         export, folder = folder / "export", folder / "converted"
         folder.mkdir()
-        operator_input(their_mappings(export), export, folder, config)
+        write_in_contract(their_mappings(export), export, SCORED_TABLES, folder, config.batch_rows)
         print(f"convert the operator's CSV export: {time.perf_counter() - converting:.1f} s")
     summary = score_input(scan_input(folder, folder), scorer, folder / "scores.parquet", config)
     seconds = time.perf_counter() - started

@@ -408,8 +408,9 @@ def score(
         from mlflow.exceptions import MlflowException
 
         from clm.config import load_section
-        from clm.data.operator import DataConfig
+        from clm.data.operator import DataConfig, write_in_contract
         from clm.scoring import batches
+        from clm.scoring.inputs import SCORED_TABLES
 
         config = load_section(batches.ScoringConfig, "scoring", params)
         try:
@@ -426,7 +427,10 @@ def score(
             if operator_tables:
                 progress.update(loading, description=f"converting {input_path} to clm's contract")
                 operator = load_section(DataConfig, "data", params).operator
-                input_path = batches.operator_input(operator, input_path, Path(temp), config)
+                write_in_contract(
+                    operator, input_path, SCORED_TABLES, Path(temp), config.batch_rows
+                )
+                input_path = Path(temp)
             progress.remove_task(loading)
             summary = batches.score_input(
                 batches.scan_input(input_path, Path(temp)), scorer, out, config, month, progress

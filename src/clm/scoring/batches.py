@@ -38,11 +38,9 @@ from clm.data.io import (
     schema_checked,
     write_together,
 )
-from clm.data.operator import OperatorTables, write_in_contract
 from clm.domain.budget import BudgetRules
 from clm.months import require_first_of_month
 from clm.scoring.inputs import (
-    SCORED_TABLES,
     SCORING_INPUT,
     TABLE,
     check_columns,
@@ -121,17 +119,6 @@ def scan_input(path: Path, temp_dir: Path) -> pl.LazyFrame:
     if len(parquet) != len(files):
         raise TableError("scoring_input", "file_format", f"{path}: only .parquet and .csv")
     return pl.scan_parquet(parquet)
-
-
-def operator_input(
-    tables: OperatorTables, folder: Path, temp_dir: Path, config: ScoringConfig
-) -> Path:
-    """An operator's export in ``folder`` (its names and codes: ``tables``, params.yaml's
-    ``data.operator``) written to ``temp_dir`` in clm's raw layout, for ``scan_input``.
-    Converted in batches of a quarter of ``batch_rows``: rows read as text weigh more than the
-    numbers they become (1M subscribers from CSV: 2.28 GiB peak, 2.63 GiB with whole batches)."""
-    write_in_contract(tables, folder, SCORED_TABLES, temp_dir, max(1, config.batch_rows // 4))
-    return temp_dir
 
 
 def score_input(
