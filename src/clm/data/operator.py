@@ -115,6 +115,7 @@ def write_in_contract(
     and leaves no other."""
     for name in names:
         source = _require_table_file(folder, name)
+        log.info("converting %s from %s", name, source)
         if source.suffix == ".csv":
             text = out / f"{name}.text.parquet"
             try:
@@ -125,7 +126,6 @@ def write_in_contract(
         rows = pq.ParquetFile(source)
         if rows.metadata.num_rows == 0:
             raise TableError(name, "non_empty", f"{source} has no rows")
-        log.info("converting %s from %s", name, source)
         renames, recodes = tables.columns.get(name, {}), tables.values.get(name, {})
         with parquet_appender(out / f"{name}.parquet") as append:
             for batch in rows.iter_batches(max(1, batch_rows // 4)):
