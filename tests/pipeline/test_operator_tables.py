@@ -85,14 +85,17 @@ def test_written_in_contract_batch_by_batch_as_the_import_reads_it(small_data, t
 
 
 def test_an_empty_or_missing_table_to_convert_is_named(small_data, tmp_path):
-    export_like_an_operator(small_data, tmp_path / "export", THEIR_CODES)
-    tables = their_mappings(tmp_path / "export")
+    export = tmp_path / "export"
+    export_like_an_operator(small_data, export, THEIR_CODES)
+    tables = their_mappings(export)
     with pytest.raises(TableError, match=r"churn_events.*no churn_events\.parquet or"):
-        write_in_contract(tables, tmp_path, ["churn_events"], tmp_path, 1000)
-    subscribers = tmp_path / "export" / "subscribers.csv"
+        write_in_contract(tables, tmp_path, ["churn_events"], export, 1000)
+    with pytest.raises(ValueError, match="would overwrite the operator's export"):
+        write_in_contract(tables, export, ["subscribers"], export, 1000)
+    subscribers = export / "subscribers.csv"
     subscribers.write_text(subscribers.read_text().splitlines()[0] + "\n")
     with pytest.raises(TableError, match=r"subscribers.*non_empty.*has no rows"):
-        write_in_contract(tables, tmp_path / "export", ["subscribers"], tmp_path, 1000)
+        write_in_contract(tables, export, ["subscribers"], tmp_path, 1000)
 
 
 def test_a_value_the_value_mapping_does_not_list_is_named(small_data, tmp_path):

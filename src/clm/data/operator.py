@@ -113,11 +113,13 @@ def write_in_contract(
     than the numbers they become (1M subscribers from CSV: 2.28 GiB peak, 2.63 GiB with whole
     batches). CSV is read as text, as Spark reads it: ``conform`` casts each contract column
     and leaves no other."""
+    if out.resolve() == folder.resolve():
+        raise ValueError(f"{out}: the converted tables would overwrite the operator's export")
     for name in names:
         source = _require_table_file(folder, name)
         log.info("converting %s from %s", name, source)
+        text = out / f"{name}.text.parquet"  # a CSV's columns as text, read in batches
         if source.suffix == ".csv":
-            text = out / f"{name}.text.parquet"
             try:
                 pl.scan_csv(source, infer_schema=False).sink_parquet(text)
             except pl.exceptions.PolarsError as error:
@@ -131,8 +133,7 @@ def write_in_contract(
             for batch in rows.iter_batches(max(1, batch_rows // 4)):
                 frame = conform(pl.from_arrow(batch), name, renames, recodes)
                 append(frame.select(list(RAW_TABLES[name])))
-        if source.parent == out:
-            source.unlink()  # the CSV's text copy
+        text.unlink(missing_ok=True)
 
 
 def conform(
