@@ -26,8 +26,9 @@ from clm.scoring.tables import mix_table, run_table
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--scorer", required=True, help="models:/clm-scorer@champion or a folder")
-    parser.add_argument("--input", help="folder (any Spark file system) with usage_monthly.parquet "
-                        "and subscribers.parquet")  # fmt: skip
+    parser.add_argument("--input", help="folder (any Spark file system) with usage_monthly and "
+                        "subscribers as .parquet, or as .csv with a header (with "
+                        "--operator-tables)")  # fmt: skip
     parser.add_argument("--usage-table", help="catalog table instead of --input")
     parser.add_argument("--subscribers-table", help="catalog table instead of --input")
     parser.add_argument("--out", required=True, help="scores folder; quarantine beside it")

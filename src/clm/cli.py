@@ -388,8 +388,8 @@ def score(
         bool,
         typer.Option(
             help="--input is a folder of your own subscribers and usage_monthly tables (parquet "
-            "or CSV; on Spark parquet) in your names and codes: params.yaml's data.operator "
-            "columns and values bring them into clm's contract first, as dvc repro's import does.",
+            "or CSV) in your names and codes: params.yaml's data.operator columns and values "
+            "bring them into clm's contract first, as dvc repro's import does.",
         ),
     ] = False,
 ) -> None:

@@ -29,6 +29,7 @@ from tests.params import repo_params, write_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
 
 from clm.data.contract import RAW_TABLES, SUBSCRIBERS, USAGE_MONTHLY
+from clm.data.io import TableError
 from clm.data.operator import import_operator_tables
 from clm.data.validate import FAILED_CHECKS
 from clm.registry import REGISTERED_MODELS
@@ -196,16 +197,13 @@ def test_spend_thresholds_are_polars_quantiles_on_a_large_and_a_small_network(
         assert thresholds[network] == [part[SPEND].quantile(share, "linear") for share in shares]
 
 
-def test_an_operators_own_tables_read_on_spark_as_the_pipeline_reads_them(
+def test_an_operators_own_csv_tables_read_on_spark_as_the_pipeline_reads_them(
     spark_cluster, small_data, tmp_path
 ):
     export = tmp_path / "export"
     export_like_an_operator(small_data, export, THEIR_CODES)
     tables = their_mappings(export)
-    read = [
-        spark_cluster.read.csv(str(export / f"{name}.csv"), header=True)  # every column text
-        for name in SCORED_TABLES
-    ]
+    read = read_raw_tables(spark_cluster, str(export))  # CSV: every column text
 
     usage, subscribers = conform_tables(*read, tables)
 
@@ -214,6 +212,8 @@ def test_an_operators_own_tables_read_on_spark_as_the_pipeline_reads_them(
         keys = [c for c in ("subscriber_id", "month") if c in RAW_TABLES[name]]
         assert_frame_equal(pl.from_arrow(frame.toArrow()).sort(keys), expected[name].sort(keys))
 
+    with pytest.raises(TableError, match=r"usage_monthly.*usage_monthly\.parquet or .*\.csv"):
+        read_raw_tables(spark_cluster, str(tmp_path / "empty"))
     unlisted = clm_values(THEIR_CODES)
     del unlisted["subscribers"]["brand"]["神州行"]
     _, subscribers = conform_tables(*read, replace(tables, values=unlisted))

@@ -141,15 +141,23 @@ def local_session(master: str = "local[2]", short_lived: bool = False) -> SparkS
 
 
 def read_raw_tables(spark: SparkSession, folder: str) -> tuple[DataFrame, DataFrame]:
-    """``usage_monthly`` and ``subscribers`` from ``<folder>/<table>.parquet`` (files or folders
-    of parts, on any file system Spark reads)."""
+    """``usage_monthly`` and ``subscribers`` from ``<folder>/<table>.parquet``, or else
+    ``<table>.csv`` with a header, every column text (an operator's export, for
+    ``conform_tables`` to cast): files or folders of parts, on any file system Spark reads."""
     tables = []
     for table in SCORED_TABLES:
-        path = f"{folder.rstrip('/')}/{table}.parquet"
+        base = f"{folder.rstrip('/')}/{table}"
         try:
-            tables.append(spark.read.parquet(path))
-        except AnalysisException as error:
-            raise TableError(table, "file_exists", f"cannot read {path}: {error}") from error
+            tables.append(spark.read.parquet(f"{base}.parquet"))
+        except AnalysisException as parquet_error:
+            try:
+                tables.append(spark.read.csv(f"{base}.csv", header=True))
+            except AnalysisException:
+                raise TableError(
+                    table,
+                    "file_exists",
+                    f"cannot read {base}.parquet or {base}.csv: {parquet_error}",
+                ) from parquet_error
     usage, subscribers = tables
     return usage, subscribers
 
