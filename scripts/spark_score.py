@@ -38,6 +38,7 @@ def main() -> None:
                         "names and codes: apply params.yaml data.operator's mappings")  # fmt: skip
     args = parser.parse_args()
     logging.basicConfig(level=logging.INFO)
+    logging.getLogger("py4j").setLevel(logging.WARNING)  # a line per connection it opens and closes
     spark = SparkSession.builder.appName("clm-score").getOrCreate()
     if args.input:
         usage, subscribers = read_raw_tables(spark, args.input)
