@@ -96,12 +96,7 @@ def import_outcome_tables(tables: OperatorTables, base: Path = Path()) -> dict[s
 
 
 def _import(tables: OperatorTables, folder: Path, names: Iterable[str]) -> dict[str, pl.DataFrame]:
-    return {
-        name: conform(
-            _read(folder, name), name, tables.columns.get(name, {}), tables.values.get(name, {})
-        )
-        for name in names
-    }
+    return {name: conform(_read(folder, name), name, tables) for name in names}
 
 
 def write_in_contract(
@@ -128,22 +123,23 @@ def write_in_contract(
         rows = pq.ParquetFile(source)
         if rows.metadata.num_rows == 0:
             raise TableError(name, "non_empty", f"{source} has no rows")
-        renames, recodes = tables.columns.get(name, {}), tables.values.get(name, {})
         with parquet_appender(out / f"{name}.parquet") as append:
             for batch in rows.iter_batches(max(1, batch_rows // 4)):
-                frame = conform(pl.from_arrow(batch), name, renames, recodes)
-                append(frame.select(list(RAW_TABLES[name])))
+                append(to_contract(pl.from_arrow(batch), name, tables))
         text.unlink(missing_ok=True)
 
 
-def conform(
-    frame: pl.DataFrame,
-    table: str,
-    renames: dict[str, str],
-    recodes: dict[str, dict[Any, Any]],
-) -> pl.DataFrame:
-    """Rename to contract names, map the values of ``recodes``' columns (clm column -> {their
-    value: clm value}) and cast every contract column to its contract dtype."""
+def to_contract(frame: pl.DataFrame, table: str, tables: OperatorTables) -> pl.DataFrame:
+    """``conform``, keeping only the contract's columns, in its order: the same schema for
+    every batch of a table converted batch by batch."""
+    return conform(frame, table, tables).select(list(RAW_TABLES[table]))
+
+
+def conform(frame: pl.DataFrame, table: str, tables: OperatorTables) -> pl.DataFrame:
+    """Rename ``table``'s columns to contract names by ``tables.columns``, map the values of
+    the columns ``tables.values`` lists (clm column -> {their value: clm value}) and cast
+    every contract column to its contract dtype."""
+    renames, recodes = tables.columns.get(table, {}), tables.values.get(table, {})
     missing_sources = sorted(set(renames) - set(frame.columns))
     if missing_sources:
         raise TableError(table, "column_present", f"mapped columns {missing_sources} not found")

@@ -172,7 +172,7 @@ def conform_tables(
     message (``worker_error`` reads it)."""
     return tuple(
         frame.mapInArrow(
-            conform_batches(name, tables.columns.get(name, {}), tables.values.get(name, {})),
+            conform_batches(name, tables),
             _spark_schema(RAW_TABLES[name]),
         )
         for frame, name in zip((usage, subscribers), SCORED_TABLES, strict=True)

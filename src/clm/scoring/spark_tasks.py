@@ -15,14 +15,13 @@ import functools
 from collections.abc import Callable, Iterator
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import polars as pl
 import pyarrow as pa
 from pyspark import SparkFiles, TaskContext
 
-from clm.data.contract import RAW_TABLES, SUBSCRIBERS, USAGE_MONTHLY
-from clm.data.operator import conform
+from clm.data.contract import SUBSCRIBERS, USAGE_MONTHLY
+from clm.data.operator import OperatorTables, to_contract
 from clm.data.validate import FAILED_CHECKS
 from clm.scoring.artifact import scorer_in
 from clm.scoring.inputs import SCORING_INPUT, scoring_input, split_scorable
@@ -105,17 +104,15 @@ def score_batches(
 
 
 def conform_batches(
-    table: str, renames: dict[str, str], recodes: dict[str, dict[Any, Any]]
+    table: str, tables: OperatorTables
 ) -> Callable[[Iterator[pa.RecordBatch]], Iterator[pa.RecordBatch]]:
     """A ``mapInArrow`` function: an operator's ``table`` in the raw contract, batch by batch,
     by the import of ``dvc repro`` (``clm.data.operator.conform``: its renames, value
     recodes and month parsing), so Spark reads the tables as the pipeline does."""
-    contract = list(RAW_TABLES[table])
 
     def apply(batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
         for batch in batches:
-            frame = conform(pl.from_arrow(batch), table, renames, recodes).select(contract)
-            yield from _to_arrow(frame).to_batches()
+            yield from _to_arrow(to_contract(pl.from_arrow(batch), table, tables)).to_batches()
 
     return apply
 
