@@ -12,6 +12,7 @@ import polars as pl
 import pytest
 import yaml
 from mlflow import MlflowClient
+from tests.chromium import render
 from tests.params import repo_params
 
 from clm.data.contract import SURVEY_REASONS
@@ -35,6 +36,8 @@ def tiny_dataset(seed: int = 5, rows: int = ROWS) -> pl.DataFrame:
     plan = rng.choice(["basic", "plus <10 GB", "max [unlimited]"], ROWS)  # XGBoost refuses <, [, ]
     risk = -1.5 + 2.0 * complaints - 0.04 * tenure + 0.5 * (plan == "basic")
     churned = rng.random(ROWS) < 1 / (1 + np.exp(-risk))
+    weights = 1 / np.arange(1, 41)  # 40 service areas, a few large and many rare
+    area = rng.choice([f"A{i:02d}" for i in range(40)], ROWS, p=weights / weights.sum())
     return pl.DataFrame(
         {
             "Customer": [f"c{i:04d}" for i in range(ROWS)],
@@ -43,6 +46,7 @@ def tiny_dataset(seed: int = 5, rows: int = ROWS) -> pl.DataFrame:
             "Night min": (minutes / 3).round(1),
             "Complaints": complaints,
             "Plan": plan,
+            "Area": area,
             "Status": np.where(churned, "gone", "active"),
             "Churned": np.where(churned, "Yes", "No"),
         }
@@ -67,6 +71,13 @@ MAPPING = {
             "kind": "category",
             "cause": "service_offering",
             "description": "Tariff plan",
+        },
+        "area": {
+            "source": "Area",
+            "kind": "category",
+            "cause": "market_separation",
+            "description": "Service area",
+            "min_count": 10,  # areas with fewer training customers share one column
         },
     },
     "excluded": {"Status": "the churn itself, recorded after the fact"},
@@ -120,18 +131,29 @@ def test_snapshot_run_end_to_end(tracking_store, tmp_path):
     assert not any(c.startswith("Status") or c == "status" for c in model.encoder.columns)
     assert set(model.encoder.columns) >= {"complaints", "tenure_months", "mou", "plan=basic"}
     assert "plan=max %5Bunlimited%5D" in model.encoder.columns
+    area_columns = [c for c in model.encoder.columns if c.startswith("area=")]
+    (pooled,) = document["pooled_levels"]
+    assert pooled["feature"] == "area" and pooled["levels_kept"] == len(area_columns) - 1
+    assert "area=(other)" in area_columns and 0 < pooled["levels_kept"] < 40
+    assert pooled["rows"]["train"] > 0 and pooled["levels_pooled"] > 0
     assert yaml.safe_load((out / "model" / "mapping.yaml").read_text()) == MAPPING
 
     reasons = pl.read_parquet(out / "reasons.parquet")
     assert reasons.height == document["rows"]["test"]
     causes = set(reasons["reason_1_cause"].drop_nulls())
     mapped_causes = {"dealer_speculation", "falling_satisfaction", "service_attitude"}
-    assert causes <= mapped_causes | {"service_offering"}  # only the mapped features' causes
+    extra_causes = {"service_offering", "market_separation"}
+    assert causes <= mapped_causes | extra_causes  # only the mapped features' causes
 
     html = (out / "drivers.html").read_text(encoding="utf-8")
     assert "no lifecycle-stage model" in html and "no truth" in html
     assert document["recorded_reasons"].startswith("skipped: the mapping has no reason column")
     assert "Status" in html and "the churn itself" in html  # excluded columns are listed
+    assert "Rare levels scored as one level" in html  # and the pooled feature
+    shown = render(out / "drivers.html", tmp_path / "profile")
+    shown.assert_offline_and_clean()
+    shown.assert_charts_drawn(2)  # categories and causes
+    assert any("Drivers by feature" in section for section in shown.sections)
 
     version = MlflowClient().get_model_version_by_alias("clm-snapshot-tiny", "challenger")
     assert str(version.version) == document["registered"]["version"]

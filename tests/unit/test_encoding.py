@@ -1,5 +1,6 @@
-"""The feature encoder: training levels travel with the model, an unseen level is refused,
-and any category text makes a model column XGBoost accepts."""
+"""The feature encoder: training levels travel with the model, an unseen level is refused
+(or, for a feature with a min_count, pooled with the rare ones), and any category text makes
+a model column XGBoost accepts."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ import pytest
 import xgboost as xgb
 
 from clm.features.metadata import FeatureMeta, load_feature_metadata
-from clm.models.encoding import FeatureEncoder, UnknownCategoryError
+from clm.models.encoding import FeatureEncoder, UnknownCategoryError, known_levels
 
 LEVELS = ["<5 GB", "[legacy]", "plan]2", "50%", "50%25", "plain"]  # [, ] and < XGBoost refuses
 
@@ -51,3 +52,26 @@ def test_known_levels_one_hot_in_training_order_and_survive_a_round_trip() -> No
     assert list(matrix.columns) == ["tenure_months", "brand=budget", "brand=youth"]
     assert matrix.iloc[0].isna().tolist() == [True, False, False]
     assert matrix.iloc[0, 1:].tolist() == [0.0, 1.0]
+
+
+def test_a_min_count_pools_rare_and_unseen_levels_into_one_column_that_survives_saving():
+    metadata = {
+        "area": FeatureMeta(
+            "area", "Service area", "", "market_separation", "category", min_count=3
+        ),
+        "brand": load_feature_metadata()["brand"],
+    }
+    train = pl.DataFrame(
+        {"area": ["big"] * 4 + ["small"] * 2 + ["(other)", None], "brand": ["youth"] * 8}
+    )
+    encoder = FeatureEncoder.from_dict(FeatureEncoder.fit(train, metadata).to_dict())
+    scored = pl.DataFrame(
+        {"area": ["big", "small", "new", None, "(other)"], "brand": ["youth"] * 5}
+    )
+    matrix = encoder.transform(scored)
+
+    assert list(matrix.columns) == ["area=big", "area=(other)", "brand=youth"]
+    assert matrix["area=big"].tolist() == [1.0, 0.0, 0.0, 0.0, 0.0]
+    assert matrix["area=(other)"].tolist() == [0.0, 1.0, 1.0, 0.0, 1.0]  # a null is no level
+    # a pooled feature bounds no level: scoring checks only the others
+    assert known_levels(encoder) == {"brand": frozenset({"youth"})}

@@ -14,10 +14,11 @@ from typer.testing import CliRunner
 from clm.cli import app
 from clm.config import read_params
 from clm.features.metadata import load_feature_metadata
+from clm.models.encoding import FeatureEncoder
 from clm.snapshot.frame import ID, LABEL, filter_rows, map_frame, read_source, validate_frame
 from clm.snapshot.mapping import Arithmetic, Column, MappingError, load_mapping, parse_expression
 from clm.snapshot.pipeline import prepare
-from clm.snapshot.split import split_frame
+from clm.snapshot.split import pooled_levels, split_frame
 
 CSV = """id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned
 a,100,50,10,0,Yes,ok,1,No
@@ -333,6 +334,38 @@ def test_a_category_value_missing_from_train_is_named_at_check(tmp_path):
         prepare(load_mapping(path))
 
 
+def test_a_category_with_a_min_count_scores_rare_and_unseen_values_as_one_level(tmp_path):
+    header = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
+    states = ["ok"] * 30 + ["few"] * 2 + ["some"] * 8  # training rows; "rare" only in test
+    rows = [
+        f"{i},{i},1,1,0,Yes,{state},1,{'Yes' if i % 2 else 'No'}\n"
+        for i, state in enumerate(["rare", "ok", "few", "some", *states])
+    ]
+    mapping = base_mapping()
+    mapping["files"] = [{"path": "toy.csv", "part": "train"}, {"path": "test.csv", "part": "test"}]
+    mapping["split"] = {"valid_share": 0.25, "seed": 1}
+    mapping["extra"]["state"] = {
+        "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
+        "min_count": 5,
+    }  # fmt: skip
+    path = write(tmp_path, mapping, header + "".join(rows[4:]))
+    (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
+    loaded = load_mapping(path)
+    parts = prepare(loaded).parts  # no error for "rare": the feature pools it
+    encoder = FeatureEncoder.fit(parts["train"], loaded.metadata)
+
+    assert set(encoder.levels["state"]) <= {"ok", "some"}  # "few": 2 rows, below 5
+    test = encoder.transform(parts["test"])
+    by_id = dict(zip(parts["test"][ID].to_list(), test["state=(other)"].tolist(), strict=True))
+    assert by_id == {"0": 1.0, "1": 0.0, "2": 1.0, "3": 0.0}  # rare (unseen), ok, few, some
+    pooled = pooled_levels(encoder, parts, loaded.metadata)
+    assert [(p.feature, p.min_count, p.levels_kept) for p in pooled] == [
+        ("state", 5, len(encoder.levels["state"]))
+    ]
+    assert pooled[0].rows["test"] == 2
+    assert pooled[0].rows["train"] + pooled[0].rows["valid"] == 2  # the two "few" rows
+
+
 REASON_CSV = """id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned,why
 a,100,50,10,0,Yes,ok,1,No,
 b,200,0,0,3,No,ok,2,Yes,Competitor offer
@@ -475,6 +508,9 @@ def _set(mapping: dict, dotted: str, value) -> dict:
         ("filter", [{"column": "calls", "missing": 1, "reason": "x"}], r"'missing: true'"),
         ("filter", [{"column": "churned", "equals": "No", "reason": "x"}], r"by the outcome"),
         ("filter", {"column": "state"}, r"filter: a list of rules"),
+        ("features.mou.min_count", 5, r"features.mou.min_count: only category features pool"),
+        ("extra.state.min_count", 0, r"extra.state.min_count: a whole number of training rows"),
+        ("extra.state.min_count", True, r"extra.state.min_count: a whole number of training row"),
         ("population", {"churn_rate": 1.5}, r"population.churn_rate: expected a share"),
         ("population", {"rate": 0.1}, r"population: the one key is 'churn_rate'"),
     ],
@@ -483,6 +519,9 @@ def test_each_misuse_of_a_new_key_is_one_line_naming_file_entry_and_rule(
     tmp_path, key, value, message
 ):
     mapping = options_mapping()
+    mapping["extra"]["state"] = {
+        "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
+    }  # fmt: skip
     if value is None:
         del mapping["features"]["mou"]["cause_reason"]
     else:

@@ -29,6 +29,7 @@ class FeatureMeta:
     min: float | None = None
     max: float | None = None
     nullable: bool = False
+    min_count: int | None = None  # category: levels rarer in training share one column
 
 
 @cache

@@ -4,9 +4,9 @@ A mapping is YAML (the format is documented in ``docs/mapping.md``). Everything 
 checked without reading the data is checked here, on load, with the mapping file and entry
 named in the message: unknown clm features, unknown cause codes, bad kinds, a feature built
 from an excluded (leaky), label, id or split column, a data file outside the folders the
-mapping may read, a misused ``clip`` / ``round`` / ``cause`` / ``columns`` / ``filter`` /
-``population`` entry. Columns missing from the data file are checked by ``clm.snapshot.frame``
-when the header is read.
+mapping may read, a misused ``clip`` / ``round`` / ``min_count`` / ``cause`` / ``columns`` /
+``filter`` / ``population`` entry. Columns missing from the data file are checked by
+``clm.snapshot.frame`` when the header is read.
 
 A mapping may come from anyone, so it names data files only inside its own folder or a data
 root the operator trusts (``snapshot.data_roots`` in params.yaml): a mapping pointing at
@@ -364,9 +364,14 @@ def _parse_split(raw: Any, files: tuple[SourceFile, ...], where: str) -> SplitSp
     )
 
 
+_FEATURE_KEYS = frozenset(
+    ("source", "nullable", "description", "round", "clip", "min_count", "cause", "cause_reason")
+)
+
+
 def _parse_features(raw: Any, where: str) -> list[FeatureSpec]:
     """clm features: ``name: <expression>`` or ``name: {source, nullable, description, clip,
-    round, cause, cause_reason}``.
+    round, min_count, cause, cause_reason}``.
 
     The kind, unit and range are always clm's; the description may be reworded, because
     clm's speaks of one month and a snapshot column may cover many; the cause may be changed
@@ -382,11 +387,10 @@ def _parse_features(raw: Any, where: str) -> list[FeatureSpec]:
                 f"under 'extra' with a cause, kind and description to keep it as its own feature"
             )
         long_form = isinstance(entry, dict) and "source" in entry
-        allowed = {"source", "nullable", "description", "round", "clip", "cause", "cause_reason"}
-        if long_form and set(entry) - allowed:
+        if long_form and set(entry) - _FEATURE_KEYS:
             raise MappingError(
-                f"{where}.{name}: unknown keys {sorted(set(entry) - allowed)}; "
-                f"allowed: {sorted(allowed)}"
+                f"{where}.{name}: unknown keys {sorted(set(entry) - _FEATURE_KEYS)}; "
+                f"allowed: {sorted(_FEATURE_KEYS)}"
             )
         source = parse_expression(entry["source"] if long_form else entry, f"{where}.{name}")
         meta = known[name]
@@ -411,7 +415,7 @@ def _parse_extras(raw: Any, where: str) -> list[FeatureSpec]:
     causes = load_taxonomy().causes
     known = load_feature_metadata()
     required = {"source", "cause", "kind", "description"}
-    allowed = required | {"unit", "min", "max", "nullable", "round", "clip"}
+    allowed = required | {"unit", "min", "max", "nullable", "round", "clip", "min_count"}
     specs = []
     for name, entry in raw.items():
         label = f"{where}.{name}"
@@ -446,8 +450,8 @@ def _parse_extras(raw: Any, where: str) -> list[FeatureSpec]:
 
 
 def _with_options(spec: FeatureSpec, entry: dict, where: str) -> FeatureSpec:
-    """``spec`` with the entry's ``clip``, ``round`` and (clm features only) ``cause`` /
-    ``cause_reason``."""
+    """``spec`` with the entry's ``clip``, ``round``, ``min_count`` and (clm features only)
+    ``cause`` / ``cause_reason``."""
     kind = spec.meta.kind
     for key in ("clip", "round"):
         if key in entry and kind not in NUMERIC:
@@ -461,11 +465,27 @@ def _with_options(spec: FeatureSpec, entry: dict, where: str) -> FeatureSpec:
         raise MappingError(
             f"{where}.round: the number of decimals to keep (0 for whole numbers), got {digits!r}"
         )
+    if "min_count" in entry:
+        min_count = _parse_min_count(spec, entry, where)
+        spec = replace(spec, meta=replace(spec.meta, min_count=min_count))
     override = None
     if spec.mapped and ("cause" in entry or "cause_reason" in entry):
         override = _parse_override(spec.meta.cause, entry, where)
         spec = replace(spec, meta=replace(spec.meta, cause=entry["cause"]))
     return replace(spec, clip=clip, round_digits=digits, cause_override=override)
+
+
+def _parse_min_count(spec: FeatureSpec, entry: dict, where: str) -> int:
+    """A category's ``min_count``: the training rows a level needs for a column of its own."""
+    if spec.meta.kind != "category":
+        raise MappingError(
+            f"{where}.min_count: only category features pool rare levels; "
+            f"'{spec.meta.name}' is a {spec.meta.kind}"
+        )
+    count = entry["min_count"]
+    if not isinstance(count, int) or isinstance(count, bool) or count < 1:
+        raise MappingError(f"{where}.min_count: a whole number of training rows, got {count!r}")
+    return count
 
 
 def _parse_clip(raw: Any, where: str) -> tuple[float | None, float | None]:

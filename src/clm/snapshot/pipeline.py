@@ -55,7 +55,7 @@ from clm.snapshot.report import (
     recorded_agreement,
     render_snapshot_report,
 )
-from clm.snapshot.split import check_train_levels, split_frame
+from clm.snapshot.split import check_train_levels, pooled_levels, split_frame
 from clm.tracking import file_digest, git_commit, log_to_finished_run, use_experiment
 
 log = logging.getLogger(__name__)
@@ -134,7 +134,11 @@ def prepare(mapping: Mapping) -> Prepared:
     log.info(
         "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
     )
-    categories = [name for name, meta in mapping.metadata.items() if meta.kind == "category"]
+    categories = [
+        name
+        for name, meta in mapping.metadata.items()
+        if meta.kind == "category" and not meta.min_count  # pooled: any level is scored
+    ]
     try:
         parts = split_frame(table, mapping.split)
         check_train_levels(parts, categories)
@@ -180,6 +184,7 @@ def run_snapshot(
         )  # fmt: skip
         settings = replace(settings, model=model)
         dropped_constraints |= costly
+    log.info("final fit, then the refit on train + valid")
     trained, fit = fit_final(
         TASK, tuning.best_params, parts["train"], parts["valid"], mapping.metadata,
         settings.model, train_config, rounds=cv_rounds,
@@ -189,6 +194,8 @@ def run_snapshot(
     trained = refit_on_seen(
         trained, tuning.best_params, seen, settings.model, fit.best_rounds, population
     )
+    pooled = pooled_levels(trained.encoder, parts, mapping.metadata)
+    log.info("references: logistic regression and scikit-learn gradient boosting, same rows")
     scores = scores_with_references(trained, seen, test, settings.model.seed)
     metrics = {name: churn_metrics(TASK.labels(test), score) for name, score in scores.items()}
     # every scorer's test probabilities, row by row: for paired comparisons (bootstrap)
@@ -198,13 +205,14 @@ def run_snapshot(
     )
 
     k = settings.explain.top_reasons
+    log.info("explaining %d test customers (TreeSHAP)", test.height)
     explained = explain_snapshot(trained, test, mapping, k)
     write_parquet_atomic(reasons_table(explained, k), out / "reasons.parquet")
     agreement = recorded_agreement(explained, test, mapping)
     prior = prior_summary(fit.prior, test, explained["churn_probability"].mean(), settings.train)
     report = SnapshotReport(
         mapping.dataset, mapping.description, metrics, mapping.excluded, agreement,
-        prior=prior, dropped=prepared.dropped, overrides=cause_overrides(mapping),
+        prior=prior, dropped=prepared.dropped, overrides=cause_overrides(mapping), pooled=pooled,
     )  # fmt: skip
     html = render_snapshot_report(explained, mapping, report, settings.explain)
     write_text_atomic(html, out / "drivers.html")
@@ -216,6 +224,7 @@ def run_snapshot(
     document |= {
         "prior": prior,
         "dropped_rows": [asdict(rows) for rows in prepared.dropped],
+        "pooled_levels": [asdict(levels) for levels in pooled],
         "cause_overrides": cause_overrides(mapping),
         "tuning_cv_folds": tuning_folds(parts, settings.snapshot),
         "monotone_constraints": {
@@ -351,6 +360,7 @@ def _tune(
         settings.tune,
         storage=journal_storage(out / "optuna.journal"),
         data_digest=_data_digest(mapping),
+        show_progress=True,  # trials on a large table take minutes: say how far it is
         cv_folds=tuning_folds(parts, settings.snapshot),
         population_rate=mapping.population_rate,
     )
@@ -383,6 +393,8 @@ def drop_costly_constraints(
     best, rounds = tuning.best_value, tuning.best_rounds
     rules_here = [f for f in model.monotone_constraints.get(TASK.name, {}) if f in seen[0].columns]
     splits = grouped_folds(seen, folds, model.seed) if rules_here else []
+    if rules_here:
+        log.info("trying each of %d monotone constraints out by %d-fold CV", len(rules_here), folds)
     dropped = {}
     for feature in rules_here:
         rules = {f: s for f, s in model.monotone_constraints[TASK.name].items() if f != feature}

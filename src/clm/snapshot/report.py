@@ -63,6 +63,7 @@ class SnapshotReport:
     prior: dict | None = None  # churn rates seen and stated, what was done (pipeline.prior_summary)
     dropped: tuple = ()  # DroppedRows per filter rule of the mapping
     overrides: dict = field(default_factory=dict)  # feature -> clm_cause, cause, reason
+    pooled: tuple = ()  # PooledLevels per feature with a min_count
 
 
 def explain_snapshot(

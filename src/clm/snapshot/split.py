@@ -10,10 +10,13 @@ score a model on rows it was trained on.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 
 import polars as pl
 from sklearn.model_selection import train_test_split
 
+from clm.features.metadata import FeatureMeta
+from clm.models.encoding import FeatureEncoder
 from clm.snapshot.frame import FILE, ID, LABEL, PART
 from clm.snapshot.mapping import MappingError, SplitSpec
 
@@ -44,7 +47,8 @@ def split_frame(table: pl.DataFrame, spec: SplitSpec) -> dict[str, pl.DataFrame]
 
 def check_train_levels(parts: dict[str, pl.DataFrame], categories: Sequence[str]) -> None:
     """Every category value of valid and test occurs in train: the encoder learns its levels
-    from train, and a level it never saw cannot be scored."""
+    from train, and a level it never saw cannot be scored (unless the feature pools its rare
+    levels, ``min_count``: the caller leaves those out)."""
     for name in categories:
         seen = parts["train"][name].drop_nulls().unique()
         for part in ("valid", "test"):
@@ -53,8 +57,41 @@ def check_train_levels(parts: dict[str, pl.DataFrame], categories: Sequence[str]
             if unseen:
                 raise MappingError(
                     f"category feature '{name}': value(s) {unseen[:5]} occur in the {part} part "
-                    f"but not in train; merge rare values with a recode"
+                    f"but not in train; merge rare values with a recode, or give the feature a "
+                    f"min_count to score them as one level (docs/mapping.md)"
                 )
+
+
+@dataclass(frozen=True)
+class PooledLevels:
+    """A category feature's levels without a column of their own (its ``min_count``), and
+    the rows of each part scored as its pooled level (rare in train, or never in train)."""
+
+    feature: str
+    min_count: int
+    levels_kept: int  # levels with a column of their own
+    levels_pooled: int  # training levels held by fewer than min_count rows
+    rows: dict[str, int]  # part -> rows holding a pooled level
+
+
+def pooled_levels(
+    encoder: FeatureEncoder, parts: dict[str, pl.DataFrame], metadata: dict[str, FeatureMeta]
+) -> tuple[PooledLevels, ...]:
+    """What pooling did to each pooled feature, for metrics.json and the report."""
+    pooled = []
+    for name in encoder.pooled:
+        kept = pl.Series(encoder.levels[name], dtype=pl.String)
+        is_pooled = pl.col(name).is_not_null() & ~pl.col(name).is_in(kept.implode())
+        pooled.append(
+            PooledLevels(
+                feature=name,
+                min_count=metadata[name].min_count,
+                levels_kept=kept.len(),
+                levels_pooled=parts["train"][name].drop_nulls().n_unique() - kept.len(),
+                rows={part: int(parts[part].select(is_pooled.sum()).item()) for part in PARTS},
+            )
+        )
+    return tuple(pooled)
 
 
 def _stratified_groups(table: pl.DataFrame, share: float, seed: int) -> pl.Series:
