@@ -309,3 +309,31 @@ def test_an_oversampled_training_file_is_corrected_to_the_stated_rate(tracking_s
     assert "Churn rates and probabilities" in html
     silent_html = (tmp_path / "runs" / "silent" / "drivers.html").read_text(encoding="utf-8")
     assert "Warning:" in silent_html
+
+
+def test_a_run_that_fails_before_its_end_leaves_the_last_runs_files(
+    tracking_store, tmp_path, monkeypatch
+):
+    tiny_dataset().write_csv(tmp_path / "tiny.csv")
+    mapping_path = tmp_path / "tiny.yaml"
+    mapping_path.write_text(yaml.safe_dump(MAPPING), encoding="utf-8")
+    run_snapshot(mapping_path, small_settings(), tmp_path / "runs")
+    out = tmp_path / "runs" / "tiny"
+    results = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".journal"}
+
+    # a second run, whose report would differ, fails at its last step (registering the model)
+    changed = MAPPING | {"description": "a changed fixture"}
+    mapping_path.write_text(yaml.safe_dump(changed), encoding="utf-8")
+
+    def fail(*args, **kwargs):
+        raise RuntimeError("the registry went away")
+
+    monkeypatch.setattr("clm.snapshot.pipeline.log_and_register", fail)
+    with pytest.raises(RuntimeError, match="registry went away"):
+        run_snapshot(mapping_path, small_settings(), tmp_path / "runs")
+
+    left = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".journal"}
+    assert left == results  # no file of the failed run beside the last run's, nothing staged
+    assert {"scores.parquet", "reasons.parquet", "drivers.html", "metrics.json"} <= {
+        path.name for path in results
+    }

@@ -20,7 +20,7 @@ import polars as pl
 
 from clm import paths
 from clm.config import load_section
-from clm.data.io import write_parquet_atomic, write_text_atomic
+from clm.data.io import write_together
 from clm.explain.drivers import ExplainConfig
 from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
@@ -35,7 +35,7 @@ from clm.models.tasks import (
     train_rounds,
 )
 from clm.models.train import fit_final, log_and_register
-from clm.models.trained import TrainedModel
+from clm.models.trained import BOOSTER_FILE, META_FILE, TrainedModel
 from clm.models.tune import Matrix, Range, TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import (
     ID,
@@ -198,16 +198,9 @@ def run_snapshot(
     log.info("references: logistic regression and scikit-learn gradient boosting, same rows")
     scores = scores_with_references(trained, seen, test, settings.model.seed)
     metrics = {name: churn_metrics(TASK.labels(test), score) for name, score in scores.items()}
-    # every scorer's test probabilities, row by row: for paired comparisons (bootstrap)
-    write_parquet_atomic(
-        test.select(ID, LABEL).with_columns(pl.Series(name, s) for name, s in scores.items()),
-        out / "scores.parquet",
-    )
-
     k = settings.explain.top_reasons
     log.info("explaining %d test customers (TreeSHAP)", test.height)
     explained = explain_snapshot(trained, test, mapping, k)
-    write_parquet_atomic(reasons_table(explained, k), out / "reasons.parquet")
     agreement = recorded_agreement(explained, test, mapping)
     prior = prior_summary(fit.prior, test, explained["churn_probability"].mean(), settings.train)
     report = SnapshotReport(
@@ -215,11 +208,6 @@ def run_snapshot(
         prior=prior, dropped=prepared.dropped, overrides=cause_overrides(mapping), pooled=pooled,
     )  # fmt: skip
     html = render_snapshot_report(explained, mapping, report, settings.explain)
-    write_text_atomic(html, out / "drivers.html")
-
-    model_dir = out / "model"
-    trained.save(model_dir)
-    shutil.copyfile(mapping.path, model_dir / "mapping.yaml")
     document = _document(mapping, parts, metrics, tuning, asdict(fit))
     document |= {
         "prior": prior,
@@ -253,14 +241,50 @@ def run_snapshot(
         "version": version,
         "run_id": run_id,
     }
-    write_text_atomic(json.dumps(document, indent=2) + "\n", out / "metrics.json")
+    # every scorer's test probabilities, row by row: for paired comparisons (bootstrap)
+    scored = test.select(ID, LABEL).with_columns(pl.Series(n, s) for n, s in scores.items())
+    written = _write_outputs(
+        out, scored, reasons_table(explained, k), html, trained, mapping.path, document
+    )
     log_to_finished_run(
         run_id,
         {f"test_{name}": value for name, value in metrics[MODEL].items()},
-        [out / "metrics.json", out / "drivers.html", model_dir / "mapping.yaml"],
+        [written["metrics"], written["report"], written["mapping"]],
         "snapshot",
     )
     return document
+
+
+def _write_outputs(
+    out: Path,
+    scores: pl.DataFrame,
+    reasons: pl.DataFrame,
+    html: str,
+    trained: TrainedModel,
+    mapping_path: Path,
+    document: dict,
+) -> dict[str, Path]:
+    """Every file of the run in one commit (``write_together``): a run that fails or is killed
+    leaves the last run's files as they were, never one run's report beside another's model.
+    Returns the files by role."""
+    targets = {
+        "scores": out / "scores.parquet",
+        "reasons": out / "reasons.parquet",
+        "report": out / "drivers.html",
+        "booster": out / "model" / BOOSTER_FILE,
+        "model_meta": out / "model" / META_FILE,
+        "mapping": out / "model" / "mapping.yaml",
+        "metrics": out / "metrics.json",
+    }
+    with write_together(*targets.values()) as staged_paths:
+        staged = dict(zip(targets, staged_paths, strict=True))
+        scores.write_parquet(staged["scores"])
+        reasons.write_parquet(staged["reasons"])
+        staged["report"].write_text(html, encoding="utf-8")
+        trained.save(staged["booster"].parent)  # writes the booster and model_meta files
+        shutil.copyfile(mapping_path, staged["mapping"])
+        staged["metrics"].write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    return targets
 
 
 def prior_summary(
