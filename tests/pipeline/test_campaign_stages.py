@@ -132,6 +132,34 @@ def test_plan_writes_the_plan_and_a_bilingual_call_sheet(planned) -> None:
     assert summary["gap_to_lp_bound"] < 0.01
 
 
+def campaign_files(paths: CampaignPaths) -> dict[Path, bytes]:
+    """Every file of the plan and the reports, with its bytes."""
+    folders = (paths.campaign_dir, paths.report_json.parent)
+    return {file: file.read_bytes() for folder in folders for file in folder.rglob("*")}
+
+
+def test_a_plan_or_report_that_fails_while_writing_leaves_the_last_ones_whole(
+    planned, monkeypatch
+) -> None:
+    paths, config, customers = planned
+    roll_forward(paths, customers)
+    run_measure(config, paths)
+    before = campaign_files(paths)
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    # a new plan (half the budget) failing at its call sheet, a report failing at its HTML
+    monkeypatch.setattr("clm.campaign.stage.write_call_sheet", fail)
+    with pytest.raises(OSError, match="disk full"):
+        run_plan(replace(config, total_budget_yuan=config.total_budget_yuan / 2), paths)
+    monkeypatch.setattr("clm.campaign.measure_stage.render_report", fail)
+    with pytest.raises(OSError, match="disk full"):
+        run_measure(config, paths)
+
+    assert campaign_files(paths) == before  # never a new plan beside an older call sheet
+
+
 def test_measure_reports_uplift_learns_a_model_and_logs_to_mlflow(planned, tracking_store) -> None:
     paths, config, customers = planned
     roll_forward(paths, customers)

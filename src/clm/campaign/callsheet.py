@@ -13,7 +13,6 @@ from pathlib import Path
 import polars as pl
 import xlsxwriter
 
-from clm.data.io import write_together
 from clm.domain.taxonomy import Taxonomy, Term
 
 REASONS = 3
@@ -43,10 +42,10 @@ def call_sheet(plan: pl.DataFrame, taxonomy: Taxonomy) -> pl.DataFrame:
 
 
 def write_call_sheet(sheet: pl.DataFrame, csv_path: Path, xlsx_path: Path) -> None:
-    """Write the call sheet as CSV and XLSX, as one commit: both new or both old."""
-    with write_together(csv_path, xlsx_path) as (csv_staged, xlsx_staged):
-        csv_staged.write_text(BOM + sheet.write_csv(), encoding="utf-8")
-        _write_xlsx(sheet, xlsx_staged)
+    """Write the call sheet as CSV and XLSX (the caller stages both with the plan they come
+    from, ``clm.data.io.write_together``)."""
+    csv_path.write_text(BOM + sheet.write_csv(), encoding="utf-8")
+    _write_xlsx(sheet, xlsx_path)
 
 
 def _write_xlsx(sheet: pl.DataFrame, path: Path) -> None:

@@ -36,7 +36,7 @@ from clm.campaign.simulate import NO_TRUTH, Counterfactuals
 from clm.campaign.stage import CampaignPaths, scan_table
 from clm.campaign.uplift import fit_uplift, load_uplift
 from clm.config import load_section
-from clm.data.io import write_text_atomic
+from clm.data.io import write_text_atomic, write_together
 from clm.data.operator import DataConfig
 from clm.domain.taxonomy import load_taxonomy
 from clm.months import to_index
@@ -92,8 +92,7 @@ def run_measure(
     document["policies"] = _judge_policies(
         config, files, generator, month, document["uplift_model"]
     )
-    write_text_atomic(json.dumps(document, indent=2), files.report_json)
-    write_text_atomic(render_report(document), files.report_html)
+    _write_reports(document, files)
     return document
 
 
@@ -115,10 +114,16 @@ def write_waiting_report(files: CampaignPaths) -> dict:
     document = {"month": str(month), "waiting_for_outcome": reason}
     _empty_uplift_folder(files.uplift_dir)
     _say_not_learned(files.uplift_dir, reason)
-    write_text_atomic(json.dumps(document, indent=2), files.report_json)
-    write_text_atomic(render_report(document), files.report_html)
+    _write_reports(document, files)
     logger.info("measure: %s", reason)
     return document
+
+
+def _write_reports(document: dict, files: CampaignPaths) -> None:
+    """campaign.json and campaign.html as one commit: a killed run leaves both old."""
+    with write_together(files.report_json, files.report_html) as (json_staged, html_staged):
+        json_staged.write_text(json.dumps(document, indent=2), encoding="utf-8")
+        html_staged.write_text(render_report(document), encoding="utf-8")
 
 
 def _empty_uplift_folder(folder: Path) -> None:

@@ -21,7 +21,7 @@ from clm.campaign.config import CampaignConfig, CampaignError, check_config
 from clm.campaign.plan import build_plan, scores_for_month, with_arpu
 from clm.campaign.uplift import load_uplift
 from clm.data.contract import RAW_TABLES
-from clm.data.io import check_contract, write_parquet_atomic, write_text_atomic
+from clm.data.io import check_contract, write_together
 from clm.domain.taxonomy import load_taxonomy
 
 
@@ -71,13 +71,14 @@ def run_plan(
         effects, summary = uplift, {"effects": "uplift model", "uplift_check": uplift.check.reason}
     plan = build_plan(with_arpu(scores, usage), config, taxonomy, effects)
     summary = {**plan.summary, **summary}
-    write_parquet_atomic(plan.table, files.plan)
-    write_text_atomic(json.dumps(summary, indent=2), files.plan_summary)
-    write_call_sheet(
-        call_sheet(plan.table, taxonomy),
-        files.campaign_dir / "callsheet.csv",
-        files.campaign_dir / "callsheet.xlsx",
-    )
+    sheet = call_sheet(plan.table, taxonomy)
+    # one commit: a killed run never leaves a new plan beside an older call sheet
+    sheets = (files.campaign_dir / "callsheet.csv", files.campaign_dir / "callsheet.xlsx")
+    with write_together(files.plan, files.plan_summary, *sheets) as staged:
+        plan_staged, summary_staged, csv_staged, xlsx_staged = staged
+        plan.table.write_parquet(plan_staged)
+        summary_staged.write_text(json.dumps(summary, indent=2), encoding="utf-8")
+        write_call_sheet(sheet, csv_staged, xlsx_staged)
     return summary
 
 
