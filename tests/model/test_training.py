@@ -69,6 +69,24 @@ def test_saved_model_round_trips(small_split, tmp_path):
     np.testing.assert_array_equal(loaded.predict(test), trained.predict(test))
 
 
+def test_a_save_that_fails_with_its_other_files_leaves_the_saved_model(small_split, tmp_path):
+    train, valid = small_split.part("train"), small_split.part("valid")
+    fit = {"max_depth": 2}
+    first, _ = fit_final(CHURN, fit, train, valid, load_feature_metadata(), MODEL, ALWAYS_CALIBRATE)
+    folder = tmp_path / "churn"
+    with first.saved_with(folder, folder / "registration.json") as (registration,):
+        registration.write_text('{"version": "1"}', encoding="utf-8")
+    before = {path: path.read_bytes() for path in folder.iterdir()}
+
+    second = replace(first, calibrator=None)  # another model, whose meta differs
+    saving = second.saved_with(folder, folder / "registration.json")
+    with pytest.raises(OSError, match="registry unreachable"), saving:
+        raise OSError("registry unreachable")  # before its registration is written
+
+    assert {path: path.read_bytes() for path in folder.iterdir()} == before
+    assert TrainedModel.load(folder).calibrator == first.calibrator is not None
+
+
 def test_the_training_run_records_its_datasets_months_and_seeds(trained_store, params):
     """The train step's run in the session's trained store (``tests/trained_store.py``)."""
     written = ("models/churn/registration.json", "models/tuning/churn.json", "reports/split.json")

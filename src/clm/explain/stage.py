@@ -22,7 +22,7 @@ from pathlib import Path
 import polars as pl
 
 from clm import paths
-from clm.data.io import write_parquet_atomic, write_text_atomic
+from clm.data.io import write_together
 from clm.explain.attribution import Checks, attribution_accuracy
 from clm.explain.drivers import CATEGORY, KEYS, ExplainConfig, explain_customers, high_risk
 from clm.explain.reason_model import ReasonModel, explain_reasons
@@ -91,10 +91,8 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
             100 * check.at_exit.accuracy,
             100 * check.at_test_month.naive_accuracy,
         )
-    write_parquet_atomic(_reasons_table(explained, config.top_reasons), paths.reasons)
     scored = _scored_month(paths, config.high_risk_share)
     inputs = ReportInputs(month, explained, checks, stage.task.label_column == RULE_STAGE, scored)
-    write_text_atomic(render_report(inputs, config), paths.report)
     document = {
         **(
             {
@@ -125,7 +123,12 @@ def run_explain(config: ExplainConfig, paths: ExplainPaths = ExplainPaths()) -> 
             else {"recorded_reasons_skipped": NO_RECORDED}
         ),
     }
-    write_text_atomic(json.dumps(document, indent=2) + "\n", paths.metrics)
+    # one commit: a failed run never leaves new reasons beside an older report
+    with write_together(paths.reasons, paths.report, paths.metrics) as staged:
+        reasons_path, report_path, metrics_path = staged
+        _reasons_table(explained, config.top_reasons).write_parquet(reasons_path)
+        report_path.write_text(render_report(inputs, config), encoding="utf-8")
+        metrics_path.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return document
 
 

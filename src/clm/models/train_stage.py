@@ -9,7 +9,6 @@ from pathlib import Path
 
 from clm import paths
 from clm.config import load_section
-from clm.data.io import write_text_atomic
 from clm.data.operator import DataConfig
 from clm.features.metadata import load_feature_metadata
 from clm.labels import LabelConfig
@@ -39,8 +38,6 @@ def run_train(task_name: str, params: Path = paths.PARAMS) -> dict:
         task, tuning["best_params"], train, valid, metadata, model,
         load_section(TrainConfig, "train", params),
     )  # fmt: skip
-    folder = paths.MODELS_DIR / task.name
-    trained.save(folder)
     use_experiment(EXPERIMENT)
     provenance = {
         "git_commit": git_commit(),
@@ -55,7 +52,11 @@ def run_train(task_name: str, params: Path = paths.PARAMS) -> dict:
         datasets=split_inputs({"train": train, "valid": valid}),
     )  # fmt: skip
     registration = {"run_id": run_id, "version": version, **asdict(report)}
-    write_text_atomic(json.dumps(registration, indent=2) + "\n", folder / "registration.json")
+    # the model and the registration naming its version in one commit: never one run's model
+    # beside another's registration
+    folder = paths.MODELS_DIR / task.name
+    with trained.saved_with(folder, folder / "registration.json") as (registration_path,):
+        registration_path.write_text(json.dumps(registration, indent=2) + "\n", encoding="utf-8")
     return registration
 
 

@@ -7,6 +7,8 @@ any XGBoost of the same major version can read it back.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -14,6 +16,7 @@ import numpy as np
 import polars as pl
 import xgboost as xgb
 
+from clm.data.io import write_together
 from clm.models.calibration import PlattCalibrator
 from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import TASKS, Task, predict
@@ -54,10 +57,20 @@ class TrainedModel:
         )
 
     def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.booster.save_model(folder / BOOSTER_FILE)
-        text = json.dumps(self.meta(), indent=2) + "\n"
-        (folder / META_FILE).write_text(text, encoding="utf-8")
+        """Write the booster and its meta into ``folder``, both new or both old."""
+        with self.saved_with(folder):
+            pass
+
+    @contextmanager
+    def saved_with(self, folder: Path, *others: Path) -> Iterator[tuple[Path, ...]]:
+        """Save into ``folder`` in one commit with ``others`` (``write_together``), e.g. the
+        registration of this very model: yields the staging paths of ``others`` for the
+        caller to write, and if the block fails, every file stays as it was."""
+        with write_together(folder / BOOSTER_FILE, folder / META_FILE, *others) as staged:
+            booster, meta, *rest = staged
+            self.booster.save_model(booster)
+            meta.write_text(json.dumps(self.meta(), indent=2) + "\n", encoding="utf-8")
+            yield tuple(rest)
 
     @classmethod
     def load(cls, folder: Path) -> TrainedModel:

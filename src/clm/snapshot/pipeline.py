@@ -20,7 +20,6 @@ import polars as pl
 
 from clm import paths
 from clm.config import load_section
-from clm.data.io import write_together
 from clm.explain.drivers import ExplainConfig
 from clm.models.encoding import FeatureEncoder
 from clm.models.evaluate import LOGREG, MODEL, fit_logistic_baseline
@@ -35,7 +34,7 @@ from clm.models.tasks import (
     train_rounds,
 )
 from clm.models.train import fit_final, log_and_register
-from clm.models.trained import BOOSTER_FILE, META_FILE, TrainedModel
+from clm.models.trained import TrainedModel
 from clm.models.tune import Matrix, Range, TuneConfig, TuningResult, journal_storage, tune
 from clm.snapshot.frame import (
     ID,
@@ -264,24 +263,21 @@ def _write_outputs(
     mapping_path: Path,
     document: dict,
 ) -> dict[str, Path]:
-    """Every file of the run in one commit (``write_together``): a run that fails or is killed
-    leaves the last run's files as they were, never one run's report beside another's model.
-    Returns the files by role."""
+    """Every file of the run and the model in one commit (``TrainedModel.saved_with``): a run
+    that fails or is killed leaves the last run's files as they were, never one run's report
+    beside another's model. Returns the files by role."""
     targets = {
         "scores": out / "scores.parquet",
         "reasons": out / "reasons.parquet",
         "report": out / "drivers.html",
-        "booster": out / "model" / BOOSTER_FILE,
-        "model_meta": out / "model" / META_FILE,
         "mapping": out / "model" / "mapping.yaml",
         "metrics": out / "metrics.json",
     }
-    with write_together(*targets.values()) as staged_paths:
+    with trained.saved_with(out / "model", *targets.values()) as staged_paths:
         staged = dict(zip(targets, staged_paths, strict=True))
         scores.write_parquet(staged["scores"])
         reasons.write_parquet(staged["reasons"])
         staged["report"].write_text(html, encoding="utf-8")
-        trained.save(staged["booster"].parent)  # writes the booster and model_meta files
         shutil.copyfile(mapping_path, staged["mapping"])
         staged["metrics"].write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
     return targets
