@@ -15,7 +15,7 @@ from pathlib import Path
 import polars as pl
 
 from clm import paths
-from clm.data.io import write_text_atomic
+from clm.data.io import write_together
 from clm.months import add_months
 
 logger = logging.getLogger(__name__)
@@ -127,15 +127,16 @@ def run_split(
     """
     features = pl.scan_parquet(features_path)
     months = choose_split_months(labelled_snapshot_months(features), config)
-    out_dir.mkdir(parents=True, exist_ok=True)
     report: dict[str, dict[str, object]] = {}
-    for part in PARTS:
-        path = out_dir / f"{part}.parquet"
-        select_part(features, months, part).sink_parquet(path)
-        report[part] = {
-            "months": [month.isoformat() for month in months.of(part)],
-            **summarise_part(pl.scan_parquet(path)),
-        }
-        logger.info("%s: %s", part, report[part])
-    write_text_atomic(json.dumps(report, indent=2) + "\n", report_path)
+    # the three parts and their report in one commit: a killed split leaves the last one whole
+    targets = [out_dir / f"{part}.parquet" for part in PARTS]
+    with write_together(*targets, report_path) as (*staged_parts, staged_report):
+        for part, path in zip(PARTS, staged_parts, strict=True):
+            select_part(features, months, part).sink_parquet(path)
+            report[part] = {
+                "months": [month.isoformat() for month in months.of(part)],
+                **summarise_part(pl.scan_parquet(path)),
+            }
+            logger.info("%s: %s", part, report[part])
+        staged_report.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
     return report

@@ -19,6 +19,7 @@ from clm.split import (
     check_out_of_time,
     choose_split_months,
     labelled_snapshot_months,
+    run_split,
     select_part,
     summarise_part,
 )
@@ -77,3 +78,37 @@ def test_parts_never_share_a_month_and_test_is_not_in_train():
     assert set(parts["train"]["snapshot_month"]).isdisjoint(parts["valid"]["snapshot_month"])
     assert max(parts["train"]["snapshot_month"]) < chosen.valid
     assert summarise_part(parts["train"]) == {"rows": 4, "churn_rate": 0.5}
+
+
+def test_a_split_that_fails_midway_leaves_the_last_split_whole(tmp_path, monkeypatch):
+    features = pl.DataFrame(
+        {
+            "subscriber_id": list(range(12)),
+            "snapshot_month": months(date(2023, 7, 1), 12),
+            "churn": [0, 1] * 5 + [None, None],
+        },
+        schema={"subscriber_id": pl.Int64, "snapshot_month": pl.Date, "churn": pl.Int8},
+    )
+    features.write_parquet(tmp_path / "features.parquet")
+    split = {"features_path": tmp_path / "features.parquet", "out_dir": tmp_path / "split"}
+    split["report_path"] = tmp_path / "split.json"
+    run_split(replace(AUTO, train_months=4), **split)
+    files = [*(tmp_path / "split").iterdir(), tmp_path / "split.json"]
+    before = {path: path.read_bytes() for path in files}
+
+    calls = []
+
+    def summarise_then_fail(frame):  # the second part of a new split fails to summarise
+        calls.append(frame)
+        if len(calls) == 2:
+            raise OSError("disk full")
+        return summarise_part(frame)
+
+    monkeypatch.setattr("clm.split.summarise_part", summarise_then_fail)
+    with pytest.raises(OSError, match="disk full"):
+        run_split(replace(AUTO, train_months=2), **split)
+
+    assert {path: path.read_bytes() for path in files} == before
+    assert sorted(path.name for path in (tmp_path / "split").iterdir()) == [
+        "test.parquet", "train.parquet", "valid.parquet",
+    ]  # fmt: skip
