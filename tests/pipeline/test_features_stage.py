@@ -7,6 +7,7 @@ from dataclasses import replace
 from datetime import date
 
 import polars as pl
+import pytest
 from tests.random_history import random_raw_tables
 
 from clm.data.validate import FAILED_CHECKS
@@ -66,3 +67,29 @@ def test_features_without_truth_leave_stage_true_null(params, tmp_path):
     out = tmp_path / "features.parquet"
     run_features(params.features, params.labels, validated, tmp_path / "absent.parquet", out)
     assert pl.read_parquet(out)["stage_true"].null_count() == pl.read_parquet(out).height
+
+
+def test_features_that_fail_midway_leave_the_last_table_and_its_lists(
+    params, tmp_path, monkeypatch
+):
+    validated = tmp_path / "validated"
+    validated.mkdir()
+    for name, frame in random_raw_tables(60, 8, seed=5).items():
+        frame.write_parquet(validated / f"{name}.parquet")
+    out = tmp_path / "features" / "features.parquet"
+    run_features(params.features, params.labels, validated, tmp_path / "absent.parquet", out)
+    before = {path: path.read_bytes() for path in out.parent.iterdir()}
+
+    # new validated tables, whose feature table fails to be written
+    for name, frame in random_raw_tables(60, 8, seed=6).items():
+        frame.write_parquet(validated / f"{name}.parquet")
+
+    def fail(*args, **kwargs):
+        raise OSError("disk full")
+
+    monkeypatch.setattr("clm.features.stage.write_feature_table", fail)
+    with pytest.raises(OSError, match="disk full"):
+        run_features(params.features, params.labels, validated, tmp_path / "absent.parquet", out)
+
+    # never the new quarantine list beside the old table
+    assert {path: path.read_bytes() for path in out.parent.iterdir()} == before

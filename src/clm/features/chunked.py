@@ -100,7 +100,6 @@ def write_feature_table(
     finally:
         base_path.unlink(missing_ok=True)
         done_path.unlink(missing_ok=True)
-    logger.info("wrote %d feature rows to %s", rows, out_path)
     return rows
 
 

@@ -15,7 +15,7 @@ import polars as pl
 
 from clm import paths
 from clm.data.contract import RAW_TABLES, TRUTH_MONTHLY
-from clm.data.io import check_contract, write_parquet_atomic
+from clm.data.io import check_contract, write_together
 from clm.features.build import FeatureConfig
 from clm.features.chunked import write_feature_table
 from clm.features.history import settle_training_gaps
@@ -45,8 +45,6 @@ def run_features(
         tables["churn_events"],
         features.history_gaps,
     )
-    write_parquet_atomic(settled.quarantined, out_path.with_name(QUARANTINE_NAME))
-    write_parquet_atomic(settled.imputed, out_path.with_name(IMPUTED_NAME))
     if settled.quarantined.height or settled.imputed.height:
         logger.warning(
             "history gaps (features.history_gaps=%s): %d subscribers quarantined, "
@@ -61,15 +59,22 @@ def run_features(
         truth = scan_checked(truth_path, "stages_monthly", TRUTH_MONTHLY)
     else:
         logger.info("no truth file at %s: stage_true stays null", truth_path)
-    return write_feature_table(
-        settled.subscribers,
-        settled.usage,
-        settled.churn_events,
-        truth,
-        out_path,
-        features,
-        labels,
-    )
+    # the table and the lists of who was left out or imputed, in one commit
+    targets = (out_path, out_path.with_name(QUARANTINE_NAME), out_path.with_name(IMPUTED_NAME))
+    with write_together(*targets) as (table, quarantined, imputed):
+        settled.quarantined.write_parquet(quarantined)
+        settled.imputed.write_parquet(imputed)
+        rows = write_feature_table(
+            settled.subscribers,
+            settled.usage,
+            settled.churn_events,
+            truth,
+            table,
+            features,
+            labels,
+        )
+    logger.info("wrote %d feature rows to %s", rows, out_path)
+    return rows
 
 
 def scan_checked(
