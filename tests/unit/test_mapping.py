@@ -366,6 +366,32 @@ def test_a_category_with_a_min_count_scores_rare_and_unseen_values_as_one_level(
     assert pooled[0].rows["train"] + pooled[0].rows["valid"] == 2  # the two "few" rows
 
 
+@pytest.mark.parametrize("min_count", [None, 5])
+def test_a_category_with_many_values_is_named_with_a_hint_unless_it_pools(
+    tmp_path, caplog, min_count
+):
+    header = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
+    rows = [f"{i},{i},1,1,0,Yes,s{i % 60},1,{'Yes' if i % 2 else 'No'}\n" for i in range(240)]
+    mapping = base_mapping()
+    mapping["files"] = [{"path": "toy.csv", "part": "train"}, {"path": "test.csv", "part": "test"}]
+    mapping["split"] = {"valid_share": 0.25, "seed": 1}
+    mapping["extra"]["state"] = {
+        "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
+    }  # fmt: skip
+    if min_count:
+        mapping["extra"]["state"]["min_count"] = min_count
+    path = write(tmp_path, mapping, header + "".join(rows[4:]))
+    (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
+    prepare(load_mapping(path))
+    hints = [r.getMessage() for r in caplog.records]
+    hints = [hint for hint in hints if "values in the training part" in hint]
+    if min_count:
+        assert hints == []
+    else:
+        (hint,) = hints
+        assert "category 'state' has 60 values" in hint and "'min_count: 30'" in hint
+
+
 REASON_CSV = """id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned,why
 a,100,50,10,0,Yes,ok,1,No,
 b,200,0,0,3,No,ok,2,Yes,Competitor offer

@@ -68,6 +68,8 @@ SKIPPED = {
     "attribution": "skipped: snapshot data has no truth about why customers left",
 }
 NO_RECORDED = "skipped: the mapping has no reason column, or no test churner has a known reason"
+MANY_LEVELS = 50  # a category with more values than this gets a hint to pool the rare ones
+RARE_ROWS = 30  # the min_count the hint suggests
 
 
 @dataclass(frozen=True)
@@ -143,7 +145,23 @@ def prepare(mapping: Mapping) -> Prepared:
         check_train_levels(parts, categories)
     except MappingError as error:
         raise MappingError(f"{mapping.path}:split: {error}") from error
+    for name in categories:
+        _warn_of_many_levels(name, parts["train"][name])
     return Prepared(parts, dropped)
+
+
+def _warn_of_many_levels(name: str, values: pl.Series) -> None:
+    """Say when a category has so many values that their columns slow every boosting round
+    (740 service areas: 20 tuning trials in 600 s against 100 in 325 s pooled)."""
+    counts = values.drop_nulls().value_counts()
+    if counts.height > MANY_LEVELS:
+        rare = counts.filter(pl.col("count") < RARE_ROWS).height
+        log.warning(
+            "category '%s' has %d values in the training part, %d of them held by fewer than %d "
+            "customers: each value is a model column; 'min_count: %d' pools the rare ones "
+            "(docs/mapping.md)",
+            name, counts.height, rare, RARE_ROWS, RARE_ROWS,
+        )  # fmt: skip
 
 
 def run_snapshot(
