@@ -318,38 +318,35 @@ def test_snapshot_check_prints_one_line_and_exits_2(tmp_path, broken, message):
     assert result.stderr.count("\n") == 1 and "Traceback" not in result.output
 
 
-def test_a_category_value_missing_from_train_is_named_at_check(tmp_path):
+def state_files(tmp_path: Path, states: list[str], valid_share: float, **state) -> Path:
+    """A mapping reading a category ``state`` (with the options ``state``) from a train file
+    and a test file: one row per value of ``states``, churn alternating, the first 4 in test."""
     header = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
-    rows = [f"{i},{i},1,1,0,Yes,ok,1,{'Yes' if i % 2 else 'No'}\n" for i in range(44)]
-    rows[0] = rows[0].replace(",ok,", ",rare,")
+    rows = [
+        f"{i},{i},1,1,0,Yes,{value},1,{'Yes' if i % 2 else 'No'}\n"
+        for i, value in enumerate(states)
+    ]
     mapping = base_mapping()
     mapping["files"] = [{"path": "toy.csv", "part": "train"}, {"path": "test.csv", "part": "test"}]
-    mapping["split"] = {"valid_share": 0.5, "seed": 1}
+    mapping["split"] = {"valid_share": valid_share, "seed": 1}
     mapping["extra"]["state"] = {
         "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
+        **state,
     }  # fmt: skip
     path = write(tmp_path, mapping, header + "".join(rows[4:]))
     (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
+    return path
+
+
+def test_a_category_value_missing_from_train_is_named_at_check(tmp_path):
+    path = state_files(tmp_path, ["rare", *["ok"] * 43], valid_share=0.5)
     with pytest.raises(MappingError, match=r"'state': value\(s\) \['rare'\] occur in the test"):
         prepare(load_mapping(path))
 
 
 def test_a_category_with_a_min_count_scores_rare_and_unseen_values_as_one_level(tmp_path):
-    header = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
     states = ["ok"] * 30 + ["few"] * 2 + ["some"] * 8  # training rows; "rare" only in test
-    rows = [
-        f"{i},{i},1,1,0,Yes,{state},1,{'Yes' if i % 2 else 'No'}\n"
-        for i, state in enumerate(["rare", "ok", "few", "some", *states])
-    ]
-    mapping = base_mapping()
-    mapping["files"] = [{"path": "toy.csv", "part": "train"}, {"path": "test.csv", "part": "test"}]
-    mapping["split"] = {"valid_share": 0.25, "seed": 1}
-    mapping["extra"]["state"] = {
-        "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
-        "min_count": 5,
-    }  # fmt: skip
-    path = write(tmp_path, mapping, header + "".join(rows[4:]))
-    (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
+    path = state_files(tmp_path, ["rare", "ok", "few", "some", *states], 0.25, min_count=5)
     loaded = load_mapping(path)
     parts = prepare(loaded).parts  # no error for "rare": the feature pools it
     encoder = FeatureEncoder.fit(parts["train"], loaded.metadata)
@@ -370,18 +367,8 @@ def test_a_category_with_a_min_count_scores_rare_and_unseen_values_as_one_level(
 def test_a_category_with_many_values_is_named_with_a_hint_unless_it_pools(
     tmp_path, caplog, min_count
 ):
-    header = "id,minutes_day,minutes_night,calls,care calls,plan,state,leaky,churned\n"
-    rows = [f"{i},{i},1,1,0,Yes,s{i % 60},1,{'Yes' if i % 2 else 'No'}\n" for i in range(240)]
-    mapping = base_mapping()
-    mapping["files"] = [{"path": "toy.csv", "part": "train"}, {"path": "test.csv", "part": "test"}]
-    mapping["split"] = {"valid_share": 0.25, "seed": 1}
-    mapping["extra"]["state"] = {
-        "source": "state", "kind": "category", "cause": "market_separation", "description": "x",
-    }  # fmt: skip
-    if min_count:
-        mapping["extra"]["state"]["min_count"] = min_count
-    path = write(tmp_path, mapping, header + "".join(rows[4:]))
-    (tmp_path / "test.csv").write_text(header + "".join(rows[:4]), encoding="utf-8")
+    pooling = {"min_count": min_count} if min_count else {}
+    path = state_files(tmp_path, [f"s{i % 60}" for i in range(240)], 0.25, **pooling)
     prepare(load_mapping(path))
     hints = [r.getMessage() for r in caplog.records]
     hints = [hint for hint in hints if "values in the training part" in hint]
