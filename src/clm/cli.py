@@ -804,6 +804,56 @@ def snapshot_run(
     typer.echo(f"-> {runs_dir / document['dataset']}/ (metrics.json, drivers.html)")
 
 
+@snapshot_app.command(
+    "score",
+    help="Score customers whose outcome is not known yet (a newer export of the mapped table) "
+    "with the model the last 'clm snapshot run' of the mapping trained: churn probability, "
+    "risk decile within the file and the top reasons with their Chinese and English names."
+    "\n\nThe file is mapped by the mapping copy saved with the model and needs no label, "
+    "split or reason column. Rows failing the mapped schema, or holding a category value the "
+    "model never saw (a feature without min_count), go to quarantine.csv with their failed "
+    "checks. Writes <out-dir>/scores.parquet, scores.csv, scores.xlsx, quarantine.csv and "
+    "summary.json (rows in = scored + quarantined + filtered). Exits 2 with one line on a "
+    "missing model or file, a missing column or a value that does not convert.",
+)
+def snapshot_score(
+    mapping: MappingArgument,
+    data: Annotated[Path, typer.Option("--input", help="The CSV file to score.")],
+    out_dir: Annotated[
+        Path | None,
+        typer.Option(help="Output folder; default <runs-dir>/<dataset>/scored/<input stem>/."),
+    ] = None,
+    params: ParamsOption = paths.PARAMS,
+    runs_dir: Annotated[Path, typer.Option(help="Where <dataset>/ is.")] = paths.RUNS_DIR,
+) -> None:
+    """Score a file with a snapshot run's model and print the counts."""
+    from clm.config import load_section
+    from clm.explain.drivers import ExplainConfig
+    from clm.snapshot.mapping import load_mapping
+    from clm.snapshot.scoring import MAPPING_COPY, score_file, write_scored
+
+    with _snapshot_errors("snapshot score"):
+        dataset = load_mapping(mapping, allow_outside=True).dataset
+        model_dir = runs_dir / dataset / "model"
+        copy = model_dir / MAPPING_COPY
+        if copy.is_file() and copy.read_bytes() != mapping.read_bytes():
+            typer.secho(
+                f"{mapping} changed since the model was trained: scoring with the mapping it "
+                f"was trained with ({copy})",
+                err=True,
+                fg=typer.colors.YELLOW,
+            )
+        reasons = load_section(ExplainConfig, "explain", params).top_reasons
+        scored = score_file(model_dir, data, reasons)
+        out_dir = out_dir or runs_dir / dataset / "scored" / data.stem
+        summary = write_scored(scored, out_dir, model_dir, data)
+    typer.echo(
+        f"{summary['rows_in']} rows: {summary['scored']} scored, {summary['quarantined']} "
+        f"quarantined, {summary['filtered']} filtered; mean churn probability "
+        f"{summary['mean_churn_probability']:.4f} -> {out_dir}/"
+    )
+
+
 campaign_app = typer.Typer(
     help="Retention campaigns judged by value: plan whom to contact under budget with a "
     "control group, then measure the uplift once the outcome months are in.",

@@ -4,7 +4,7 @@ version."""
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import mlflow
@@ -12,6 +12,7 @@ import polars as pl
 from mlflow import MlflowClient
 from mlflow.entities import DatasetInput
 from mlflow.models import infer_signature
+from mlflow.models.model import ModelInfo
 
 from clm.features.metadata import FeatureMeta
 from clm.models.calibration import PlattCalibrator
@@ -131,13 +132,16 @@ def log_and_register(
     registered_name: str | None = None,
     run_params: dict | None = None,
     datasets: Sequence[DatasetInput] = (),
+    log_model: Callable[[str], ModelInfo] | None = None,
 ) -> tuple[str, str]:
     """Log the model run (tuned and ``run_params``, feature metadata, provenance, the
     ``datasets`` it learned from, model with signature) and register it as the new
     ``challenger`` of ``registered_name`` (default: the task's registered model).
-    Returns (run id, version)."""
+
+    The model logged is the booster on the encoded matrix (``example`` encoded for its
+    signature) unless ``log_model`` logs another in the run and registers it under the name
+    it is given. Returns (run id, version)."""
     name = registered_name or REGISTERED_MODELS[trained.task.name]
-    matrix = trained.encoder.transform(example)
     with mlflow.start_run(run_name=f"train-{trained.task.name}") as run:
         mlflow.log_params(
             {
@@ -154,20 +158,26 @@ def log_and_register(
             mlflow.log_metric("valid_ece_before_calibration", report.valid_ece_raw)
         mlflow.log_dict(_feature_table(trained.encoder, metadata), "features.json")
         mlflow.log_dict(trained.meta(), META_FILE)  # encoder and calibrator, beside the booster
-        info = mlflow.xgboost.log_model(
-            trained.booster,
-            name="model",
-            signature=infer_signature(matrix, predict(trained.booster, matrix)),
-            input_example=matrix.head(5),
-            model_format="ubj",
-            registered_model_name=name,
-            # the booster needs XGBoost alone; left to infer, MLflow imports the model in a
-            # subprocess (seconds per model) or pins the whole uv project
-            pip_requirements=mlflow.xgboost.get_default_pip_requirements(),
-        )
+        info = log_model(name) if log_model else _log_booster(trained, example, name)
     version = str(info.registered_model_version)
     mark_challenger(name, version, {**provenance, "run_id": run.info.run_id})
     return run.info.run_id, version
+
+
+def _log_booster(trained: TrainedModel, example: pl.DataFrame, name: str) -> ModelInfo:
+    """The booster in MLflow's XGBoost flavour, registered as ``name``."""
+    matrix = trained.encoder.transform(example)
+    return mlflow.xgboost.log_model(
+        trained.booster,
+        name="model",
+        signature=infer_signature(matrix, predict(trained.booster, matrix)),
+        input_example=matrix.head(5),
+        model_format="ubj",
+        registered_model_name=name,
+        # the booster needs XGBoost alone; left to infer, MLflow imports the model in a
+        # subprocess (seconds per model) or pins the whole uv project
+        pip_requirements=mlflow.xgboost.get_default_pip_requirements(),
+    )
 
 
 def _feature_table(encoder: FeatureEncoder, metadata: dict[str, FeatureMeta]) -> list[dict]:

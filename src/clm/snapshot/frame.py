@@ -94,16 +94,41 @@ def read_source(mapping: Mapping) -> pl.DataFrame:
             raise MappingError(f"{mapping.path}: {source.path.name} has no rows below its header")
         frames.append(frame.with_columns(pl.lit(source.path.name).alias(FILE)))
     parts = {source.path.name: source.part for source in mapping.files}
-    table = pl.concat(frames).with_columns(pl.col(pl.String).str.strip_chars())
-    return clean_columns(mapping, table).with_columns(
+    return _stripped_and_cleaned(mapping, pl.concat(frames)).with_columns(
         pl.col(FILE).replace_strict(parts, return_dtype=pl.String).alias(PART)
     )
+
+
+def source_from_rows(mapping: Mapping, rows: pl.DataFrame, name: str) -> pl.DataFrame:
+    """Rows handed over as a table (the registered model's input) as ``read_source`` reads a
+    file: the mapped columns as text, the mapping's missing texts null, cleaned, ``name`` as
+    their file."""
+    missing = [column for column in mapping.source_columns if column not in rows.columns]
+    if missing:
+        raise MappingError(f"{name}: column(s) {missing} missing")
+    text = rows.select(pl.col(column).cast(pl.String) for column in mapping.source_columns)
+    if mapping.null_values:
+        tokens = list(mapping.null_values)
+        text = text.with_columns(
+            pl.when(pl.col(c).is_in(tokens)).then(None).otherwise(pl.col(c)).alias(c)
+            for c in text.columns
+        )
+    with_file = text.with_columns(pl.lit(name).alias(FILE))
+    return _stripped_and_cleaned(mapping, with_file).with_columns(
+        pl.lit(None, dtype=pl.String).alias(PART)
+    )
+
+
+def _stripped_and_cleaned(mapping: Mapping, table: pl.DataFrame) -> pl.DataFrame:
+    return clean_columns(mapping, table.with_columns(pl.col(pl.String).str.strip_chars()))
 
 
 def clean_columns(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
     """Each ``columns`` rule applied: its missing texts become null, its replacements made."""
     cleaned = []
     for column, rule in (mapping.columns or {}).items():
+        if column not in source.columns:  # a label or split column a file to score lacks
+            continue
         value = pl.col(column)
         if rule.missing:
             value = pl.when(value.is_in(list(rule.missing))).then(None).otherwise(value)
@@ -162,23 +187,27 @@ def _read_csv(mapping: Mapping, source: SourceFile, **options: Any) -> pl.DataFr
 def map_frame(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
     """The feature table: ``customer_id``, one column per feature, ``churn`` (0/1), and the
     row's source file and its part (train / test, from the file or the split column; null
-    for a random split); rows in the files' order."""
+    for a random split); rows in the files' order. An unlabelled mapping's table stops after
+    the features."""
     where = ", ".join(sorted(source[FILE].unique()))
     stripped = source
     for spec in mapping.features:
         _check_values(spec, stripped, where)
+    customer = (
+        pl.col(mapping.id_column) if mapping.id_column else (pl.int_range(pl.len()) + 1)
+    ).cast(pl.String)
+    features = [_feature(spec).alias(spec.meta.name) for spec in mapping.features]
+    if not mapping.labelled:
+        return stripped.select(customer.alias(ID), *features)
     label = _label(mapping, stripped, where)
     part = pl.col(PART)
     if mapping.split.method == "column":
         is_test = pl.col(mapping.split.column).is_in(list(mapping.split.test_values))
         part = pl.when(is_test).then(pl.lit("test")).otherwise(pl.lit("train"))
-    customer = (
-        pl.col(mapping.id_column) if mapping.id_column else (pl.int_range(pl.len()) + 1)
-    ).cast(pl.String)
     reason = [_reason(mapping, stripped, where).alias(RECORDED_REASON)] if mapping.reason else []
     return stripped.select(
         customer.alias(ID),
-        *(_feature(spec).alias(spec.meta.name) for spec in mapping.features),
+        *features,
         label.alias(LABEL),
         FILE,
         part.alias(PART),
@@ -187,15 +216,19 @@ def map_frame(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
 
 
 def snapshot_schema(mapping: Mapping) -> pa.DataFrameSchema:
-    """The mapped table's schema: unique ids, each feature's type and range, a 0/1 label."""
+    """The mapped table's schema: unique ids, each feature's type and range, a 0/1 label (an
+    unlabelled mapping's: ids and features)."""
     columns = {
         ID: pa.Column(pl.String(), nullable=False, unique=True),
         **{spec.meta.name: _schema_column(spec) for spec in mapping.features},
-        LABEL: pa.Column(pl.Int8(), pa.Check.isin([0, 1]), nullable=False),
-        FILE: pa.Column(pl.String(), nullable=False),
-        PART: pa.Column(pl.String(), nullable=True),
-        **({RECORDED_REASON: pa.Column(pl.String(), nullable=True)} if mapping.reason else {}),
     }
+    if mapping.labelled:
+        columns |= {
+            LABEL: pa.Column(pl.Int8(), pa.Check.isin([0, 1]), nullable=False),
+            FILE: pa.Column(pl.String(), nullable=False),
+            PART: pa.Column(pl.String(), nullable=True),
+            **({RECORDED_REASON: pa.Column(pl.String(), nullable=True)} if mapping.reason else {}),
+        }
     return pa.DataFrameSchema(columns, strict=True, name=f"snapshot:{mapping.dataset}")
 
 

@@ -195,6 +195,7 @@ class Mapping:
     columns: dict[str, ColumnRule] | None = None
     filters: tuple[FilterRule, ...] = ()
     population_rate: float | None = None  # the scored population's churn rate, if stated
+    labelled: bool = True  # False: customers to score, whose outcome is not known yet
 
     @property
     def metadata(self) -> dict[str, FeatureMeta]:
@@ -203,12 +204,21 @@ class Mapping:
 
     @property
     def source_columns(self) -> tuple[str, ...]:
-        """Every column of the data files the mapping names (features, keys, exclusions)."""
+        """Every column of the data files the mapping names (features, keys, exclusions); of
+        an unlabelled mapping only those its features, id and filters read."""
         named = [column for spec in self.features for column in columns_of(spec.source)]
+        if not self.labelled:
+            named += [c for c in (self.id_column, *(r.column for r in self.filters)) if c]
+            return tuple(dict.fromkeys(named))
         keys = (self.id_column, self.label_column, self.split.column)
         named += [c for c in (*keys, self.reason and self.reason.column) if c]
         named += [rule.column for rule in self.filters]
         return tuple(dict.fromkeys([*named, *self.excluded]))
+
+    def unlabelled(self, data: Path) -> Mapping:
+        """This mapping reading ``data`` instead of its files: customers to score, a file
+        that needs no label, split, reason or excluded column (left out where it has them)."""
+        return replace(self, files=(SourceFile(data.resolve()),), labelled=False)
 
 
 def columns_of(expression: Expression) -> tuple[str, ...]:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import logging
 import shutil
+import tempfile
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -46,6 +47,7 @@ from clm.snapshot.frame import (
     validate_frame,
 )
 from clm.snapshot.mapping import Mapping, MappingError, load_mapping
+from clm.snapshot.pyfunc import log_snapshot_model
 from clm.snapshot.references import boosting_reference_scores
 from clm.snapshot.report import (
     SnapshotReport,
@@ -54,6 +56,7 @@ from clm.snapshot.report import (
     recorded_agreement,
     render_snapshot_report,
 )
+from clm.snapshot.scoring import MAPPING_COPY
 from clm.snapshot.split import check_train_levels, pooled_levels, split_frame
 from clm.tracking import file_digest, git_commit, log_to_finished_run, use_experiment
 
@@ -126,11 +129,13 @@ class Prepared:
 
     parts: dict[str, pl.DataFrame]  # train / valid / test
     dropped: tuple[DroppedRows, ...]  # per filter rule of the mapping
+    source: pl.DataFrame  # the rows as read (the registered model's input example)
 
 
 def prepare(mapping: Mapping) -> Prepared:
     """Read, filter, map, validate and split the mapping's data."""
-    kept, dropped = filter_rows(mapping, read_source(mapping))
+    source = read_source(mapping)
+    kept, dropped = filter_rows(mapping, source)
     table = validate_frame(mapping, map_frame(mapping, kept))
     log.info(
         "%s: %d customers, churn rate %.3f", mapping.dataset, table.height, table[LABEL].mean()
@@ -147,7 +152,7 @@ def prepare(mapping: Mapping) -> Prepared:
         raise MappingError(f"{mapping.path}:split: {error}") from error
     for name in categories:
         _warn_of_many_levels(name, parts["train"][name])
-    return Prepared(parts, dropped)
+    return Prepared(parts, dropped, source)
 
 
 def _warn_of_many_levels(name: str, values: pl.Series) -> None:
@@ -249,10 +254,15 @@ def run_snapshot(
         "dataset": mapping.dataset,
         "device": settings.model.device,
     }
-    run_id, version = log_and_register(
-        trained, fit, tuning.best_params, parts["valid"].head(200), mapping.metadata, provenance,
-        registered_name=f"clm-snapshot-{mapping.dataset}",
-    )  # fmt: skip
+    with tempfile.TemporaryDirectory() as temp:
+        folder = Path(temp) / "model"
+        with trained.saved_with(folder, folder / MAPPING_COPY) as (mapping_copy,):
+            shutil.copyfile(mapping.path, mapping_copy)
+        run_id, version = log_and_register(
+            trained, fit, tuning.best_params, parts["valid"].head(200), mapping.metadata,
+            provenance, registered_name=f"clm-snapshot-{mapping.dataset}",
+            log_model=lambda name: log_snapshot_model(folder, prepared.source, name),
+        )  # fmt: skip
     document["registered"] = {
         "name": f"clm-snapshot-{mapping.dataset}",
         "version": version,
@@ -288,7 +298,7 @@ def _write_outputs(
         "scores": out / "scores.parquet",
         "reasons": out / "reasons.parquet",
         "report": out / "drivers.html",
-        "mapping": out / "model" / "mapping.yaml",
+        "mapping": out / "model" / MAPPING_COPY,
         "metrics": out / "metrics.json",
     }
     with trained.saved_with(out / "model", *targets.values()) as staged_paths:

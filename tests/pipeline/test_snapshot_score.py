@@ -1,0 +1,163 @@
+"""``clm snapshot score``: a snapshot run's model on customers whose outcome is not known yet."""
+
+from __future__ import annotations
+
+import json
+
+import mlflow
+import numpy as np
+import pandas as pd
+import polars as pl
+import pytest
+import yaml
+from tests.params import REPO_PARAMS
+from tests.pipeline.test_snapshot_run import MAPPING, small_settings, tiny_dataset
+from typer.testing import CliRunner
+
+from clm.cli import app
+from clm.reports.sheets import BOM
+from clm.snapshot.pipeline import run_snapshot
+from clm.snapshot.scoring import score_file
+
+pytestmark = pytest.mark.slow
+
+
+# the tiny run's mapping, dropping the customers who joined last month
+FILTERED_MAPPING = MAPPING | {"filter": [{"column": "Months", "below": 2, "reason": "new"}]}
+
+
+@pytest.fixture
+def trained(tracking_store, tmp_path):
+    """A snapshot run of the tiny dataset: its mapping file and runs folder."""
+    tiny_dataset().write_csv(tmp_path / "tiny.csv")
+    mapping_path = tmp_path / "tiny.yaml"
+    mapping_path.write_text(yaml.safe_dump(FILTERED_MAPPING), encoding="utf-8")
+    run_snapshot(mapping_path, small_settings(), tmp_path / "runs")
+    return mapping_path, tmp_path / "runs"
+
+
+def unlabelled(rows: pl.DataFrame) -> pl.DataFrame:
+    """``rows`` as a newer export would hold them: no outcome yet, so no label and no status."""
+    return rows.drop("Churned", "Status")
+
+
+def test_scores_equal_the_runs_test_scores_and_bad_rows_are_quarantined(trained, tmp_path):
+    _, runs = trained
+    model_dir = runs / "tiny" / "model"
+    test_scores = pl.read_parquet(runs / "tiny" / "scores.parquet")
+    rows = unlabelled(tiny_dataset())
+    base = rows.filter(pl.col("Customer").is_in(test_scores["customer_id"].implode()))
+    odd = pl.DataFrame(
+        {
+            "Customer": ["n1", "n2", "n3", "n4", base["Customer"][0]],
+            "Months": [12, 12, 12, 1, 12],  # 1: joined last month, filtered
+            "Day min": [-500.0, 100.0, 100.0, 100.0, 100.0],  # negative minutes fail a range
+            "Night min": [30.0] * 5,
+            "Complaints": [0, 1, 0, 0, 0],
+            "Plan": ["basic", "premium", "basic", "basic", "basic"],  # premium: never trained on
+            "Area": ["A01", "A01", "Z99", "A01", "A01"],  # Z99: new, scored as the pooled level
+        },
+        schema_overrides=base.schema,
+    )
+    data = tmp_path / "new.csv"
+    pl.concat([base, odd]).write_csv(data)
+
+    scored = score_file(model_dir, data, reasons=3)
+
+    checked = scored.checked
+    assert checked.rows_in == base.height + odd.height
+    (filtered,) = checked.dropped
+    assert filtered.rows == 1
+    assert scored.scores.height + checked.quarantined.height + filtered.rows == checked.rows_in
+    failed = dict(checked.quarantined.select("Customer", "failed_checks").iter_rows())
+    duplicate = base["Customer"][0]
+    assert failed == {
+        "n1": ["mou:greater_than_or_equal_to(0)"],
+        "n2": ["plan:unknown_to_model"],
+        duplicate: ["customer_id:field_uniqueness"],
+    }
+    assert checked.quarantined.filter(pl.col("Customer") == duplicate).height == 2
+    assert "n3" in scored.scores["customer_id"].to_list()  # a new area: the pooled level
+
+    # the customers of the run's test part get the probabilities the run gave them
+    again = test_scores.join(scored.scores, on="customer_id")
+    assert again.height == test_scores.height - 1  # all but the duplicated one
+    np.testing.assert_allclose(again["churn_probability"], again["model"], rtol=1e-6)
+    assert scored.scores["risk_decile"].to_list() == sorted(scored.scores["risk_decile"])
+    assert scored.scores["risk_decile"].value_counts()["count"].max() <= -(
+        -scored.scores.height // 10
+    )
+
+
+def test_the_command_writes_readable_scores_and_names_what_it_cannot_read(trained, tmp_path):
+    mapping_path, runs = trained
+    data = tmp_path / "april.csv"
+    unlabelled(tiny_dataset(seed=9, rows=120)).write_csv(data)
+    args = ["snapshot", "score", str(mapping_path), "--input", str(data)]
+    common = ["--runs-dir", str(runs), "--params", str(REPO_PARAMS)]
+
+    result = CliRunner().invoke(app, [*args, *common])
+
+    assert result.exit_code == 0, result.output
+    out = runs / "tiny" / "scored" / "april"
+    summary = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert summary["filtered"] == summary["dropped_rows"][0]["rows"] > 0
+    assert (
+        summary["rows_in"] == 120 == sum(summary[k] for k in ("scored", "quarantined", "filtered"))
+    )
+    assert f"120 rows: {summary['scored']} scored" in result.output
+    text = (out / "scores.csv").read_text(encoding="utf-8")
+    assert text.startswith(BOM)
+    sheet = pl.read_csv(out / "scores.csv")
+    assert {"reason_1_cause", "reason_1_zh", "reason_1_en", "reason_1_category_en"} <= set(
+        sheet.columns
+    )
+    named = sheet.filter(pl.col("reason_1_cause") == "falling_satisfaction")
+    assert set(named["reason_1_en"]) == {"falling satisfaction"}
+    assert (out / "scores.xlsx").stat().st_size > 0
+
+    # a column the model reads is missing: one line, exit 2, nothing written
+    unlabelled(tiny_dataset(seed=9, rows=120)).drop("Complaints").write_csv(data)
+    missing = CliRunner().invoke(app, [*args, "--out-dir", str(tmp_path / "x"), *common])
+    assert missing.exit_code == 2
+    assert "column(s) ['Complaints'] not in april.csv" in missing.output
+    assert not (tmp_path / "x").exists()
+
+    # the mapping edited since the run: scored with the copy the model was trained with
+    edited = MAPPING | {"features": MAPPING["features"] | {"complaints": "Months"}}
+    mapping_path.write_text(yaml.safe_dump(edited), encoding="utf-8")
+    unlabelled(tiny_dataset(seed=9, rows=120)).write_csv(data)
+    warned = CliRunner().invoke(app, [*args, *common])
+    assert warned.exit_code == 0
+    assert "changed since the model was trained" in warned.output
+    rescored = json.loads((out / "summary.json").read_text(encoding="utf-8"))
+    assert rescored["mean_churn_probability"] == summary["mean_churn_probability"]
+
+
+def test_the_registered_model_scores_the_files_own_columns_as_the_command_does(trained, tmp_path):
+    _, runs = trained
+    data = tmp_path / "may.csv"
+    rows = unlabelled(tiny_dataset(seed=11, rows=60))
+    odd = rows.head(2).with_columns(
+        Customer=pl.Series(["n1", "n2"]), Months=pl.Series([1, 12]), Plan=pl.Series(["basic", "x"])
+    )  # n1 filtered (joined last month), n2 quarantined (a plan never trained on)
+    pl.concat([rows, odd]).write_csv(data)
+    by_command = score_file(runs / "tiny" / "model", data, reasons=3).scores
+
+    model = mlflow.pyfunc.load_model("models:/clm-snapshot-tiny@challenger")
+    frame = pd.read_csv(data)  # pandas' own dtypes: int64, float64, object
+    predicted = pl.from_pandas(model.predict(frame))
+
+    assert predicted.height == frame.shape[0]  # one row per input row, in input order
+    assert predicted["customer_id"].to_list() == frame["Customer"].tolist()
+    tail = predicted.tail(2).select("churn_probability", "failed_checks").rows()
+    assert tail == [(None, "filtered"), (None, "plan:unknown_to_model")]
+    joined_last_month = predicted.filter(
+        pl.col("customer_id").is_in(rows.filter(pl.col("Months") < 2)["Customer"].implode())
+    )
+    assert set(joined_last_month["failed_checks"]) == {"filtered"}
+    same = predicted.join(by_command, on="customer_id", suffix="_command")
+    assert same.height == by_command.height == rows.filter(pl.col("Months") >= 2).height
+    np.testing.assert_allclose(same["churn_probability"], same["churn_probability_command"])
+    assert (same["reason_1_cause"] == same["reason_1_cause_command"]).all()
+    assert same["failed_checks"].is_null().all()
