@@ -893,8 +893,8 @@ def campaign_plan(
     typer.echo(
         f"{summary['month']}: {summary['contacts']:,} contacts of {summary['subscribers']:,} "
         f"subscribers ({summary['arms']['control']:,} held out as control), spend "
-        f"{summary['spend_yuan']:,.0f} of {summary['total_budget_yuan']:,.0f} yuan, expected "
-        f"value {summary['expected_value_yuan']:,.0f} yuan ({summary['gap_to_lp_bound']:.3%} "
+        f"{summary['spend_yuan']:,.2f} of {summary['total_budget_yuan']:,.2f} yuan, expected "
+        f"value {summary['expected_value_yuan']:,.2f} yuan ({summary['gap_to_lp_bound']:.3%} "
         f"below the LP bound) -> {CampaignPaths().campaign_dir}/"
     )
     if "uplift_check" in summary:
