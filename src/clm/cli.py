@@ -812,7 +812,8 @@ def snapshot_run(
     "\n\nThe file is mapped by the mapping copy saved with the model and needs no label, "
     "split or reason column. Rows failing the mapped schema, or holding a category value the "
     "model never saw (a feature without min_count), go to quarantine.csv with their failed "
-    "checks. Writes <out-dir>/scores.parquet, scores.csv, scores.xlsx, quarantine.csv and "
+    "checks. Writes <out-dir>/scores.parquet, scores.csv, scores.xlsx (the --xlsx-rows "
+    "riskiest), quarantine.csv and "
     "summary.json (rows in = scored + quarantined + filtered). Exits 2 with one line on a "
     "missing model or file, a missing column or a value that does not convert.",
 )
@@ -823,6 +824,12 @@ def snapshot_score(
         Path | None,
         typer.Option(help="Output folder; default <runs-dir>/<dataset>/scored/<input stem>/."),
     ] = None,
+    xlsx_rows: Annotated[
+        int,
+        typer.Option(
+            min=1, max=1_048_575, help="The riskiest customers scores.xlsx holds (the CSV all)."
+        ),
+    ] = 100_000,
     params: ParamsOption = paths.PARAMS,
     runs_dir: Annotated[Path, typer.Option(help="Where <dataset>/ is.")] = paths.RUNS_DIR,
 ) -> None:
@@ -846,7 +853,7 @@ def snapshot_score(
         reasons = load_section(ExplainConfig, "explain", params).top_reasons
         scored = score_file(model_dir, data, reasons)
         out_dir = out_dir or runs_dir / dataset / "scored" / data.stem
-        summary = write_scored(scored, out_dir, model_dir, data)
+        summary = write_scored(scored, out_dir, model_dir, data, xlsx_rows)
     typer.echo(
         f"{summary['rows_in']} rows: {summary['scored']} scored, {summary['quarantined']} "
         f"quarantined, {summary['filtered']} filtered; mean churn probability "

@@ -6,6 +6,7 @@ import json
 
 import mlflow
 import numpy as np
+import openpyxl
 import pandas as pd
 import polars as pl
 import pytest
@@ -96,7 +97,7 @@ def test_the_command_writes_readable_scores_and_names_what_it_cannot_read(traine
     args = ["snapshot", "score", str(mapping_path), "--input", str(data)]
     common = ["--runs-dir", str(runs), "--params", str(REPO_PARAMS)]
 
-    result = CliRunner().invoke(app, [*args, *common])
+    result = CliRunner().invoke(app, [*args, "--xlsx-rows", "10", *common])
 
     assert result.exit_code == 0, result.output
     out = runs / "tiny" / "scored" / "april"
@@ -114,7 +115,14 @@ def test_the_command_writes_readable_scores_and_names_what_it_cannot_read(traine
     )
     named = sheet.filter(pl.col("reason_1_cause") == "falling_satisfaction")
     assert set(named["reason_1_en"]) == {"falling satisfaction"}
-    assert (out / "scores.xlsx").stat().st_size > 0
+    assert sheet.height == summary["scored"]
+    workbook = openpyxl.load_workbook(out / "scores.xlsx").active  # the 10 riskiest
+    header, *riskiest = [row for row in workbook.iter_rows(values_only=True)]
+    assert summary["xlsx_rows"] == len(riskiest) == 10 and list(header) == sheet.columns
+    assert [row[0] for row in riskiest] == sheet["customer_id"].head(10).to_list()
+
+    too_many = CliRunner().invoke(app, [*args, "--xlsx-rows", "1048576", *common])
+    assert too_many.exit_code == 2 and "less than or equal to 1048575" in too_many.output
 
     # a column the model reads is missing: one line, exit 2, nothing written
     unlabelled(tiny_dataset(seed=9, rows=120)).drop("Complaints").write_csv(data)

@@ -27,7 +27,7 @@ from clm.data.validate import FAILED_CHECKS, failures_where, schema_failures, sp
 from clm.domain.taxonomy import load_taxonomy
 from clm.models.encoding import known_levels
 from clm.models.trained import BOOSTER_FILE, TrainedModel
-from clm.reports.sheets import named, write_sheet
+from clm.reports.sheets import EXCEL_ROWS, named, write_csv, write_xlsx
 from clm.scoring.inputs import UNKNOWN_TO_MODEL
 from clm.scoring.rules import risk_deciles
 from clm.snapshot.frame import (
@@ -47,6 +47,7 @@ log = logging.getLogger(__name__)
 
 MAPPING_COPY = "mapping.yaml"  # the mapping a run trained with, saved beside its model
 ROW = "_clm_input_row"  # a row's position in the input, through filters and checks
+XLSX_ROWS = 100_000  # the riskiest customers scores.xlsx holds (all are in the CSV)
 OUTPUTS = ("scores.parquet", "scores.csv", "scores.xlsx", "quarantine.csv", "summary.json")
 
 
@@ -159,10 +160,24 @@ def _scores(explained: pl.DataFrame, reasons: int) -> pl.DataFrame:
     )
 
 
-def write_scored(scored: ScoredFile, out: Path, model_dir: Path, data: Path) -> dict:
-    """Write the scores (parquet at full precision; CSV and XLSX for people), the quarantine
-    and the summary into ``out`` in one commit; returns the summary."""
-    summary = scored.summary(model_dir, data)
+def write_scored(
+    scored: ScoredFile, out: Path, model_dir: Path, data: Path, xlsx_rows: int = XLSX_ROWS
+) -> dict:
+    """Write the scores (parquet at full precision; CSV, and XLSX of the ``xlsx_rows``
+    riskiest customers, for people), the quarantine and the summary into ``out`` in one
+    commit; returns the summary.
+
+    The XLSX is cut because Excel holds at most ``EXCEL_ROWS`` rows and writing one is slow
+    (``benchmarks.snapshot_score``: 18 of the 20 s that 100,000 rows took); the summary and
+    the log say where it was cut."""
+    if not 1 <= xlsx_rows < EXCEL_ROWS:
+        raise MappingError(f"xlsx rows must be between 1 and {EXCEL_ROWS - 1:,}, got {xlsx_rows}")
+    summary = scored.summary(model_dir, data) | {"xlsx_rows": min(xlsx_rows, scored.scores.height)}
+    if scored.scores.height > xlsx_rows:
+        log.warning(
+            "scores.xlsx holds the %d riskiest of %d customers; scores.csv and scores.parquet "
+            "hold them all", xlsx_rows, scored.scores.height,
+        )  # fmt: skip
     readable = scored.scores.with_columns(
         pl.col("churn_probability").round(4), pl.col("^reason_.*_contribution$").round(4)
     )
@@ -172,7 +187,8 @@ def write_scored(scored: ScoredFile, out: Path, model_dir: Path, data: Path) -> 
     with write_together(*(out / name for name in OUTPUTS)) as staged:
         parquet, csv, xlsx, quarantine_csv, summary_json = staged
         scored.scores.write_parquet(parquet)
-        write_sheet(readable, csv, xlsx, "scores 评分")
+        write_csv(readable, csv)
+        write_xlsx(readable.head(xlsx_rows), xlsx, "scores 评分")
         quarantine.write_csv(quarantine_csv)
         summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
