@@ -26,7 +26,7 @@ from mlflow import MlflowClient
 from clm.features.metadata import FeatureMeta
 from clm.models.encoding import FeatureEncoder
 from clm.models.tasks import CHURN
-from clm.models.train import FitReport, log_and_register
+from clm.models.train import FitReport, booster_logger, log_and_register
 from clm.models.trained import TrainedModel
 from clm.promotion.gates import MetricGate, PromoteConfig
 from clm.promotion.history import read_history
@@ -97,8 +97,9 @@ def log_version(quality: str, seed: int = 0) -> str:
     trained = TrainedModel(CHURN, booster, ENCODER)
     report = FitReport(best_rounds=rounds, valid_ece_raw=None, calibrated=False)
     _, version = log_and_register(
-        trained, report, {"quality": quality}, frame.head(50), METADATA, PROVENANCE
-    )
+        trained, report, {"quality": quality}, booster_logger(trained, frame.head(50)), METADATA,
+        PROVENANCE,
+    )  # fmt: skip
     return version
 
 

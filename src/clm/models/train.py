@@ -122,25 +122,24 @@ def _prior_action(population: float | None, weight: float, natural: bool, calibr
     return done + (f"; Platt-scaled on {part}" if calibrated else kept)
 
 
+ModelLogger = Callable[[str], ModelInfo]  # logs a model in the active run, registered as the name
+
+
 def log_and_register(
     trained: TrainedModel,
     report: FitReport,
     params: dict,
-    example: pl.DataFrame,
+    log_model: ModelLogger,
     metadata: dict[str, FeatureMeta],
     provenance: dict[str, str],
     registered_name: str | None = None,
     run_params: dict | None = None,
     datasets: Sequence[DatasetInput] = (),
-    log_model: Callable[[str], ModelInfo] | None = None,
 ) -> tuple[str, str]:
     """Log the model run (tuned and ``run_params``, feature metadata, provenance, the
-    ``datasets`` it learned from, model with signature) and register it as the new
+    ``datasets`` it learned from, the model ``log_model`` logs) and register it as the new
     ``challenger`` of ``registered_name`` (default: the task's registered model).
-
-    The model logged is the booster on the encoded matrix (``example`` encoded for its
-    signature) unless ``log_model`` logs another in the run and registers it under the name
-    it is given. Returns (run id, version)."""
+    Returns (run id, version)."""
     name = registered_name or REGISTERED_MODELS[trained.task.name]
     with mlflow.start_run(run_name=f"train-{trained.task.name}") as run:
         mlflow.log_params(
@@ -158,26 +157,31 @@ def log_and_register(
             mlflow.log_metric("valid_ece_before_calibration", report.valid_ece_raw)
         mlflow.log_dict(_feature_table(trained.encoder, metadata), "features.json")
         mlflow.log_dict(trained.meta(), META_FILE)  # encoder and calibrator, beside the booster
-        info = log_model(name) if log_model else _log_booster(trained, example, name)
+        info = log_model(name)
     version = str(info.registered_model_version)
     mark_challenger(name, version, {**provenance, "run_id": run.info.run_id})
     return run.info.run_id, version
 
 
-def _log_booster(trained: TrainedModel, example: pl.DataFrame, name: str) -> ModelInfo:
-    """The booster in MLflow's XGBoost flavour, registered as ``name``."""
-    matrix = trained.encoder.transform(example)
-    return mlflow.xgboost.log_model(
-        trained.booster,
-        name="model",
-        signature=infer_signature(matrix, predict(trained.booster, matrix)),
-        input_example=matrix.head(5),
-        model_format="ubj",
-        registered_model_name=name,
-        # the booster needs XGBoost alone; left to infer, MLflow imports the model in a
-        # subprocess (seconds per model) or pins the whole uv project
-        pip_requirements=mlflow.xgboost.get_default_pip_requirements(),
-    )
+def booster_logger(trained: TrainedModel, example: pl.DataFrame) -> ModelLogger:
+    """Logs the booster in MLflow's XGBoost flavour: the encoded matrix in, the raw
+    probability out (``example`` encoded gives its signature)."""
+
+    def log(name: str) -> ModelInfo:
+        matrix = trained.encoder.transform(example)
+        return mlflow.xgboost.log_model(
+            trained.booster,
+            name="model",
+            signature=infer_signature(matrix, predict(trained.booster, matrix)),
+            input_example=matrix.head(5),
+            model_format="ubj",
+            registered_model_name=name,
+            # the booster needs XGBoost alone; left to infer, MLflow imports the model in a
+            # subprocess (seconds per model) or pins the whole uv project
+            pip_requirements=mlflow.xgboost.get_default_pip_requirements(),
+        )
+
+    return log
 
 
 def _feature_table(encoder: FeatureEncoder, metadata: dict[str, FeatureMeta]) -> list[dict]:

@@ -14,7 +14,7 @@ from clm.features.metadata import load_feature_metadata
 from clm.labels import LabelConfig
 from clm.models.splits import read_part, split_inputs
 from clm.models.tasks import ModelConfig, TrainConfig, task_for
-from clm.models.train import fit_final, log_and_register
+from clm.models.train import booster_logger, fit_final, log_and_register
 from clm.synthetic.generate import GenerateConfig
 from clm.tracking import (
     EXPERIMENT,
@@ -47,7 +47,8 @@ def run_train(task_name: str, params: Path = paths.PARAMS) -> dict:
         "device": model.device,
     }
     run_id, version = log_and_register(
-        trained, report, tuning["best_params"], valid.head(200), metadata, provenance,
+        trained, report, tuning["best_params"], booster_logger(trained, valid.head(200)),
+        metadata, provenance,
         run_params=_run_params(model, params),
         datasets=split_inputs({"train": train, "valid": valid}),
     )  # fmt: skip

@@ -259,9 +259,9 @@ def run_snapshot(
         with trained.saved_with(folder, folder / MAPPING_COPY) as (mapping_copy,):
             shutil.copyfile(mapping.path, mapping_copy)
         run_id, version = log_and_register(
-            trained, fit, tuning.best_params, parts["valid"].head(200), mapping.metadata,
+            trained, fit, tuning.best_params,
+            lambda name: log_snapshot_model(folder, prepared.source, name), mapping.metadata,
             provenance, registered_name=f"clm-snapshot-{mapping.dataset}",
-            log_model=lambda name: log_snapshot_model(folder, prepared.source, name),
         )  # fmt: skip
     document["registered"] = {
         "name": f"clm-snapshot-{mapping.dataset}",
