@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 
 import mlflow
 import numpy as np
@@ -16,9 +17,11 @@ from tests.pipeline.test_snapshot_run import MAPPING, small_settings, tiny_datas
 from typer.testing import CliRunner
 
 from clm.cli import app
+from clm.models.trained import TrainedModel
 from clm.reports.sheets import BOM
+from clm.snapshot.frame import read_source
 from clm.snapshot.pipeline import run_snapshot
-from clm.snapshot.scoring import score_file
+from clm.snapshot.scoring import check_rows, score_file, trained_mapping
 
 pytestmark = pytest.mark.slow
 
@@ -169,3 +172,21 @@ def test_the_registered_model_scores_the_files_own_columns_as_the_command_does(t
     np.testing.assert_allclose(same["churn_probability"], same["churn_probability_command"])
     assert (same["reason_1_cause"] == same["reason_1_cause_command"]).all()
     assert same["failed_checks"].is_null().all()
+
+
+def test_without_an_id_column_rows_are_numbered_as_in_the_file(trained, tmp_path):
+    _, runs = trained
+    model_dir = runs / "tiny" / "model"
+    data = tmp_path / "june.csv"
+    rows = unlabelled(tiny_dataset(seed=13, rows=30)).drop("Customer")
+    joined = pl.int_range(pl.len()).is_in([1, 4])  # lines 2 and 5: joined last month
+    rows = rows.with_columns(Months=pl.when(joined).then(1).otherwise(pl.col("Months")))
+    rows.write_csv(data)
+    mapping = replace(trained_mapping(model_dir, data), id_column=None)
+
+    checked = check_rows(mapping, TrainedModel.load(model_dir), read_source(mapping))
+
+    # the customers who joined last month are filtered; the others keep their line numbers
+    kept = [str(i + 1) for i, months in enumerate(rows["Months"]) if months >= 2]
+    assert kept == [str(line) for line in range(1, 31) if line not in (2, 5)]
+    assert checked.accepted["customer_id"].to_list() == kept

@@ -79,9 +79,12 @@ def predict_rows(
         )
         .drop(ROW)
     )
-    if mapping.id_column:  # every row's id, scored or not (without one: the scored rows')
-        return result.with_columns(source[mapping.id_column].alias(ID))
-    return result
+    ids = (
+        source[mapping.id_column]
+        if mapping.id_column
+        else pl.int_range(1, rows.height + 1, eager=True).cast(pl.String)  # as check_rows
+    )
+    return result.with_columns(ids.alias(ID))  # every row's id, scored or not
 
 
 def log_snapshot_model(model_dir: Path, source: pl.DataFrame, name: str) -> ModelInfo:

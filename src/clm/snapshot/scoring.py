@@ -101,6 +101,8 @@ def check_rows(mapping: Mapping, model: TrainedModel, source: pl.DataFrame) -> C
     indexed = source.with_row_index(ROW)
     kept, dropped = filter_rows(mapping, indexed)
     table = map_frame(mapping, kept)
+    if not mapping.id_column:  # rows numbered as in the input, the filtered ones counted
+        table = table.with_columns((kept[ROW] + 1).cast(pl.String).alias(ID))
     unknown = {
         (name, UNKNOWN_TO_MODEL): ~pl.col(name).is_in(list(levels))
         for name, levels in known_levels(model.encoder).items()
