@@ -96,7 +96,12 @@ def test_scores_equal_the_runs_test_scores_and_bad_rows_are_quarantined(trained,
 def test_the_command_writes_readable_scores_and_names_what_it_cannot_read(trained, tmp_path):
     mapping_path, runs = trained
     data = tmp_path / "april.csv"
-    unlabelled(tiny_dataset(seed=9, rows=120)).write_csv(data)
+    new_plan = pl.int_range(pl.len()) == 7  # a plan launched after the run: 套餐 X
+    april = unlabelled(tiny_dataset(seed=9, rows=120)).with_columns(
+        Plan=pl.when(new_plan).then(pl.lit("套餐 X")).otherwise("Plan"),
+        Months=pl.when(new_plan).then(12).otherwise("Months"),
+    )
+    april.write_csv(data)
     args = ["snapshot", "score", str(mapping_path), "--input", str(data)]
     common = ["--runs-dir", str(runs), "--params", str(REPO_PARAMS)]
 
@@ -110,6 +115,12 @@ def test_the_command_writes_readable_scores_and_names_what_it_cannot_read(traine
         summary["rows_in"] == 120 == sum(summary[k] for k in ("scored", "quarantined", "filtered"))
     )
     assert f"120 rows: {summary['scored']} scored" in result.output
+    assert summary["quarantined"] == 1 and summary["failed_checks"] == {"plan:unknown_to_model": 1}
+    quarantine = (out / "quarantine.csv").read_text(encoding="utf-8")
+    assert quarantine.startswith(BOM) and "套餐 X" in quarantine
+    assert pl.read_csv(out / "quarantine.csv")["failed_checks"].to_list() == [
+        "plan:unknown_to_model"
+    ]
     text = (out / "scores.csv").read_text(encoding="utf-8")
     assert text.startswith(BOM)
     sheet = pl.read_csv(out / "scores.csv")
@@ -128,7 +139,7 @@ def test_the_command_writes_readable_scores_and_names_what_it_cannot_read(traine
     assert too_many.exit_code == 2 and "less than or equal to 1048575" in too_many.output
 
     # a column the model reads is missing: one line, exit 2, nothing written
-    unlabelled(tiny_dataset(seed=9, rows=120)).drop("Complaints").write_csv(data)
+    april.drop("Complaints").write_csv(data)
     missing = CliRunner().invoke(app, [*args, "--out-dir", str(tmp_path / "x"), *common])
     assert missing.exit_code == 2
     assert "column(s) ['Complaints'] not in april.csv" in missing.output
@@ -137,7 +148,7 @@ def test_the_command_writes_readable_scores_and_names_what_it_cannot_read(traine
     # the mapping edited since the run: scored with the copy the model was trained with
     edited = MAPPING | {"features": MAPPING["features"] | {"complaints": "Months"}}
     mapping_path.write_text(yaml.safe_dump(edited), encoding="utf-8")
-    unlabelled(tiny_dataset(seed=9, rows=120)).write_csv(data)
+    april.write_csv(data)
     warned = CliRunner().invoke(app, [*args, *common])
     assert warned.exit_code == 0
     assert "changed since the model was trained" in warned.output

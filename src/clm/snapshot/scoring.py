@@ -71,6 +71,8 @@ class ScoredFile:
     checked: CheckedRows
 
     def summary(self, model_dir: Path, data: Path) -> dict:
+        """``summary.json``: the counts (rows in = scored + quarantined + filtered), the
+        failed checks and filter rules behind them, and the mean probability."""
         checked = self.checked
         failed = checked.quarantined[FAILED_CHECKS].explode().value_counts(sort=True)
         return {
@@ -191,6 +193,6 @@ def write_scored(
         scored.scores.write_parquet(parquet)
         write_csv(readable, csv)
         write_xlsx(readable.head(xlsx_rows), xlsx, "scores 评分")
-        quarantine.write_csv(quarantine_csv)
+        write_csv(quarantine, quarantine_csv)  # the file's own text: Chinese too
         summary_json.write_text(json.dumps(summary, indent=2) + "\n", encoding="utf-8")
     return summary
