@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import replace
+from pathlib import Path
 
 import mlflow
 import numpy as np
@@ -111,10 +112,16 @@ def small_settings() -> SnapshotSettings:
     )
 
 
+def tiny_files(folder: Path, mapping: dict = MAPPING) -> Path:
+    """The tiny dataset and ``mapping`` written into ``folder``; the mapping file's path."""
+    tiny_dataset().write_csv(folder / "tiny.csv")
+    mapping_path = folder / "tiny.yaml"
+    mapping_path.write_text(yaml.safe_dump(mapping), encoding="utf-8")
+    return mapping_path
+
+
 def test_snapshot_run_end_to_end(tracking_store, tmp_path):
-    tiny_dataset().write_csv(tmp_path / "tiny.csv")
-    mapping_path = tmp_path / "tiny.yaml"
-    mapping_path.write_text(yaml.safe_dump(MAPPING), encoding="utf-8")
+    mapping_path = tiny_files(tmp_path)
 
     document = run_snapshot(mapping_path, small_settings(), tmp_path / "runs")
 
@@ -314,9 +321,7 @@ def test_an_oversampled_training_file_is_corrected_to_the_stated_rate(tracking_s
 def test_a_run_that_fails_before_its_end_leaves_the_last_runs_files(
     tracking_store, tmp_path, monkeypatch
 ):
-    tiny_dataset().write_csv(tmp_path / "tiny.csv")
-    mapping_path = tmp_path / "tiny.yaml"
-    mapping_path.write_text(yaml.safe_dump(MAPPING), encoding="utf-8")
+    mapping_path = tiny_files(tmp_path)
     run_snapshot(mapping_path, small_settings(), tmp_path / "runs")
     out = tmp_path / "runs" / "tiny"
     results = {p: p.read_bytes() for p in out.rglob("*") if p.is_file() and p.suffix != ".journal"}

@@ -13,7 +13,7 @@ import polars as pl
 import pytest
 import yaml
 from tests.params import REPO_PARAMS
-from tests.pipeline.test_snapshot_run import MAPPING, small_settings, tiny_dataset
+from tests.pipeline.test_snapshot_run import MAPPING, small_settings, tiny_dataset, tiny_files
 from typer.testing import CliRunner
 
 from clm.cli import app
@@ -33,9 +33,7 @@ FILTERED_MAPPING = MAPPING | {"filter": [{"column": "Months", "below": 2, "reaso
 @pytest.fixture
 def trained(tracking_store, tmp_path):
     """A snapshot run of the tiny dataset: its mapping file and runs folder."""
-    tiny_dataset().write_csv(tmp_path / "tiny.csv")
-    mapping_path = tmp_path / "tiny.yaml"
-    mapping_path.write_text(yaml.safe_dump(FILTERED_MAPPING), encoding="utf-8")
+    mapping_path = tiny_files(tmp_path, FILTERED_MAPPING)
     run_snapshot(mapping_path, small_settings(), tmp_path / "runs")
     return mapping_path, tmp_path / "runs"
 

@@ -27,6 +27,8 @@ from tests.operator_export import (
 )
 from tests.params import repo_params, write_params
 from tests.pipeline.scorer_support import assert_every_subscriber_accounted_for, with_history_gaps
+from tests.pipeline.test_snapshot_run import small_settings, tiny_dataset, tiny_files
+from tests.pipeline.test_snapshot_score import FILTERED_MAPPING, unlabelled
 
 from clm.data.contract import RAW_TABLES, SUBSCRIBERS, USAGE_MONTHLY
 from clm.data.io import TableError
@@ -49,6 +51,9 @@ from clm.scoring.spark import (
     spark_udf_result_type,
     worker_error,
 )
+from clm.snapshot.pipeline import run_snapshot
+from clm.snapshot.pyfunc import spark_result_type
+from clm.snapshot.scoring import score_file
 
 pytestmark = pytest.mark.slow  # starts a driver and two executor JVMs
 
@@ -288,3 +293,32 @@ def test_clm_score_on_spark_names_a_code_the_mappings_do_not_list(tiny_scorer, r
     last = failed.stderr.strip().splitlines()[-1]
     assert re.search(r"table 'subscribers', column 'brand'.*value_mapped.*'神州行'", last), last
     assert not out.exists()
+
+
+def test_spark_udf_of_a_registered_snapshot_model_scores_like_clm_snapshot_score(
+    spark_cluster, tracking_store, tmp_path
+):
+    run_snapshot(tiny_files(tmp_path, FILTERED_MAPPING), small_settings(), tmp_path / "runs")
+    data = tmp_path / "may.csv"
+    unlabelled(tiny_dataset(seed=11, rows=300)).write_csv(data)
+    by_command = score_file(tmp_path / "runs" / "tiny" / "model", data, reasons=3).scores
+
+    udf = mlflow.pyfunc.spark_udf(
+        spark_cluster,
+        "models:/clm-snapshot-tiny@challenger",
+        env_manager="local",
+        result_type=spark_result_type(),
+    )
+    rows = spark_cluster.read.csv(str(data), header=True)  # every column as text
+    scored = rows.select(udf(F.struct(*rows.columns)).alias("s")).select("s.*").toPandas()
+
+    by_udf = pl.from_pandas(scored)
+    assert by_udf.height == 300  # one row per input row, on executors of their own
+    # MLflow turns a struct's null text into 'nan' once a column holds any text: a row's
+    # failed checks are read where it has no probability
+    filtered = by_udf.filter(pl.col("churn_probability").is_null())
+    assert set(filtered["failed_checks"]) == {"filtered"}  # joined last month
+    same = by_udf.join(by_command, on="customer_id", suffix="_command")
+    assert same.height == by_command.height == 300 - filtered.height
+    np.testing.assert_allclose(same["churn_probability"], same["churn_probability_command"])
+    assert (same["reason_1_cause"] == same["reason_1_cause_command"]).all()

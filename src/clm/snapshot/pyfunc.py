@@ -62,11 +62,10 @@ def predict_rows(
     categories, and ``failed_checks`` (null for a scored row)."""
     source = source_from_rows(mapping, rows, str(INPUT))
     checked = check_rows(mapping, model, source)
-    columns = [
-        f"reason_{i}_{part}" for i in range(1, reasons + 1) for part in ("cause", "category")
-    ]
     explained = explain_snapshot(model, checked.accepted.drop(ROW), mapping, reasons)
-    scored = explained.select(ID, "churn_probability", *columns).with_columns(checked.accepted[ROW])
+    scored = explained.select(ID, "churn_probability", *_reason_columns(reasons)).with_columns(
+        checked.accepted[ROW]
+    )
     failed = checked.quarantined.select(ROW, pl.col(FAILED_CHECKS).list.join("; "))
     positions = pl.DataFrame({ROW: pl.int_range(rows.height, dtype=pl.UInt32, eager=True)})
     result = (
@@ -85,6 +84,19 @@ def predict_rows(
         else pl.int_range(1, rows.height + 1, eager=True).cast(pl.String)  # as check_rows
     )
     return result.with_columns(ids.alias(ID))  # every row's id, scored or not
+
+
+def spark_result_type(reasons: int = PARAMS["reasons"]) -> str:
+    """The struct to ask ``mlflow.pyfunc.spark_udf`` for: ``predict_rows``' columns. Call the
+    UDF with one struct of the file's columns (``F.struct(*frame.columns)``): its fields are
+    matched to the input columns by name, separate arguments by position."""
+    reasons_text = [f"{column} string" for column in _reason_columns(reasons)]
+    fields = [f"{ID} string", "churn_probability double", *reasons_text, f"{FAILED_CHECKS} string"]
+    return ", ".join(fields)
+
+
+def _reason_columns(reasons: int) -> list[str]:
+    return [f"reason_{i}_{part}" for i in range(1, reasons + 1) for part in ("cause", "category")]
 
 
 def log_snapshot_model(model_dir: Path, source: pl.DataFrame, name: str) -> ModelInfo:
