@@ -182,6 +182,11 @@ def test_the_registered_model_scores_the_files_own_columns_as_the_command_does(t
     assert (same["reason_1_cause"] == same["reason_1_cause_command"]).all()
     assert same["failed_checks"].is_null().all()
 
+    # a batch of new joiners alone (a Spark partition may be one): every row filtered
+    joiners = model.predict(frame.head(3).assign(Months=1))
+    assert joiners["churn_probability"].isna().all()
+    assert joiners["failed_checks"].tolist() == ["filtered"] * 3
+
 
 def test_without_an_id_column_rows_are_numbered_as_in_the_file(trained, tmp_path):
     _, runs = trained

@@ -142,7 +142,8 @@ def filter_rows(
     mapping: Mapping, source: pl.DataFrame
 ) -> tuple[pl.DataFrame, tuple[DroppedRows, ...]]:
     """``source`` without the rows the mapping's ``filter`` rules match, and the count each
-    rule dropped. A rule that drops every row, or compares a non-number, is an error."""
+    rule dropped. A rule that compares a non-number is an error, and so is one that drops every
+    row of a labelled file (of customers to score, a batch may hold new joiners alone)."""
     dropped = []
     kept = source
     for index, rule in enumerate(mapping.filters):
@@ -150,7 +151,7 @@ def filter_rows(
         match = _matches(rule, kept, where)
         dropped.append(DroppedRows(rule.describe(), rule.reason, int(match.sum())))
         kept = kept.filter(~match)
-        if kept.is_empty():
+        if kept.is_empty() and mapping.labelled:
             raise MappingError(f"{where}: drops every remaining row")
     for rows in dropped:
         log.info("%s: %d row(s) dropped where %s", mapping.dataset, rows.rows, rows.rule)

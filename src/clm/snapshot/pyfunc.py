@@ -8,7 +8,7 @@ dtype=str, keep_default_na=False)``; other dtypes are turned into text) and retu
 per input row, in input order: the customer id, the churn probability (weighted to the
 mapping's population rate and Platt-scaled where the run was, as ``clm snapshot score``), the
 top reasons, and, for a row not scored, why: its failed checks, or ``filtered`` where the
-mapping's filter drops it. A batch must keep at least one row past the filter.
+mapping's filter drops it.
 """
 
 from __future__ import annotations

@@ -127,9 +127,10 @@ def score_file(model_dir: Path, data: Path, reasons: int) -> ScoredFile:
     checked = check_rows(mapping, model, read_source(mapping))
     if checked.accepted.is_empty():
         failed = checked.quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5)
+        filtered = {rows.rule: rows.rows for rows in checked.dropped if rows.rows}
         raise MappingError(
-            f"{data}: none of its {checked.rows_in} rows can be scored; most failed checks: "
-            f"{dict(failed.iter_rows())}"
+            f"{data}: none of its {checked.rows_in} rows can be scored; filtered: {filtered}; "
+            f"most failed checks: {dict(failed.iter_rows())}"
         )
     log.info(
         "%s: %d of %d rows scored, %d quarantined", data.name, checked.accepted.height,
