@@ -108,11 +108,7 @@ def source_from_rows(mapping: Mapping, rows: pl.DataFrame, name: str) -> pl.Data
         raise MappingError(f"{name}: column(s) {missing} missing")
     text = rows.select(pl.col(column).cast(pl.String) for column in mapping.source_columns)
     if mapping.null_values:
-        tokens = list(mapping.null_values)
-        text = text.with_columns(
-            pl.when(pl.col(c).is_in(tokens)).then(None).otherwise(pl.col(c)).alias(c)
-            for c in text.columns
-        )
+        text = text.with_columns(_null_where(c, mapping.null_values) for c in text.columns)
     with_file = text.with_columns(pl.lit(name).alias(FILE))
     return _stripped_and_cleaned(mapping, with_file).with_columns(
         pl.lit(None, dtype=pl.String).alias(PART)
@@ -129,9 +125,7 @@ def clean_columns(mapping: Mapping, source: pl.DataFrame) -> pl.DataFrame:
     for column, rule in (mapping.columns or {}).items():
         if column not in source.columns:  # a label or split column a file to score lacks
             continue
-        value = pl.col(column)
-        if rule.missing:
-            value = pl.when(value.is_in(list(rule.missing))).then(None).otherwise(value)
+        value = _null_where(column, rule.missing) if rule.missing else pl.col(column)
         if rule.replace:
             value = value.replace(rule.replace)
         cleaned.append(value.alias(column))
@@ -156,6 +150,16 @@ def filter_rows(
     for rows in dropped:
         log.info("%s: %d row(s) dropped where %s", mapping.dataset, rows.rows, rows.rule)
     return kept, tuple(dropped)
+
+
+def _null_where(column: str, texts: tuple[str, ...]) -> pl.Expr:
+    """``column`` with the values in ``texts`` made null."""
+    return (
+        pl.when(pl.col(column).is_in(list(texts)))
+        .then(None)
+        .otherwise(pl.col(column))
+        .alias(column)
+    )
 
 
 def _matches(rule: FilterRule, source: pl.DataFrame, where: str) -> pl.Series:

@@ -255,9 +255,9 @@ def run_snapshot(
         "device": settings.model.device,
     }
     with tempfile.TemporaryDirectory() as temp:
-        folder = Path(temp) / "model"
-        with trained.saved_with(folder, folder / MAPPING_COPY) as (mapping_copy,):
-            shutil.copyfile(mapping.path, mapping_copy)
+        folder = Path(temp) / "model"  # what the registered model holds: a scratch copy
+        trained.save(folder)
+        shutil.copyfile(mapping.path, folder / MAPPING_COPY)
         run_id, version = log_and_register(
             trained, fit, tuning.best_params,
             lambda name: log_snapshot_model(folder, prepared.source, name), mapping.metadata,

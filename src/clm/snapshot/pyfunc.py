@@ -37,6 +37,7 @@ MODEL_CODE = Path(__file__).with_name("model_code.py")  # run by MLflow, never i
 INPUT = Path("model input")  # what messages call the rows handed to predict
 PARAMS = {"reasons": 3}
 EXAMPLE_ROWS = 5
+EXAMPLE_CANDIDATES = 200  # rows checked for the example: not the whole dataset a second time
 FILTERED = "filtered"
 
 
@@ -102,15 +103,17 @@ def _reason_columns(reasons: int) -> list[str]:
 def log_snapshot_model(model_dir: Path, source: pl.DataFrame, name: str) -> ModelInfo:
     """Log the run's model folder as a pyfunc in the active run and register it as ``name``.
 
-    ``source`` holds the dataset's rows (``read_source``): the first the model scores are the
-    input example, and their predictions give the signature's outputs. Every input column is
+    ``source`` holds the dataset's rows (``read_source``): the first the model scores among its
+    first ``EXAMPLE_CANDIDATES`` are the input example, and their predictions give the
+    signature's outputs. Every input column is
     ``any``: pandas carries a file's numbers as int64, float64 or text, and ``predict``
     turns them into text before the mapping's own checks.
     """
     mapping = trained_mapping(model_dir, INPUT)
     model = TrainedModel.load(model_dir)
-    scorable = check_rows(mapping, model, source).accepted[ROW].head(EXAMPLE_ROWS)
-    example_pd = source.select(mapping.source_columns)[scorable.to_list()].to_pandas()
+    candidates = source.head(EXAMPLE_CANDIDATES)
+    scorable = check_rows(mapping, model, candidates).accepted[ROW].head(EXAMPLE_ROWS)
+    example_pd = candidates.select(mapping.source_columns)[scorable.to_list()].to_pandas()
     output = predict_rows(mapping, model, pl.from_pandas(example_pd), PARAMS["reasons"])
     inferred = infer_signature(example_pd, output.to_pandas(), params=PARAMS)
     inputs = Schema([ColSpec(AnyType(), column) for column in mapping.source_columns])

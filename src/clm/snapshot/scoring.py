@@ -27,7 +27,7 @@ from clm.data.validate import FAILED_CHECKS, failures_where, schema_failures, sp
 from clm.domain.taxonomy import load_taxonomy
 from clm.models.encoding import known_levels
 from clm.models.trained import BOOSTER_FILE, TrainedModel
-from clm.reports.sheets import EXCEL_ROWS, named, write_csv, write_xlsx
+from clm.reports.sheets import named, write_csv, write_xlsx
 from clm.scoring.inputs import UNKNOWN_TO_MODEL
 from clm.scoring.rules import risk_deciles
 from clm.snapshot.frame import (
@@ -61,6 +61,11 @@ class CheckedRows:
     dropped: tuple[DroppedRows, ...]  # per filter rule
     rows_in: int
 
+    def failed_checks(self) -> dict[str, int]:
+        """Quarantined rows per failed check, most failed first."""
+        counts = self.quarantined[FAILED_CHECKS].explode().value_counts(sort=True)
+        return dict(counts.iter_rows())
+
 
 @dataclass(frozen=True)
 class ScoredFile:
@@ -74,7 +79,6 @@ class ScoredFile:
         """``summary.json``: the counts (rows in = scored + quarantined + filtered), the
         failed checks and filter rules behind them, and the mean probability."""
         checked = self.checked
-        failed = checked.quarantined[FAILED_CHECKS].explode().value_counts(sort=True)
         return {
             "input": str(data),
             "model": str(model_dir),
@@ -83,7 +87,7 @@ class ScoredFile:
             "quarantined": checked.quarantined.height,
             "filtered": sum(rows.rows for rows in checked.dropped),
             "dropped_rows": [asdict(rows) for rows in checked.dropped],
-            "failed_checks": dict(failed.iter_rows()),
+            "failed_checks": checked.failed_checks(),
             "mean_churn_probability": self.scores["churn_probability"].mean(),
         }
 
@@ -126,11 +130,11 @@ def score_file(model_dir: Path, data: Path, reasons: int) -> ScoredFile:
     model = TrainedModel.load(model_dir)
     checked = check_rows(mapping, model, read_source(mapping))
     if checked.accepted.is_empty():
-        failed = checked.quarantined[FAILED_CHECKS].explode().value_counts(sort=True).head(5)
+        failed = dict(list(checked.failed_checks().items())[:5])
         filtered = {rows.rule: rows.rows for rows in checked.dropped if rows.rows}
         raise MappingError(
             f"{data}: none of its {checked.rows_in} rows can be scored; filtered: {filtered}; "
-            f"most failed checks: {dict(failed.iter_rows())}"
+            f"most failed checks: {failed}"
         )
     log.info(
         "%s: %d of %d rows scored, %d quarantined", data.name, checked.accepted.height,
@@ -172,11 +176,10 @@ def write_scored(
     riskiest customers, for people), the quarantine and the summary into ``out`` in one
     commit; returns the summary.
 
-    The XLSX is cut because Excel holds at most ``EXCEL_ROWS`` rows and writing one is slow
+    The XLSX is cut because a worksheet holds at most ``clm.reports.sheets.EXCEL_ROWS`` rows
+    (``write_xlsx`` refuses more) and writing one is slow
     (``benchmarks.snapshot_score``: 18 of the 20 s that 100,000 rows took); the summary and
     the log say where it was cut."""
-    if not 1 <= xlsx_rows < EXCEL_ROWS:
-        raise MappingError(f"xlsx rows must be between 1 and {EXCEL_ROWS - 1:,}, got {xlsx_rows}")
     summary = scored.summary(model_dir, data) | {"xlsx_rows": min(xlsx_rows, scored.scores.height)}
     if scored.scores.height > xlsx_rows:
         log.warning(
